@@ -1,0 +1,8 @@
+"""A simulator of the OpenAI Platform API, served over real HTTP on loopback, for tests, benchmarks and the demo."""
+
+from .faults import KINDS as FAULT_KINDS
+from .faults import Rule, parse_faults
+from .server import Simulator
+from .world import SIZES, World
+
+__all__ = ["FAULT_KINDS", "SIZES", "Rule", "Simulator", "World", "parse_faults"]

@@ -1,0 +1,343 @@
+"""The simulator's HTTP server: a plain ASGI app served by uvicorn on loopback.
+
+The connector under test talks to it over real HTTP and cannot tell it from the API, apart from the
+control endpoints under /_sim/ (stats, clock, keys, faults) that tests and benchmarks use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+import uvicorn
+
+from .faults import Faults, RateLimiter, Rule, retry_after_value
+from .routes import ApiError, Request, match
+from .usage import UsageEngine
+from .world import ADMIN_SCOPES, PROJECT_SCOPES, World
+
+log = logging.getLogger("openai_sync.simulator")
+
+HTML_ERROR = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"
+              b"</center><hr><center>cloudflare</center></body></html>")
+
+
+class DropConnection(Exception):
+    """Raised after part of a body was sent, so that uvicorn closes the connection mid-body."""
+
+
+class _QuietDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DropConnection))
+
+
+def mask(key: str | None) -> str | None:
+    return None if key is None else f"{key[:8]}…{key[-4:]}"
+
+
+class Stats:
+    def __init__(self, log_size: int = 100_000) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+        self.log_size = log_size
+
+    def reset(self) -> None:
+        with self.lock:
+            self.total = 0
+            self.by_endpoint: Counter[str] = Counter()
+            self.by_status: Counter[str] = Counter()
+            self.by_endpoint_status: Counter[str] = Counter()
+            self.faults: Counter[str] = Counter()
+            self.log: deque[dict[str, Any]] = deque(maxlen=getattr(self, "log_size", 100_000))
+
+    def record(self, method: str, template: str, path: str, query: str, status: int, key: str | None,
+               fault: str | None) -> None:
+        ep = f"{method} {template}"
+        with self.lock:
+            self.total += 1
+            self.by_endpoint[ep] += 1
+            self.by_status[str(status)] += 1
+            self.by_endpoint_status[f"{ep} {status}"] += 1
+            if fault:
+                self.faults[fault] += 1
+            self.log.append({"t": time.time(), "method": method, "path": path, "query": query, "status": status,
+                             "key": mask(key), "fault": fault})
+
+    def snapshot(self, with_log: bool = False) -> dict[str, Any]:
+        with self.lock:
+            out: dict[str, Any] = {"total": self.total, "by_endpoint": dict(self.by_endpoint),
+                                   "by_status": dict(self.by_status),
+                                   "by_endpoint_status": dict(self.by_endpoint_status),
+                                   "faults": dict(self.faults)}
+            if with_log:
+                out["log"] = list(self.log)
+            return out
+
+
+class SimApp:
+    """The ASGI application."""
+
+    def __init__(self, world: World, latency_ms: float = 0.0, rate_limit: float | None = None,
+                 faults: list[Rule] | None = None) -> None:
+        self.world = world
+        self.usage = UsageEngine(world)
+        self.latency = latency_ms / 1000.0
+        self.limiter = RateLimiter(rate_limit)
+        self.faults = Faults(faults, seed=world.seed)
+        self.stats = Stats()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/_sim/"):
+            await self._control(scope, receive, send)
+            return
+        await self._api(scope, send)
+
+    # ---- the API ---------------------------------------------------------------------------------
+    async def _api(self, scope: dict, send: Any) -> None:
+        method, path = scope["method"], scope["path"]
+        query = scope["query_string"].decode("latin-1")
+        headers = dict(scope["headers"])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        found = match(path)
+        template = found[0].template if found else "unknown"
+        extra: list[tuple[bytes, bytes]] = []
+        fault = None
+        try:
+            if found is None or method != "GET":
+                raise ApiError(404, f"Invalid URL ({method} {path})", code=None)
+            route, params = found
+            k = self._authenticate(key, route, params)
+            ok, wait, remaining = self.limiter.take(k.secret)
+            extra = RateLimiter.headers(self.limiter.rps, remaining, wait)
+            if not ok:
+                fault = "ratelimit"
+                extra.append((b"retry-after", retry_after_value(wait)))
+                extra.append((b"retry-after-ms", str(max(1, int(wait * 1000))).encode()))
+                raise ApiError(429, f"Rate limit reached for requests on {route.template}. Please try again in "
+                                    f"{wait:.3f}s.", "requests", None, "rate_limit_exceeded")
+            rule = self.faults.pick(route.template, path[3:], key)
+            fault = rule.kind if rule else None
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if rule is not None:
+                if rule.kind == "slow":
+                    await asyncio.sleep(rule.ms / 1000.0)
+                elif rule.kind == "429":
+                    extra = RateLimiter.headers(self.limiter.rps or 10, 0, rule.retry_after)
+                    extra.append((b"retry-after", retry_after_value(rule.retry_after)))
+                    raise ApiError(429, "Rate limit reached for requests. Please try again later.", "requests",
+                                   None, "rate_limit_exceeded")
+                elif rule.kind in ("500", "502", "503"):
+                    msg = {"500": "The server had an error while processing your request. Sorry about that!",
+                           "502": "Bad gateway.", "503": "The engine is currently overloaded, please try again later."}
+                    raise ApiError(int(rule.kind), msg[rule.kind], "server_error")
+                elif rule.kind == "html":
+                    self.stats.record(method, template, path, query, 502, key, fault)
+                    await self._send(send, 502, HTML_ERROR, b"text/html")
+                    return
+            req = Request(self.world, self.usage, parse_qs(query, keep_blank_values=True), params, k,
+                          self.world.now, rule.kind if rule and rule.kind in ("stuck", "nocursor") else None)
+            body = orjson.dumps(route.handler(req))
+            if rule is not None and rule.kind == "malformed":
+                body = body[: max(1, len(body) // 2)] + b'",,}'
+            if rule is not None and rule.kind == "drop":
+                self.stats.record(method, template, path, query, 200, key, fault)
+                await self._send(send, 200, body, drop=True, extra=extra)
+                return
+            self.stats.record(method, template, path, query, 200, key, fault)
+            await self._send(send, 200, body, extra=extra)
+        except ApiError as e:
+            self.stats.record(method, template, path, query, e.status, key, fault)
+            await self._send(send, e.status, orjson.dumps(e.body()), extra=extra)
+
+    def _authenticate(self, key: str | None, route: Any, params: dict[str, str]):
+        if not key:
+            raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an "
+                                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                           code=None)
+        k = self.world.keys.get(key)
+        if k is None or k.revoked:
+            raise ApiError(401, f"Incorrect API key provided: {key[:8]}{'*' * 10}{key[-4:]}. You can find your "
+                                "API key at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+        if route.auth == "admin" and k.kind != "admin":
+            raise ApiError(403, "This endpoint requires an Admin API key (sk-admin-...). Project API keys "
+                                "cannot call the Administration API.", code="insufficient_permissions")
+        if route.auth == "project" and k.kind != "project":
+            raise ApiError(403, "Admin API keys can only call the Administration API endpoints; use a project "
+                                "API key for this endpoint.", code="insufficient_permissions")
+        scopes = k.scopes if k.scopes is not None else frozenset(ADMIN_SCOPES + PROJECT_SCOPES)
+        if route.scope not in scopes:
+            raise ApiError(403, "You have insufficient permissions for this operation. Missing scopes: "
+                                f"{route.scope}. Check that you have the correct role in your organization, "
+                                "and if you're using a restricted API key, that it has the necessary scopes.",
+                           code="insufficient_permissions")
+        if route.auth == "project":
+            p = self.world.project_by_id[k.project_id]  # type: ignore[index]
+            if p.archived_at is not None and p.archived_at <= self.world.now:
+                raise ApiError(401, "The project of this API key is archived.", code="invalid_api_key")
+        return k
+
+    async def _send(self, send: Any, status: int, body: bytes, ctype: bytes = b"application/json",
+                    drop: bool = False, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
+                   (b"openai-organization", self.world.org_id.encode()),
+                   (b"x-request-id", f"req_{time.time_ns():x}".encode()), *(extra or [])]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if drop:
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise DropConnection()
+        await send({"type": "http.response.body", "body": body})
+
+    # ---- control endpoints -----------------------------------------------------------------------
+    async def _control(self, scope: dict, receive: Any, send: Any) -> None:
+        path, method = scope["path"], scope["method"]
+        q = parse_qs(scope["query_string"].decode("latin-1"))
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        try:
+            data = orjson.loads(body) if body else {}
+            out = self.control(method, path, q, data)
+            await self._send(send, 200, orjson.dumps(out))
+        except (ValueError, KeyError, TypeError) as e:
+            await self._send(send, 400, orjson.dumps({"error": {"message": str(e), "type": "sim_error",
+                                                                "param": None, "code": None}}))
+
+    def control(self, method: str, path: str, q: dict[str, list[str]], data: dict[str, Any]) -> dict[str, Any]:
+        if path == "/_sim/stats" and method == "GET":
+            return self.stats.snapshot(with_log=q.get("log", ["0"])[0] in ("1", "true"))
+        if path == "/_sim/stats/reset" and method == "POST":
+            self.stats.reset()
+            return {"ok": True}
+        if path == "/_sim/advance" and method == "POST":
+            hours = float(q.get("hours", [data.get("hours", 1)])[0])
+            return {"now": self.world.advance(hours)}
+        if path == "/_sim/clock" and method == "GET":
+            return {"now": self.world.now, "start": self.world.start}
+        if path == "/_sim/keys" and method == "POST":
+            return {"key": self.world.mint_key(data["kind"], data.get("project_id"), bool(data.get("revoked")),
+                                               data.get("scopes"))}
+        if path == "/_sim/revoke" and method == "POST":
+            self.world.revoke(data["key"])
+            return {"ok": True}
+        if path == "/_sim/faults" and method == "POST":
+            rules = [Rule(**{k: v for k, v in r.items() if k != "hits"}) for r in data.get("rules", [])]
+            with self.faults.lock:
+                if data.get("replace", True):
+                    self.faults.rules = rules
+                else:
+                    self.faults.rules.extend(rules)
+            return {"rules": len(self.faults.rules)}
+        if path == "/_sim/rate_limit" and method == "POST":
+            self.limiter.rps = data.get("rps")
+            self.limiter.buckets.clear()
+            return {"rps": self.limiter.rps}
+        if path == "/_sim/latency" and method == "POST":
+            self.latency = float(data.get("ms", 0)) / 1000.0
+            return {"latency_ms": self.latency * 1000}
+        raise KeyError(f"unknown control endpoint {method} {path}")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _config(app: SimApp) -> uvicorn.Config:
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools",
+                          loop="uvloop", timeout_keep_alive=30, backlog=2048)
+
+
+class Simulator:
+    """A simulator on a loopback port, running in a background thread (pytest fixtures, `demo`)."""
+
+    def __init__(self, world: World | None = None, host: str = "127.0.0.1", port: int = 0,
+                 latency_ms: float = 0.0, rate_limit: float | None = None, faults: list[Rule] | None = None,
+                 **world_kwargs: Any) -> None:
+        self.world = world or World(**world_kwargs)
+        self.app = SimApp(self.world, latency_ms, rate_limit, faults)
+        self.sock = bind(host, port)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(_config(self.app))
+        self.thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def info(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "admin_key": self.world.admin_key,
+                "project_keys": dict(self.world.project_keys)}
+
+    def start(self) -> Simulator:
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
+                                       name="openai-sync-simulator")
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread:
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # conveniences for tests: the same operations as the control endpoints, in-process
+    def advance(self, hours: float) -> int:
+        return self.world.advance(hours)
+
+    def stats(self) -> dict[str, Any]:
+        return self.app.stats.snapshot()
+
+    def set_faults(self, rules: list[Rule]) -> None:
+        with self.app.faults.lock:
+            self.app.faults.rules = list(rules)
+
+
+def serve_forever(world: World, host: str, port: int, latency_ms: float, rate_limit: float | None,
+                  faults: list[Rule], announce: Any) -> None:
+    """Run in the foreground (the `simulator` command): bind, announce, serve until interrupted."""
+    app = SimApp(world, latency_ms, rate_limit, faults)
+    sock = bind(host, port)
+    host_shown = f"[{host}]" if ":" in host else host
+    announce({"base_url": f"http://{host_shown}:{sock.getsockname()[1]}/v1", "admin_key": world.admin_key,
+              "project_keys": dict(world.project_keys)})
+    uvicorn.Server(_config(app)).run(sockets=[sock])

@@ -1,0 +1,638 @@
+"""The synthetic organization.
+
+Everything is a deterministic function of (seed, size) and of the clock: each object carries the
+times at which it appears, changes state and disappears, and renders itself for the current clock.
+Advancing the clock therefore finishes batches, removes users, archives projects, deletes files,
+adds skill versions and usage buckets, without any mutation code. Objects are generated up to
+`HORIZON` past the initial clock, so a test can advance by up to a week and see every kind of change;
+usage and audit events are continuous and go on forever.
+
+Org-level objects are built eagerly (they are few); project-level objects are built on first use of a
+project, and the big collections (files, stored completions, audit events) build items from their index.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from . import rng
+from .seq import Item, Seq
+
+if TYPE_CHECKING:
+    from .project_data import ProjectData
+
+HOUR = 3600
+DAY = 86400
+HORIZON = 7 * DAY
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Margaret",
+         "Linus", "Guido", "Katherine", "John", "Hedy", "Claude", "Sophie", "Yukihiro", "Anders"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
+        "Berners-Lee", "Hamilton", "Torvalds", "van Rossum", "Johnson", "McCarthy", "Lamarr", "Shannon", "Wilson"]
+PROJECT_WORDS = ["Support Bot", "Search", "Analytics", "Labs", "Copilot", "Summaries", "Translation",
+                 "Voice", "Vision", "Agents", "Evaluation", "Data Platform", "Marketing", "Billing", "Docs"]
+
+# Price table (USD). Stated here so that tests can check that costs agree with usage.
+# Completions: per 1M tokens (input, cached input, output). Embeddings: per 1M input tokens.
+COMPLETION_PRICES: dict[str, tuple[float, float, float]] = {
+    "gpt-4o-2024-08-06": (2.50, 1.25, 10.00),
+    "gpt-4o-mini-2024-07-18": (0.15, 0.075, 0.60),
+    "gpt-4.1-2025-04-14": (2.00, 0.50, 8.00),
+    "o3-2025-04-16": (2.00, 0.50, 8.00),
+    "gpt-5-2025-08-07": (1.25, 0.125, 10.00),
+}
+EMBEDDING_PRICES: dict[str, float] = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13}
+IMAGE_PRICES: dict[str, float] = {"dall-e-3": 0.04, "gpt-image-1": 0.042}  # per image
+WEB_SEARCH_PRICE = 10.0 / 1000  # per call
+FILE_SEARCH_PRICE = 2.5 / 1000  # per call
+CODE_INTERPRETER_PRICE = 0.03  # per session
+AUDIO_SPEECH_PRICE = 15.0 / 1_000_000  # per character (tts-1)
+TRANSCRIPTION_PRICE = 0.006 / 60  # per second (whisper-1)
+MODERATION_MODELS = ["omni-moderation-2024-09-26"]
+SPEECH_MODELS = ["tts-1"]
+TRANSCRIPTION_MODELS = ["whisper-1"]
+
+BASE_MODELS = [*COMPLETION_PRICES, *EMBEDDING_PRICES, *IMAGE_PRICES, *MODERATION_MODELS, *SPEECH_MODELS,
+               *TRANSCRIPTION_MODELS]
+
+ADMIN_SCOPES = ("api.management.read", "api.usage.read", "api.audit_logs.read")
+PROJECT_SCOPES = ("api.files.read", "api.batches.read", "api.evals.read", "api.skills.read",
+                  "api.fine_tuning.jobs.read", "api.vector_stores.read", "api.containers.read",
+                  "api.assistants.read", "api.model.read", "api.chat.completions.read")
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big the organization is. Presets below; any field can be overridden."""
+
+    projects: int
+    archived_projects: int
+    users: int
+    history_days: int
+    audit_events_per_day: int
+    files_per_project: int
+    big_project_files: int  # the first project gets this many files (0: same as the others)
+    batches_per_project: int
+    evals_per_project: int
+    runs_per_eval: int
+    output_items_per_run: int
+    skills_per_project: int
+    ft_jobs_per_project: int
+    vector_stores_per_project: int
+    files_per_vector_store: int
+    containers_per_project: int
+    assistants_per_project: int
+    chat_completions_per_project: int
+    invites: int
+    groups: int
+    members_per_project: int
+    keys_per_project: int
+    usage_models_per_key: int
+
+
+SIZES: dict[str, Size] = {
+    "small": Size(projects=4, archived_projects=1, users=12, history_days=30, audit_events_per_day=20,
+                  files_per_project=40, big_project_files=0, batches_per_project=8, evals_per_project=2,
+                  runs_per_eval=2, output_items_per_run=5, skills_per_project=2, ft_jobs_per_project=2,
+                  vector_stores_per_project=2, files_per_vector_store=5, containers_per_project=2,
+                  assistants_per_project=2, chat_completions_per_project=30, invites=3, groups=2,
+                  members_per_project=4, keys_per_project=2, usage_models_per_key=2),
+    "medium": Size(projects=12, archived_projects=2, users=60, history_days=90, audit_events_per_day=200,
+                   files_per_project=500, big_project_files=0, batches_per_project=40, evals_per_project=4,
+                   runs_per_eval=4, output_items_per_run=20, skills_per_project=4, ft_jobs_per_project=4,
+                   vector_stores_per_project=4, files_per_vector_store=20, containers_per_project=3,
+                   assistants_per_project=4, chat_completions_per_project=500, invites=8, groups=5,
+                   members_per_project=10, keys_per_project=3, usage_models_per_key=2),
+    "large": Size(projects=300, archived_projects=30, users=3000, history_days=365, audit_events_per_day=1000,
+                  files_per_project=1000, big_project_files=100_000, batches_per_project=100,
+                  evals_per_project=5, runs_per_eval=5, output_items_per_run=50, skills_per_project=5,
+                  ft_jobs_per_project=5, vector_stores_per_project=5, files_per_vector_store=50,
+                  containers_per_project=3, assistants_per_project=5, chat_completions_per_project=2000,
+                  invites=50, groups=40, members_per_project=20, keys_per_project=3, usage_models_per_key=2),
+}
+
+
+def floor_hour(t: float) -> int:
+    return int(t) // HOUR * HOUR
+
+
+@dataclass
+class Key:
+    secret: str
+    kind: str  # "admin" | "project"
+    project_id: str | None = None
+    revoked: bool = False
+    scopes: frozenset[str] | None = None  # None: every read scope
+    id: str = ""
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    email: str
+    role: str
+    added_at: int
+    removed_at: int | None
+
+
+@dataclass
+class ApiKeyRec:
+    id: str
+    name: str
+    created_at: int
+    owner_kind: str  # "user" | "service_account"
+    owner_id: str
+    secret: str | None  # only the project's own read key has a usable secret
+    redacted: str
+
+
+@dataclass
+class Project:
+    index: int
+    id: str
+    name: str
+    created_at: int
+    archived_at: int | None
+    members: list[tuple[str, str, int]] = field(default_factory=list)  # (user_id, role, added_at)
+    service_accounts: list[tuple[str, str, int]] = field(default_factory=list)  # (id, name, created_at)
+    api_keys: list[ApiKeyRec] = field(default_factory=list)
+
+
+class World:
+    """A simulated organization. Thread-safe for reads; the clock moves under a lock."""
+
+    def __init__(self, seed: int = 0, size: str | Size = "small", now: int | None = None,
+                 audit_logging: bool = True, **overrides: Any) -> None:
+        base = SIZES[size] if isinstance(size, str) else size
+        self.size = replace(base, **overrides) if overrides else base
+        self.size_name = size if isinstance(size, str) else "custom"
+        self.seed = seed
+        self.now0 = floor_hour(time.time() if now is None else now)
+        self.now = self.now0
+        self.start = (self.now0 - self.size.history_days * DAY) // DAY * DAY
+        self.audit_logging = audit_logging
+        self.lock = threading.Lock()
+        self.keys: dict[str, Key] = {}
+        self.org_id = "org-" + rng.token(24, seed, "org")
+        self.org_name = "Simulated Org " + rng.token(4, seed, "orgname")
+        self._project_data: dict[str, ProjectData] = {}
+        self._build_org()
+
+    # ---- clock -----------------------------------------------------------------------------------
+    def advance(self, hours: float) -> int:
+        if hours < 0:
+            raise ValueError("the clock only moves forward")
+        with self.lock:
+            self.now += int(round(hours * HOUR))
+            return self.now
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _id(self, prefix: str, n: int, *parts: object) -> str:
+        return prefix + rng.token(n, self.seed, *parts)
+
+    def _t(self, lo: int, hi: int, *parts: object) -> int:
+        return rng.randint(lo, max(lo, hi), self.seed, *parts)
+
+    # ---- organization ----------------------------------------------------------------------------
+    def _build_org(self) -> None:
+        s, sz = self.seed, self.size
+        self.users: list[User] = []
+        for i in range(sz.users):
+            first, last = rng.choice(FIRST, s, "uf", i), rng.choice(LAST, s, "ul", i)
+            added = self.start + int((self.now0 - self.start) * i / max(1, sz.users)) if i else self.start
+            if i >= 1 and rng.unit(s, "unew", i) < 0.03:
+                added = self.now0 + self._t(HOUR, HORIZON, "uadd", i)  # joins later
+            removed = None
+            r = rng.unit(s, "urm", i)
+            if i >= 1 and r < 0.05:
+                removed = self.now0 + self._t(HOUR, 3 * DAY, "urmt", i)  # leaves after the clock advances
+            elif i >= 1 and r < 0.08:
+                removed = self.now0 - self._t(HOUR, 10 * DAY, "urmp", i)  # already gone
+                removed = max(removed, added + HOUR)
+            email = f"{first.lower()}.{last.lower().replace(' ', '')}{i}@example.com"
+            self.users.append(User(self._id("user-", 24, "user", i), f"{first} {last}", email,
+                                   "owner" if i == 0 or rng.unit(s, "urole", i) < 0.1 else "reader", added, removed))
+        self.user_by_id = {u.id: u for u in self.users}
+
+        self.projects: list[Project] = []
+        n_arch = min(sz.archived_projects, max(0, sz.projects - 1))
+        for i in range(sz.projects):
+            created = self.start + int((self.now0 - self.start) * 0.6 * i / max(1, sz.projects))
+            archived = None
+            if i >= sz.projects - n_arch:
+                archived = self.now0 - self._t(2 * DAY, 20 * DAY, "parch", i)
+                archived = max(archived, created + DAY)
+            elif i == 1 and sz.projects > 2:
+                archived = self.now0 + self._t(6 * HOUR, 2 * DAY, "parchf", i)  # archived after an advance
+            name = "Default project" if i == 0 else f"{rng.choice(PROJECT_WORDS, s, 'pw', i)} {i}"
+            p = Project(i, self._id("proj_", 24, "proj", i), name, created, archived)
+            self._populate_project(p)
+            self.projects.append(p)
+        self.project_by_id = {p.id: p for p in self.projects}
+
+        # The organization's admin keys: the first is the one handed to the user.
+        self.admin_keys: list[ApiKeyRec] = []
+        for i in range(2):
+            secret = "sk-admin-" + rng.token(48, s, "adminkey", i)
+            rec = ApiKeyRec(self._id("key_", 16, "akid", i), f"Admin key {i}", self.start + i * DAY, "user",
+                            self.users[0].id, secret, redact(secret))
+            self.admin_keys.append(rec)
+            self.keys[secret] = Key(secret, "admin", id=rec.id)
+        self.admin_key = self.admin_keys[0].secret
+        self.project_keys: dict[str, str] = {}
+        for p in self.projects:
+            for k in p.api_keys:
+                if k.secret:
+                    self.keys[k.secret] = Key(k.secret, "project", p.id, id=k.id,
+                                              revoked=p.archived_at is not None and p.archived_at <= self.now0)
+                    if not self.keys[k.secret].revoked:
+                        self.project_keys[p.id] = k.secret
+
+        self.roles = self._build_roles()
+        self.groups = [(self._id("group_", 20, "grp", i), f"{rng.choice(PROJECT_WORDS, s, 'gw', i)} team",
+                        self.start + i * HOUR, i % 3 == 0) for i in range(sz.groups)]
+        self.group_members = {
+            g[0]: [u.id for j, u in enumerate(self.users) if rng.unit(s, "gm", g[0], j) < min(1.0, 8 / sz.users + 0.05)]
+            for g in self.groups
+        }
+
+    def _build_roles(self) -> list[dict[str, Any]]:
+        roles = [
+            ("role_owner", "owner", ["api.organization.read", "api.organization.write"], True),
+            ("role_reader", "reader", ["api.organization.read"], True),
+        ]
+        roles += [(self._id("role_", 16, "role", i), f"custom-role-{i}", ["api.usage.read", "api.model.read"], False)
+                  for i in range(2)]
+        return [{"object": "role", "id": rid, "name": name, "description": f"The {name} role",
+                 "permissions": perms, "resource_type": "api.organization", "predefined_role": pre}
+                for rid, name, perms, pre in roles]
+
+    def _populate_project(self, p: Project) -> None:
+        s, sz = self.seed, self.size
+        # members: the owner user plus a deterministic sample
+        cand = [u for u in self.users if u.added_at <= max(p.created_at, self.now0)]
+        picks = {0}
+        for j in range(min(len(cand), sz.members_per_project) * 3):
+            if len(picks) >= min(len(cand), sz.members_per_project):
+                break
+            picks.add(rng.randint(0, len(cand) - 1, s, "pm", p.index, j))
+        for j in sorted(picks):
+            u = cand[j]
+            added = max(u.added_at, p.created_at) + self._t(0, DAY, "pmadd", p.index, j)
+            p.members.append((u.id, "owner" if j == 0 else rng.choice(["member", "owner"], s, "pmr", p.index, j),
+                              added))
+        for j in range(1 + p.index % 2):
+            p.service_accounts.append((self._id("svc_acct_", 16, "sa", p.index, j), f"bot-{j}",
+                                       p.created_at + j * HOUR))
+        for j in range(sz.keys_per_project):
+            if j % 2 == 1 and p.service_accounts:
+                owner_kind, owner_id = "service_account", p.service_accounts[0][0]
+            else:
+                owner_kind, owner_id = "user", p.members[j % len(p.members)][0]
+            secret = "sk-proj-" + rng.token(56, s, "projkey", p.index, j) if j == 0 else None
+            shown = secret or "sk-proj-" + rng.token(56, s, "otherkey", p.index, j)
+            p.api_keys.append(ApiKeyRec(self._id("key_", 16, "pkid", p.index, j), f"key-{j}",
+                                        p.created_at + j * HOUR, owner_kind, owner_id, secret, redact(shown)))
+
+    # ---- keys ------------------------------------------------------------------------------------
+    def mint_key(self, kind: str, project_id: str | None = None, revoked: bool = False,
+                 scopes: list[str] | None = None) -> str:
+        """Create a key for tests: admin or project, optionally revoked or restricted to `scopes`."""
+        if kind not in ("admin", "project"):
+            raise ValueError("kind must be 'admin' or 'project'")
+        if kind == "project" and project_id not in self.project_by_id:
+            raise ValueError(f"unknown project {project_id!r}")
+        with self.lock:
+            n = len(self.keys)
+            prefix = "sk-admin-" if kind == "admin" else "sk-proj-"
+            secret = prefix + rng.token(48, self.seed, "minted", n, time.time_ns())
+            self.keys[secret] = Key(secret, kind, project_id if kind == "project" else None, revoked,
+                                    frozenset(scopes) if scopes is not None else None, "key_minted" + str(n))
+        return secret
+
+    def revoke(self, secret: str) -> None:
+        with self.lock:
+            self.keys[secret].revoked = True
+
+    # ---- org-level collections -------------------------------------------------------------------
+    def user_json(self, u: User) -> dict[str, Any]:
+        return {"object": "organization.user", "id": u.id, "name": u.name, "email": u.email,
+                "role": u.role, "added_at": u.added_at}
+
+    @cached_property
+    def users_seq(self) -> Seq:
+        return Seq.of([Item(u.id, u.added_at, u.removed_at, lambda now, u=u: self.user_json(u),
+                            {"email": u.email}) for u in self.users])
+
+    def user_roles_seq(self, user_id: str) -> Seq | None:
+        u = self.user_by_id.get(user_id)
+        if u is None:
+            return None
+        role = self.roles[0] if u.role == "owner" else self.roles[1]
+        extra = [self.roles[2]] if rng.unit(self.seed, "uxr", u.id) < 0.2 else []
+        items = []
+        for r in [role, *extra]:
+            def render(now: int, r=r, u=u) -> dict[str, Any]:
+                return {**{k: r[k] for k in ("id", "name", "permissions", "resource_type", "predefined_role",
+                                              "description")},
+                        "created_at": u.added_at, "updated_at": u.added_at, "created_by": self.users[0].id,
+                        "created_by_user_obj": {"id": self.users[0].id, "name": self.users[0].name},
+                        "metadata": {}, "assignment_sources": [{"principal_id": u.id, "principal_type": "user"}]}
+            items.append(Item(r["id"], u.added_at, u.removed_at, render))
+        return Seq.of(items)
+
+    @cached_property
+    def invites_seq(self) -> Seq:
+        items = []
+        for i in range(self.size.invites):
+            iid = self._id("invite-", 20, "inv", i)
+            created = self.now0 - self._t(HOUR, 20 * DAY, "invc", i)
+            accepted = created + self._t(HOUR, 5 * DAY, "inva", i) if rng.unit(self.seed, "invs", i) < 0.5 else None
+            email = f"invitee{i}@example.com"
+            projs = [{"id": self.projects[i % len(self.projects)].id, "role": "member"}]
+
+            def render(now: int, iid=iid, created=created, accepted=accepted, email=email, projs=projs) -> dict:
+                expires = created + 7 * DAY
+                status = ("accepted" if accepted and accepted <= now else
+                          "expired" if now >= expires else "pending")
+                return {"object": "organization.invite", "id": iid, "email": email, "role": "reader",
+                        "status": status, "created_at": created, "expires_at": expires,
+                        "accepted_at": accepted if accepted and accepted <= now else None, "projects": projs}
+            items.append(Item(iid, created, None, render))
+        return Seq.of(items)
+
+    def project_json(self, p: Project, now: int) -> dict[str, Any]:
+        archived = p.archived_at is not None and p.archived_at <= now
+        return {"id": p.id, "object": "organization.project", "name": p.name, "created_at": p.created_at,
+                "archived_at": p.archived_at if archived else None, "status": "archived" if archived else "active"}
+
+    @cached_property
+    def projects_seq(self) -> Seq:
+        return Seq.of([Item(p.id, p.created_at, None, lambda now, p=p: self.project_json(p, now))
+                       for p in self.projects])
+
+    def project_users_seq(self, p: Project) -> Seq:
+        items = []
+        for uid, role, added in p.members:
+            u = self.user_by_id[uid]
+            items.append(Item(uid, added, u.removed_at, lambda now, u=u, role=role, added=added: {
+                "object": "organization.project.user", "id": u.id, "name": u.name, "email": u.email,
+                "role": role, "added_at": added}))
+        return Seq.of(items)
+
+    def project_service_accounts_seq(self, p: Project) -> Seq:
+        return Seq.of([Item(sid, c, None, lambda now, sid=sid, name=name, c=c: {
+            "object": "organization.project.service_account", "id": sid, "name": name, "role": "member",
+            "created_at": c}) for sid, name, c in p.service_accounts])
+
+    def project_api_keys_seq(self, p: Project) -> Seq:
+        items = []
+        for k in p.api_keys:
+            def render(now: int, k=k) -> dict[str, Any]:
+                if k.owner_kind == "user":
+                    u = self.user_by_id[k.owner_id]
+                    owner = {"type": "user", "user": {"object": "organization.project.user", "id": u.id,
+                                                      "name": u.name, "email": u.email, "role": "owner",
+                                                      "added_at": u.added_at}}
+                else:
+                    sa = next(x for x in p.service_accounts if x[0] == k.owner_id)
+                    owner = {"type": "service_account", "service_account": {
+                        "object": "organization.project.service_account", "id": sa[0], "name": sa[1],
+                        "role": "member", "created_at": sa[2]}}
+                last_used = floor_hour(now - rng.randint(0, 48, self.seed, "klu", k.id) * HOUR)
+                return {"object": "organization.project.api_key", "redacted_value": k.redacted, "name": k.name,
+                        "created_at": k.created_at, "last_used_at": max(last_used, k.created_at), "id": k.id,
+                        "owner_project_access": "active", "owner": owner}
+            items.append(Item(k.id, k.created_at, None, render))
+        return Seq.of(items)
+
+    def project_rate_limits_seq(self, p: Project) -> Seq:
+        items = []
+        for m_i, model in enumerate(list(COMPLETION_PRICES)[:4]):
+            change_at = self.now0 + self._t(HOUR, 3 * DAY, "rlc", p.id, m_i)
+            changes = rng.unit(self.seed, "rlx", p.id, m_i) < 0.3
+
+            def render(now: int, model=model, m_i=m_i, change_at=change_at, changes=changes) -> dict[str, Any]:
+                rpm = 5000 * (1 + m_i)
+                if changes and now >= change_at:
+                    rpm *= 2
+                return {"object": "project.rate_limit", "id": f"rl-{model}", "model": model,
+                        "max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
+                        "max_requests_per_1_day": rpm * 1000, "batch_1_day_max_input_tokens": rpm * 20000}
+            items.append(Item(f"rl-{model}", p.created_at, None, render))
+        return Seq.of(items)
+
+    def project_groups_seq(self, p: Project) -> Seq:
+        items = []
+        for j, (gid, name, created, _scim) in enumerate(self.groups):
+            if rng.unit(self.seed, "pg", p.id, j) < 0.3:
+                c = max(created, p.created_at)
+                items.append(Item(gid, c, None, lambda now, gid=gid, name=name, c=c: {
+                    "object": "project.group", "project_id": p.id, "group_id": gid, "group_name": name,
+                    "group_type": "group", "created_at": c}))
+        return Seq.of(items)
+
+    def project_roles_seq(self, p: Project) -> Seq:
+        base = [("role_proj_owner", "owner"), ("role_proj_member", "member"), ("role_proj_reader", "reader")]
+        return Seq.of([Item(rid, p.created_at, None, lambda now, rid=rid, name=name: {
+            "object": "role", "id": rid, "name": name, "description": f"Project {name}",
+            "permissions": ["api.project.read"] + (["api.project.write"] if name != "reader" else []),
+            "resource_type": "api.project", "predefined_role": True}) for rid, name in base])
+
+    def _certificates(self, scope: str, n: int, created_floor: int) -> Seq:
+        obj = "organization.certificate" if scope == "org" else "organization.project.certificate"
+        items = []
+        for j in range(n):
+            cid = self._id("cert_", 20, "cert", scope, j)
+            c = created_floor + self._t(0, 10 * DAY, "certc", scope, j)
+            items.append(Item(cid, c, None, lambda now, cid=cid, c=c, j=j: {
+                "object": obj, "id": cid, "name": f"cert-{j}", "created_at": c, "active": j == 0,
+                "certificate_details": {"valid_at": c, "expires_at": c + 365 * DAY}}))
+        return Seq.of(items)
+
+    @cached_property
+    def certificates_seq(self) -> Seq:
+        return self._certificates("org", 2, self.start)
+
+    def project_certificates_seq(self, p: Project) -> Seq:
+        return self._certificates(p.id, p.index % 2, p.created_at)
+
+    def _spend_alerts(self, scope: str, obj: str, created_floor: int) -> Seq:
+        items = []
+        for j in range(2 if scope == "org" else rng.randint(0, 2, self.seed, "sa#", scope)):
+            aid = self._id("spend_alert_", 16, "sal", scope, j)
+            items.append(Item(aid, created_floor + j * DAY, None, lambda now, aid=aid, j=j: {
+                "id": aid, "object": obj, "threshold_amount": 1000 * (j + 1), "currency": "USD",
+                "interval": "month", "notification_channel": {"type": "email",
+                                                             "recipients": [self.users[0].email],
+                                                             "subject_prefix": None}}))
+        return Seq.of(items)
+
+    @cached_property
+    def spend_alerts_seq(self) -> Seq:
+        return self._spend_alerts("org", "organization.spend_alert", self.start)
+
+    def project_spend_alerts_seq(self, p: Project) -> Seq:
+        return self._spend_alerts(p.id, "project.spend_alert", p.created_at)
+
+    def project_spend_limit(self, p: Project) -> dict[str, Any]:
+        return {"object": "project.spend_limit", "threshold_amount": 500 * (1 + p.index % 4), "currency": "USD",
+                "interval": "month", "enforcement": {"status": "enforcing" if p.index % 3 else "inactive"}}
+
+    def project_data_retention(self, p: Project) -> dict[str, Any]:
+        return {"object": "project.data_retention",
+                "type": ["organization_default", "zero_data_retention", "none"][p.index % 3]}
+
+    def project_model_permissions(self, p: Project) -> dict[str, Any]:
+        return {"object": "project.model_permissions", "mode": "deny_list" if p.index % 2 else "allow_list",
+                "model_ids": list(COMPLETION_PRICES)[: 1 + p.index % 3]}
+
+    def project_hosted_tool_permissions(self, p: Project) -> dict[str, Any]:
+        return {t: {"enabled": rng.unit(self.seed, "htp", p.id, t) < 0.7}
+                for t in ("file_search", "web_search", "image_generation", "mcp", "code_interpreter")}
+
+    @cached_property
+    def admin_api_keys_seq(self) -> Seq:
+        owner = self.users[0]
+        return Seq.of([Item(k.id, k.created_at, None, lambda now, k=k: {
+            "object": "organization.admin_api_key", "id": k.id, "name": k.name, "redacted_value": k.redacted,
+            "created_at": k.created_at, "expires_at": None, "last_used_at": floor_hour(now),
+            "owner": {"type": "user", "object": "organization.user", "id": owner.id, "name": owner.name,
+                      "created_at": owner.added_at, "role": "owner"}}) for k in self.admin_keys])
+
+    @cached_property
+    def groups_seq(self) -> Seq:
+        return Seq.of([Item(gid, c, None, lambda now, gid=gid, name=name, c=c, scim=scim: {
+            "object": "group", "id": gid, "name": name, "created_at": c, "is_scim_managed": scim,
+            "group_type": "group"}) for gid, name, c, scim in self.groups])
+
+    def group_users_seq(self, group_id: str) -> Seq | None:
+        if group_id not in self.group_members:
+            return None
+        return Seq.of([Item(uid, self.user_by_id[uid].added_at, self.user_by_id[uid].removed_at,
+                            lambda now, u=self.user_by_id[uid]: {"object": "organization.user", "id": u.id,
+                                                                  "name": u.name, "email": u.email})
+                       for uid in self.group_members[group_id]])
+
+    @cached_property
+    def roles_seq(self) -> Seq:
+        return Seq.of([Item(r["id"], self.start, None, lambda now, r=r: dict(r)) for r in self.roles])
+
+    # ---- audit logs ------------------------------------------------------------------------------
+    @cached_property
+    def audit_seq(self) -> Seq:
+        """Events evenly slotted in time from the org's start, forever (until 50 years on)."""
+        per_day = self.size.audit_events_per_day if self.audit_logging else 0
+        if per_day == 0:
+            return Seq(0, lambda i: None, lambda _id: None)  # type: ignore[arg-type,return-value]
+        slot = DAY / per_day
+        start = self.start
+        n = per_day * 365 * 50
+        seed = self.seed
+
+        def eff(i: int) -> int:
+            return start + int(i * slot + rng.unit(seed, "alj", i) * slot * 0.9)
+
+        def make(i: int) -> Item:
+            aid = f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}"
+            t = eff(i)
+            return Item(aid, t, None, lambda now: self._audit_json(i, aid, t), None)
+
+        def index_of(aid: str) -> int | None:
+            if not aid.startswith("audit_log-") or len(aid) < 21:
+                return None
+            try:
+                i = int(aid[20:], 16)
+            except ValueError:
+                return None
+            return i if aid == f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}" else None
+
+        return Seq(n, make, index_of, eff)
+
+    AUDIT_TYPES = ("login.succeeded", "login.succeeded", "login.succeeded", "login.failed", "logout.succeeded",
+                   "api_key.created", "api_key.updated", "api_key.deleted", "project.updated", "project.created",
+                   "user.added", "user.updated", "invite.sent", "invite.accepted", "service_account.created",
+                   "rate_limit.updated", "organization.updated", "role.assignment.created",
+                   "certificate.created")
+
+    def _audit_json(self, i: int, aid: str, t: int) -> dict[str, Any]:
+        s = self.seed
+        etype = rng.choice(self.AUDIT_TYPES, s, "alt", i)
+        alive_users = [u for u in self.users[: max(1, min(len(self.users), 50))]
+                       if u.added_at <= t and (u.removed_at is None or t < u.removed_at)] or [self.users[0]]
+        u = rng.choice(alive_users, s, "alu", i)
+        projs = [p for p in self.projects if p.created_at <= t] or [self.projects[0]]
+        p = rng.choice(projs, s, "alp", i)
+        if etype.startswith(("login", "logout")) or rng.unit(s, "alk", i) < 0.6:
+            actor = {"type": "session", "session": {
+                "user": {"id": u.id, "email": u.email},
+                "ip_address": f"203.0.113.{rng.randint(1, 254, s, 'ip', i)}"}}
+        else:
+            k = p.api_keys[0]
+            actor = {"type": "api_key", "api_key": {"id": k.id, "type": "user", "user": {"id": u.id,
+                                                                                         "email": u.email}}}
+        ev: dict[str, Any] = {"id": aid, "type": etype, "effective_at": t, "actor": actor,
+                              "project": {"id": p.id, "name": p.name}}
+        detail: dict[str, Any]
+        if etype.startswith("api_key."):
+            detail = {"id": p.api_keys[0].id}
+            if etype == "api_key.created":
+                detail["data"] = {"scopes": ["/v1/*"]}
+            elif etype == "api_key.updated":
+                detail["changes_requested"] = {"scopes": ["/v1/models"]}
+        elif etype.startswith("project."):
+            detail = {"id": p.id}
+            if etype == "project.created":
+                detail["data"] = {"name": p.name, "title": p.name}
+            else:
+                detail["changes_requested"] = {"title": p.name}
+        elif etype.startswith("user."):
+            detail = {"id": u.id}
+            detail["data" if etype == "user.added" else "changes_requested"] = {"role": u.role}
+        elif etype.startswith("invite."):
+            detail = {"id": f"invite-{rng.token(20, s, 'ali', i)}"}
+            if etype == "invite.sent":
+                detail["data"] = {"email": f"new{i}@example.com", "role": "reader"}
+        elif etype.startswith(("login.", "logout.")):
+            detail = {} if etype.endswith("succeeded") else {"error_code": "invalid_credentials",
+                                                              "error_message": "Invalid password"}
+        elif etype == "service_account.created":
+            detail = {"id": p.service_accounts[0][0] if p.service_accounts else "svc_acct_x",
+                      "data": {"role": "member"}}
+        elif etype == "rate_limit.updated":
+            detail = {"id": f"rl-{next(iter(COMPLETION_PRICES))}",
+                      "changes_requested": {"max_requests_per_1_minute": 10000}}
+        elif etype == "organization.updated":
+            detail = {"id": self.org_id, "changes_requested": {"title": self.org_name}}
+        elif etype == "role.assignment.created":
+            detail = {"id": self.roles[1]["id"], "principal_id": u.id, "principal_type": "user",
+                      "resource_id": self.org_id, "resource_type": "api.organization"}
+        else:
+            detail = {"id": self._id("cert_", 20, "cert", "org", 0), "name": "cert-0"}
+        if etype.startswith(("login.", "logout.")) and not detail:
+            return ev
+        ev[etype] = detail
+        return ev
+
+    # ---- project data ----------------------------------------------------------------------------
+    def project_data(self, project_id: str) -> ProjectData:
+        pd = self._project_data.get(project_id)
+        if pd is None:
+            with self.lock:
+                pd = self._project_data.get(project_id)
+                if pd is None:
+                    from .project_data import ProjectData
+
+                    pd = ProjectData(self, self.project_by_id[project_id])
+                    self._project_data[project_id] = pd
+        return pd
+
+
+def redact(secret: str) -> str:
+    return f"{secret[:8]}****{secret[-4:]}"
+

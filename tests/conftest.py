@@ -1,0 +1,38 @@
+"""Shared fixtures: a real simulator on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from openai_sync.simulator import Simulator, World
+
+# A fixed clock keeps every test deterministic (2026-01-05 00:00 UTC: after the costs api_key_id cut-off).
+NOW = 1767571200
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A small organization, fresh for each test (tests may advance its clock or inject faults)."""
+    with Simulator(World(seed=7, size="small", now=NOW)) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def shared_sim() -> Iterator[Simulator]:
+    """A medium organization shared by read-only tests. Do not advance its clock or set faults."""
+    with Simulator(World(seed=11, size="medium", now=NOW)) as s:
+        yield s
+
+
+def admin_client(s: Simulator, **kw) -> openai.OpenAI:
+    return openai.OpenAI(admin_api_key=s.world.admin_key, api_key="unused", base_url=s.base_url,
+                         max_retries=kw.pop("max_retries", 0), **kw)
+
+
+def project_client(s: Simulator, project_id: str | None = None, **kw) -> openai.OpenAI:
+    pid = project_id or next(iter(s.world.project_keys))
+    return openai.OpenAI(api_key=s.world.project_keys[pid], base_url=s.base_url,
+                         max_retries=kw.pop("max_retries", 0), **kw)
