@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,14 +13,15 @@ from . import __version__
 
 app = typer.Typer(
     name="openai-sync",
-    help="Sync an OpenAI Platform organization's data (usage, costs, audit logs, projects, ...) into a warehouse.",
+    help="Sync an OpenAI Platform organization's data (usage, costs, audit logs, projects, ...) "
+         "into a warehouse.",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-class SizeName(str, Enum):
+class SizeName(StrEnum):
     small = "small"
     medium = "medium"
     large = "large"
@@ -53,27 +54,32 @@ Then point the SDK or the connector at the printed base_url, e.g.
   eval "$(openai-sync simulator | jq -r '"export OPENAI_BASE_URL=\\(.base_url)"')"
 """)
 def simulator(
-    host: Annotated[str, typer.Option(help="Interface to listen on (loopback only is sensible).")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback only is sensible).")] = (
+        "127.0.0.1"),
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.", min=0, max=65535)] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic organization.")] = 0,
     size: Annotated[SizeName, typer.Option(help="Size of the organization.")] = SizeName.small,
-    latency_ms: Annotated[float, typer.Option(help="Added latency per request, in milliseconds.", min=0)] = 0.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request, in milliseconds.",
+                                              min=0)] = 0.0,
     rate_limit: Annotated[float | None, typer.Option(help="Requests per second allowed per key (429 beyond).",
                                                       min=0.001)] = None,
-    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE,... with KIND one of 429, 500, 502, "
-                                             "503, slow, drop, malformed, html, stuck, nocursor.")] = "",
+    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE,... with KIND one of 429, 500, "
+                                             "502, 503, slow, drop, malformed, html, stuck, nocursor and "
+                                             "RATE the fraction of requests (0..1).")] = "",
     now: Annotated[int | None, typer.Option(help="Initial clock (Unix seconds, floored to the hour); "
                                                  "default: the current time.")] = None,
-    no_audit_logging: Annotated[bool, typer.Option("--no-audit-logging",
-                                                   help="Simulate an org whose audit logging is off.")] = False,
+    no_audit_logging: Annotated[bool, typer.Option(
+        "--no-audit-logging", help="Simulate an org whose audit logging is off.")] = False,
 ) -> None:
     """Serve a simulated OpenAI Platform API on loopback.
 
-    Prints one JSON line on stdout, {"base_url", "admin_key", "project_keys"}, then serves until
-    interrupted. Control endpoints: GET /_sim/stats, POST /_sim/advance?hours=N (see README).
+    Prints one JSON line on stdout, {"base_url", "admin_key", "project_keys"}, then serves until interrupted.
+
+    Control endpoints: GET /_sim/stats, POST /_sim/stats/reset, GET /_sim/clock, POST /_sim/advance?hours=N,
+    POST /_sim/keys, POST /_sim/faults (see README).
     """
     from .simulator import World, parse_faults
-    from .simulator.server import serve_forever
+    from .simulator.server import BindError, serve_forever
 
     try:
         rules = parse_faults(faults)
@@ -85,7 +91,11 @@ def simulator(
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
 
-    serve_forever(world, host, port, latency_ms, rate_limit, rules, announce)
+    try:
+        serve_forever(world, host, port, latency_ms, rate_limit, rules, announce)
+    except BindError as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

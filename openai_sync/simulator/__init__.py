@@ -1,4 +1,4 @@
-"""A simulator of the OpenAI Platform API, served over real HTTP on loopback, for tests, benchmarks and the demo."""
+"""A simulator of the OpenAI Platform API over real HTTP on loopback: tests, benchmarks, the demo."""
 
 from .faults import KINDS as FAULT_KINDS
 from .faults import Rule, parse_faults

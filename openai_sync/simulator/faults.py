@@ -29,10 +29,24 @@ class Rule:
     hits: int = 0
 
     def __post_init__(self) -> None:
+        self.kind = str(self.kind)  # JSON rules may say 429 rather than "429"
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; valid kinds: {', '.join(KINDS)}")
+        try:
+            self.rate = float(self.rate)
+            self.ms = int(self.ms)
+            self.retry_after = float(self.retry_after)
+            self.times = None if self.times is None else int(self.times)
+        except (TypeError, ValueError):
+            raise ValueError(f"bad fault rule {self!r}: rate, ms, retry_after and times are numbers") \
+                from None
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be within 0..1, got {self.rate}")
+        if self.ms < 0 or self.retry_after < 0 or (self.times is not None and self.times < 0):
+            raise ValueError("fault ms, retry_after and times must not be negative")
+        if self.endpoint is not None:  # "/v1/files", "files" and "/files" all mean the API path /files
+            ep = "/" + self.endpoint.strip().lstrip("/")
+            self.endpoint = ep[3:] if ep.startswith("/v1/") else ep
 
     def matches(self, template: str, path: str, key: str | None) -> bool:
         if self.key is not None and self.key != key:
@@ -42,15 +56,26 @@ class Rule:
         return self.times is None or self.hits < self.times
 
 
+FAULTS_USAGE = (f"expected KIND:RATE,... with KIND one of {', '.join(KINDS)} and RATE a fraction within 0..1 "
+                "(for example 429:0.05,drop:0.01)")
+
+
 def parse_faults(spec: str) -> list[Rule]:
-    """Parse the CLI form `KIND:RATE,KIND:RATE` (for example `429:0.05,drop:0.01`)."""
+    """Parse the CLI form `KIND:RATE,KIND:RATE` (for example `429:0.05,drop:0.01`); RATE defaults to 1."""
     rules = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         kind, _, rate = part.partition(":")
         try:
-            rules.append(Rule(kind=kind, rate=float(rate) if rate else 1.0))
+            if kind not in KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}")
+            try:
+                value = float(rate) if rate.strip() else 1.0
+            except ValueError:
+                raise ValueError(f"rate {rate!r} is not a number") from None
+            rules.append(Rule(kind=kind, rate=value))
         except ValueError as e:
-            raise ValueError(f"bad fault {part!r}: {e}") from None
+            why = str(e).split("; valid kinds")[0]
+            raise ValueError(f"bad fault {part!r}: {why}; {FAULTS_USAGE}") from None
     return rules
 
 
@@ -70,32 +95,42 @@ class Faults:
 
 
 class RateLimiter:
-    """A token bucket per key: `rps` requests per second, bursts up to `rps` requests."""
+    """A token bucket per key: `rps` requests per second, bursts up to max(1, `rps`) requests."""
+
+    UNLIMITED_PER_MIN = 10000  # what the headers announce when no rate limit is set
 
     def __init__(self, rps: float | None) -> None:
         self.rps = rps
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
-    def take(self, key: str) -> tuple[bool, float, int]:
-        """(allowed, seconds until a token is free, tokens remaining)."""
+    def take(self, key: str) -> tuple[bool, float, float]:
+        """(allowed, seconds until a token is free, fraction of the bucket left after this request)."""
         if not self.rps:
-            return True, 0.0, 0
+            return True, 0.0, 1.0
+        rps = self.rps
+        cap = max(1.0, rps)  # below 1 request/second a bucket of `rps` tokens would never hold a whole one
         now = time.monotonic()
         with self.lock:
-            tokens, last = self.buckets.get(key, (self.rps, now))
-            tokens = min(self.rps, tokens + (now - last) * self.rps)
+            tokens, last = self.buckets.get(key, (cap, now))
+            tokens = min(cap, tokens + (now - last) * rps)
             if tokens >= 1:
                 self.buckets[key] = (tokens - 1, now)
-                return True, 0.0, int(tokens - 1)
+                return True, 0.0, (tokens - 1) / cap
             self.buckets[key] = (tokens, now)
-            return False, (1 - tokens) / self.rps, 0
+            return False, (1 - tokens) / rps, tokens / cap
 
-    @staticmethod
-    def headers(limit: float | None, remaining: int, reset: float) -> list[tuple[bytes, bytes]]:
-        per_min = int(limit * 60) if limit else 10000
+    def headers(self, left: float) -> list[tuple[bytes, bytes]]:
+        """The API's x-ratelimit-* headers, in requests per minute like the real ones.
+
+        `left` is the fraction of the key's bucket still available; reset is the time until it is full.
+        """
+        per_min = max(1, int(self.rps * 60)) if self.rps else self.UNLIMITED_PER_MIN
+        cap = max(1.0, self.rps) if self.rps else 1.0
+        reset = (1.0 - left) * cap / self.rps if self.rps else 0.0
+        remaining = min(per_min - 1, int(left * per_min)) if left < 1.0 else per_min - 1
         return [(b"x-ratelimit-limit-requests", str(per_min).encode()),
-                (b"x-ratelimit-remaining-requests", str(remaining).encode()),
+                (b"x-ratelimit-remaining-requests", str(max(0, remaining)).encode()),
                 (b"x-ratelimit-reset-requests", f"{max(reset, 0.001):.3f}s".encode()),
                 (b"x-ratelimit-limit-tokens", b"10000000"),
                 (b"x-ratelimit-remaining-tokens", b"10000000"),

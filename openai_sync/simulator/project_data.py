@@ -65,7 +65,8 @@ class ProjectData:
             size = rng.randint(200, 5_000_000, self.seed, self.p.id, "fb", i)
             return Item(fid, c, gone, lambda now: {
                 "id": fid, "object": "file", "bytes": size, "created_at": c,
-                "filename": f"{purpose.replace('-', '_')}_{i}.jsonl", "purpose": purpose, "status": "processed"},
+                "filename": f"{purpose.replace('-', '_')}_{i}.jsonl", "purpose": purpose,
+                "status": "processed"},
                 {"purpose": purpose})
 
         def index_of(fid: str) -> int | None:
@@ -92,7 +93,8 @@ class ProjectData:
             model = list(COMPLETION_PRICES)[i % len(COMPLETION_PRICES)]
 
             def render(now: int, bid=bid, c=c, dur=dur, fate=fate, total=total, in_file=in_file, model=model):
-                done = c + dur
+                expires = 0.1 <= fate < 0.15  # still running when its 24 h window closes
+                done = c + DAY if expires else c + dur
                 b: dict[str, Any] = {
                     "id": bid, "object": "batch", "endpoint": "/v1/chat/completions", "model": model,
                     "input_file_id": in_file, "completion_window": "24h", "created_at": c,
@@ -103,13 +105,15 @@ class ProjectData:
                     return b
                 b["in_progress_at"] = c + 60
                 if now < done:
-                    frac = (now - c) / dur
+                    frac = (now - c) / (done - c)
                     b["status"] = "in_progress"
-                    b["request_counts"] = {"total": total, "completed": int(total * frac), "failed": 0}
+                    goal = total // 2 if expires else total
+                    b["request_counts"] = {"total": total, "completed": int(goal * frac), "failed": 0}
                     return b
                 if fate < 0.1:
                     b.update(status="failed", failed_at=done,
-                             errors={"object": "list", "data": [{"code": "invalid_json", "message": "Bad line",
+                             errors={"object": "list", "data": [{"code": "invalid_json",
+                                                                 "message": "Bad line",
                                                                    "line": 1, "param": None}]},
                              request_counts={"total": 0, "completed": 0, "failed": 0})
                 elif fate < 0.15:
@@ -142,7 +146,8 @@ class ProjectData:
                 "object": "eval", "id": eid, "name": f"eval-{i}", "created_at": c, "metadata": {"team": "ml"},
                 "data_source_config": {"type": "custom", "schema": {
                     "type": "object", "properties": {"item": {"type": "object"}}, "required": ["item"]}},
-                "testing_criteria": [{"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+                "testing_criteria": [{"type": "string_check", "name": "exact",
+                                      "input": "{{sample.output_text}}",
                                       "reference": "{{item.expected}}", "operation": "eq"}]}))
         return Seq.of(items)
 
@@ -173,8 +178,10 @@ class ProjectData:
                 return {
                     "object": "eval.run", "id": rid, "eval_id": eval_id, "status": status,
                     "model": list(COMPLETION_PRICES)[j % len(COMPLETION_PRICES)], "name": f"run-{j}",
-                    "created_at": c, "report_url": f"https://platform.openai.com/evaluations/{eval_id}?run_id={rid}",
-                    "result_counts": {"total": passed + failed, "errored": 0, "failed": failed, "passed": passed},
+                    "created_at": c,
+                    "report_url": f"https://platform.openai.com/evaluations/{eval_id}?run_id={rid}",
+                    "result_counts": {"total": passed + failed, "errored": 0, "failed": failed,
+                                      "passed": passed},
                     "per_model_usage": [], "per_testing_criteria_results": [],
                     "data_source": {"type": "jsonl", "source": {"type": "file_id", "id": self.file_id(0)}},
                     "metadata": {}, "error": {"code": "", "message": ""}}
@@ -195,22 +202,28 @@ class ProjectData:
                 "object": "eval.run.output_item", "id": oid, "run_id": rid, "eval_id": eval_id,
                 "created_at": done, "status": "pass" if ok else "fail", "datasource_item_id": k,
                 "datasource_item": {"input": f"question {k}", "expected": "42"},
-                "results": [{"name": "exact", "type": "string_check", "score": 1.0 if ok else 0.0, "passed": ok}],
+                "results": [{"name": "exact", "type": "string_check", "score": 1.0 if ok else 0.0,
+                             "passed": ok}],
                 "sample": {"input": [{"role": "user", "content": f"question {k}"}],
                            "output": [{"role": "assistant", "content": "42" if ok else "41"}],
                            "finish_reason": "stop", "model": "gpt-4o-mini-2024-07-18",
                            "usage": {"total_tokens": 30, "completion_tokens": 5, "prompt_tokens": 25,
                                      "cached_tokens": 0},
-                           "error": {"code": "", "message": ""}, "temperature": 1.0, "max_completion_tokens": 256,
+                           "error": {"code": "", "message": ""}, "temperature": 1.0,
+                           "max_completion_tokens": 256,
                            "top_p": 1.0, "seed": 42}}))
         return Seq.of(items)
 
     # ---- skills and versions ---------------------------------------------------------------------
     def _skill_versions(self, i: int, sid: str, c: int) -> list[tuple[str, int]]:
         n = 1 + rng.randint(0, 2, self.seed, self.p.id, "sv", i)
-        vs = [(str(v + 1), c + v * rng.randint(DAY, 10 * DAY, self.seed, sid, "svt", v)) for v in range(n)]
+        vs, t = [], c
+        for v in range(n):  # version numbers follow publication times
+            t += v and rng.randint(DAY, 10 * DAY, self.seed, sid, "svt", v)
+            vs.append((str(v + 1), t))
         if self._u("svf", i) < 0.5:  # a new version published after the clock advances
-            vs.append((str(n + 1), self.w.now0 + rng.randint(HOUR, 3 * DAY, self.seed, sid, "svn")))
+            later = self.w.now0 + rng.randint(HOUR, 3 * DAY, self.seed, sid, "svn")
+            vs.append((str(n + 1), max(t + HOUR, later)))
         return vs
 
     @cached_property
@@ -229,7 +242,8 @@ class ProjectData:
         for i, (sid, c, versions) in enumerate(self.skills):
             def render(now: int, sid=sid, c=c, versions=versions, i=i) -> dict[str, Any]:
                 live = [v for v, t in versions if t <= now] or [versions[0][0]]
-                return {"id": sid, "object": "skill", "name": f"skill-{i}", "description": f"Skill number {i}",
+                return {"id": sid, "object": "skill", "name": f"skill-{i}",
+                        "description": f"Skill number {i}",
                         "created_at": c, "default_version": "1", "latest_version": live[-1]}
             items.append(Item(sid, c, None, render))
         return Seq.of(items)
@@ -273,12 +287,14 @@ class ProjectData:
                 return {
                     "object": "fine_tuning.job", "id": jid, "created_at": c, "model": model,
                     "organization_id": self.w.org_id, "status": status,
-                    "error": {"code": "invalid_training_file", "message": "Bad file", "param": "training_file"}
+                    "error": {"code": "invalid_training_file", "message": "Bad file",
+                              "param": "training_file"}
                     if status == "failed" else None,
                     "fine_tuned_model": self.ft_model_name(jid) if status == "succeeded" else None,
                     "finished_at": done if fin else None,
                     "hyperparameters": {"batch_size": 4, "learning_rate_multiplier": 1.8, "n_epochs": 3},
-                    "result_files": [f"file-{rng.token(24, self.seed, jid, 'res')}"] if status == "succeeded" else [],
+                    "result_files": [f"file-{rng.token(24, self.seed, jid, 'res')}"]
+                    if status == "succeeded" else [],
                     "trained_tokens": 120_000 if status == "succeeded" else None,
                     "training_file": self.file_id(0), "validation_file": None, "seed": 42,
                     "estimated_finish": None if fin else done, "integrations": None,
@@ -301,7 +317,8 @@ class ProjectData:
         for k in range(n):
             t = c + (done - c) * k // (n - 1)
             eid = f"ftevent-{rng.token(24, self.seed, jid, 'ev', k)}"
-            msg = "Validating training file" if k == 0 else "The job has finished" if k == n - 1 else f"Step {k * 10}"
+            msg = ("Validating training file" if k == 0 else "The job has finished" if k == n - 1
+                   else f"Step {k * 10}")
             items.append(Item(eid, t, None, lambda now, eid=eid, t=t, msg=msg, k=k: {
                 "object": "fine_tuning.job.event", "id": eid, "created_at": t, "level": "info",
                 "message": msg, "type": "metrics" if 0 < k < n - 1 else "message",
@@ -312,7 +329,7 @@ class ProjectData:
         job = self._job(job_id)
         if job is None:
             return None
-        jid, c, done, _m = job
+        jid, _c, done, _m = job
         items = []
         for k in range(3):
             t = done - (2 - k) * 60
@@ -362,7 +379,8 @@ class ProjectData:
                 live = [f for f in files if f[1] <= now]
                 done = sum(1 for f in live if f[2] <= now)
                 return {"id": vid, "object": "vector_store", "created_at": c, "name": f"kb-{i}",
-                        "usage_bytes": done * 4096, "status": "completed" if done == len(live) else "in_progress",
+                        "usage_bytes": done * 4096,
+                        "status": "completed" if done == len(live) else "in_progress",
                         "file_counts": {"in_progress": len(live) - done, "completed": done, "failed": 0,
                                         "cancelled": 0, "total": len(live)},
                         "last_active_at": max([c, *[f[2] for f in live if f[2] <= now]]), "metadata": {}}
@@ -374,8 +392,9 @@ class ProjectData:
         if vs is None:
             return None
         return Seq.of([Item(fid, t, vs[2], lambda now, fid=fid, t=t, ready=ready: {
-            "id": fid, "object": "vector_store.file", "usage_bytes": 4096 if now >= ready else 0, "created_at": t,
-            "vector_store_id": vs_id, "status": "completed" if now >= ready else "in_progress", "last_error": None,
+            "id": fid, "object": "vector_store.file", "usage_bytes": 4096 if now >= ready else 0,
+            "created_at": t, "vector_store_id": vs_id,
+            "status": "completed" if now >= ready else "in_progress", "last_error": None,
             "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800,
                                                                "chunk_overlap_tokens": 400}},
             "attributes": {}}) for fid, t, ready in self._vs_files(vs_id, vs[1])])
@@ -423,7 +442,8 @@ class ProjectData:
         return Seq.of(items)
 
     def models_json(self, now: int) -> list[dict[str, Any]]:
-        out = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for m in BASE_MODELS]
+        out = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+               for m in BASE_MODELS]
         for i, (jid, _c, done, _m) in enumerate(self.ft_jobs):
             if done <= now and self._u("ftf", i) >= 0.15:  # the same draw that decides the job's fate
                 out.append({"id": self.ft_model_name(jid), "object": "model", "created": done,
@@ -450,8 +470,8 @@ class ProjectData:
                 "metadata": {"feature": ["chat", "summarize", "classify"][i % 3]}, "service_tier": "default",
                 "system_fingerprint": "fp_" + rng.token(10, self.seed, "fp", model),
                 "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                             "message": {"role": "assistant", "content": f"Answer number {i}.", "refusal": None,
-                                         "annotations": []}}],
+                             "message": {"role": "assistant", "content": f"Answer number {i}.",
+                                         "refusal": None, "annotations": []}}],
                 "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct,
                           "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
                           "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,

@@ -54,7 +54,8 @@ class Request:
     def many(self, name: str) -> list[str]:
         return self.q.get(name + "[]", []) + self.q.get(name, [])
 
-    def int_param(self, name: str, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
+    def int_param(self, name: str, default: int | None, lo: int | None = None,
+                  hi: int | None = None) -> int | None:
         raw = self.one(name)
         if raw is None:
             return default
@@ -115,8 +116,9 @@ def need(x: Any, what: str, ident: str) -> Any:
 
 
 # ---- generic list handler -----------------------------------------------------------------------
-def list_of(seq_fn: Callable[[Request], Seq | None], what: str = "object", *, default: int = 20, hi: int = 100,
-            lo: int = 1, order: str | None = "asc", order_param: bool = True, envelope: str = "list",
+def list_of(seq_fn: Callable[[Request], Seq | None], what: str = "object", *, default: int = 20,
+            hi: int = 100, lo: int = 1, order: str | None = "asc", order_param: bool = True,
+            envelope: str = "list",
             keep: Callable[[Request], Callable[[Item], bool] | None] | None = None,
             before_param: bool = False) -> Handler:
     """A cursor-paginated list. envelope: list (first_id/last_id), next (groups, roles) or bare."""
@@ -132,10 +134,11 @@ def list_of(seq_fn: Callable[[Request], Seq | None], what: str = "object", *, de
         if req.fault == "stuck":
             after = before = None  # the cursor does not advance: the same page again
         try:
-            items, more = paginate(seq, req.now, limit=limit or 0, order=o or "asc", after=after, before=before,
-                                   keep=keep(req) if keep else None)
+            items, more = paginate(seq, req.now, limit=limit or 0, order=o or "asc", after=after,
+                                   before=before, keep=keep(req) if keep else None)
         except CursorError as e:
-            raise ApiError(400, f"Invalid 'after': no object with id '{e}'.", param="after",
+            which = "after" if after is not None else "before"
+            raise ApiError(400, f"Invalid '{which}': no object with id '{e}'.", param=which,
                            code="invalid_cursor") from None
         if req.fault == "stuck":
             more = True
@@ -177,11 +180,19 @@ def proj(req: Request):
 def keep_projects(req: Request) -> Callable[[Item], bool] | None:
     raw = (req.one("include_archived") or "false").lower()
     if raw not in ("true", "false"):
-        raise ApiError(400, f"Invalid 'include_archived': expected a boolean, got {raw!r}.", param="include_archived")
+        raise ApiError(400, f"Invalid 'include_archived': expected a boolean, got {raw!r}.",
+                       param="include_archived")
     if raw == "true":
         return None
     w = req.world
-    return lambda it: w.project_by_id[it.id].archived_at is None or w.project_by_id[it.id].archived_at > req.now
+    return lambda it: (w.project_by_id[it.id].archived_at is None
+                       or w.project_by_id[it.id].archived_at > req.now)
+
+
+def user_roles(req: Request) -> Seq | None:
+    """A user's role assignments; a user who left the organization (or has not joined yet) is not found."""
+    uid = req.params["user_id"]
+    return req.world.user_roles_seq(uid) if req.world.users_seq.get(uid, req.now) else None
 
 
 def keep_users(req: Request) -> Callable[[Item], bool] | None:
@@ -192,6 +203,46 @@ def keep_users(req: Request) -> Callable[[Item], bool] | None:
 def keep_files(req: Request) -> Callable[[Item], bool] | None:
     purpose = req.one("purpose")
     return (lambda it: it.tags["purpose"] == purpose) if purpose else None
+
+
+def keep_field(field: str, param: str, allowed: tuple[str, ...] | None = None
+               ) -> Callable[[Request], Callable[[Item], bool] | None]:
+    """Keep the objects whose rendered `field` equals the query parameter `param` (when given)."""
+
+    def keep(req: Request) -> Callable[[Item], bool] | None:
+        v = req.enum_param(param, allowed, None) if allowed else req.one(param)
+        if v is None:
+            return None
+        return lambda it: it.render(req.now).get(field) == v
+
+    return keep
+
+
+def keep_chat(req: Request) -> Callable[[Item], bool] | None:
+    model = req.one("model")
+    meta = {k[9:-1]: v[-1] for k, v in req.q.items() if k.startswith("metadata[") and k.endswith("]")}
+    if model is None and not meta:
+        return None
+
+    def keep(it: Item) -> bool:
+        if model is not None and it.tags["model"] != model:
+            return False
+        md = (it.render(req.now).get("metadata") or {}) if meta else {}
+        return all(md.get(k) == v for k, v in meta.items())
+
+    return keep
+
+
+def keep_api_keys(req: Request) -> Callable[[Item], bool] | None:
+    access = req.enum_param("owner_project_access", ("active", "inactive", "any"), None)
+    if access in (None, "any"):
+        return None
+    return lambda it: it.render(req.now).get("owner_project_access") == access
+
+
+def keep_evals(req: Request) -> Callable[[Item], bool] | None:
+    req.enum_param("order_by", ("created_at", "updated_at"), "created_at")  # evals are never updated here
+    return None
 
 
 # ---- audit logs ---------------------------------------------------------------------------------
@@ -226,7 +277,8 @@ def audit_logs(req: Request) -> dict[str, Any]:
             actor = ev.get("actor") or {}
             u = (actor.get("session") or {}).get("user") or (actor.get("api_key") or {}).get("user") or {}
             detail = ev.get(ev["type"]) or {}
-            return ((not filters["project_ids"] or (ev.get("project") or {}).get("id") in filters["project_ids"])
+            return ((not filters["project_ids"]
+                     or (ev.get("project") or {}).get("id") in filters["project_ids"])
                     and (not filters["event_types"] or ev["type"] in filters["event_types"])
                     and (not filters["actor_ids"] or u.get("id") in filters["actor_ids"])
                     and (not filters["actor_emails"] or u.get("email") in filters["actor_emails"])
@@ -235,10 +287,11 @@ def audit_logs(req: Request) -> dict[str, Any]:
     if req.fault == "stuck":
         after = before = None
     try:
-        items, more = paginate(seq, req.now, limit=limit or 0, order="desc", after=after, before=before, lo=lo,
-                               hi=hi, keep=keep)
+        items, more = paginate(seq, req.now, limit=limit or 0, order="desc", after=after, before=before,
+                               lo=lo, hi=hi, keep=keep)
     except CursorError as e:
-        raise ApiError(400, f"Invalid cursor: no audit log with id '{e}'.", param="after",
+        which = "after" if after is not None else "before"
+        raise ApiError(400, f"Invalid '{which}': no audit log with id '{e}'.", param=which,
                        code="invalid_cursor") from None
     if req.fault == "stuck":
         more = True
@@ -246,8 +299,8 @@ def audit_logs(req: Request) -> dict[str, Any]:
     last = items[-1].id if items else None
     if req.fault == "nocursor":
         more, first, last = True, None, None
-    return {"object": "list", "data": [it.render(req.now) for it in items], "first_id": first, "last_id": last,
-            "has_more": more}
+    return {"object": "list", "data": [it.render(req.now) for it in items], "first_id": first,
+            "last_id": last, "has_more": more}
 
 
 # ---- usage and costs ----------------------------------------------------------------------------
@@ -312,7 +365,8 @@ def usage(kind: str) -> Handler:
 
 def _usage_envelope(req: Request, data: list[dict[str, Any]], nxt: str | None) -> dict[str, Any]:
     if req.fault == "stuck":
-        return {"object": "page", "data": data, "has_more": True, "next_page": req.one("page") or encode_page(0)}
+        return {"object": "page", "data": data, "has_more": True,
+                "next_page": req.one("page") or encode_page(0)}
     if req.fault == "nocursor":
         return {"object": "page", "data": data, "has_more": True, "next_page": None}
     return {"object": "page", "data": data, "has_more": nxt is not None, "next_page": nxt}
@@ -331,6 +385,8 @@ def costs(req: Request) -> dict[str, Any]:
         filters["project_id"] = set(req.many("project_ids"))
     if req.many("api_key_ids"):
         filters["api_key_id"] = set(req.many("api_key_ids"))
+    if req.many("line_items"):  # in the SDK, newer than the spec
+        filters["line_item"] = set(req.many("line_items"))
     starts = req.usage.bucket_starts(start, end, DAY, req.now)
     tok = req.one("page")
     if tok is not None and req.fault != "stuck":
@@ -377,10 +433,10 @@ ROUTES: list[Route] = [
     *[Route(f"/organization/usage/{k}", "admin", U, usage(k)) for k in USAGE_TYPES],
     Route("/organization/costs", "admin", U, costs),
     Route("/organization/users", "admin", M, list_of(lambda r: r.world.users_seq, keep=keep_users)),
-    Route("/organization/users/{user_id}", "admin", M, get_one(lambda r: r.world.users_seq, "user_id", "user")),
+    Route("/organization/users/{user_id}", "admin", M,
+          get_one(lambda r: r.world.users_seq, "user_id", "user")),
     Route("/organization/users/{user_id}/roles", "admin", M,
-          list_of(lambda r: r.world.user_roles_seq(r.params["user_id"]), "user", default=100, hi=1000, lo=0,
-                  envelope="next")),
+          list_of(user_roles, "user", default=100, hi=1000, lo=0, envelope="next")),
     Route("/organization/invites", "admin", M, list_of(lambda r: r.world.invites_seq, order_param=False)),
     Route("/organization/invites/{invite_id}", "admin", M,
           get_one(lambda r: r.world.invites_seq, "invite_id", "invite")),
@@ -395,9 +451,10 @@ ROUTES: list[Route] = [
     Route("/organization/projects/{project_id}/service_accounts", "admin", M,
           list_of(lambda r: r.world.project_service_accounts_seq(proj(r)), order_param=False)),
     Route("/organization/projects/{project_id}/service_accounts/{service_account_id}", "admin", M,
-          get_one(lambda r: r.world.project_service_accounts_seq(proj(r)), "service_account_id", "service account")),
+          get_one(lambda r: r.world.project_service_accounts_seq(proj(r)), "service_account_id",
+                  "service account")),
     Route("/organization/projects/{project_id}/api_keys", "admin", M,
-          list_of(lambda r: r.world.project_api_keys_seq(proj(r)), order_param=False)),
+          list_of(lambda r: r.world.project_api_keys_seq(proj(r)), order_param=False, keep=keep_api_keys)),
     Route("/organization/projects/{project_id}/api_keys/{api_key_id}", "admin", M,
           get_one(lambda r: r.world.project_api_keys_seq(proj(r)), "api_key_id", "api key")),
     Route("/organization/projects/{project_id}/rate_limits", "admin", M,
@@ -418,16 +475,18 @@ ROUTES: list[Route] = [
     Route("/organization/projects/{project_id}/hosted_tool_permissions", "admin", M,
           lambda r: r.world.project_hosted_tool_permissions(proj(r))),
     Route("/projects/{project_id}/roles", "admin", M,
-          list_of(lambda r: r.world.project_roles_seq(proj(r)), default=1000, hi=1000, lo=0, envelope="next")),
+          list_of(lambda r: r.world.project_roles_seq(proj(r)), default=1000, hi=1000, lo=0,
+                  envelope="next")),
     Route("/organization/admin_api_keys", "admin", M, list_of(lambda r: r.world.admin_api_keys_seq)),
     Route("/organization/admin_api_keys/{key_id}", "admin", M,
           get_one(lambda r: r.world.admin_api_keys_seq, "key_id", "admin api key")),
-    Route("/organization/certificates", "admin", M, list_of(lambda r: r.world.certificates_seq, order="desc")),
+    Route("/organization/certificates", "admin", M,
+          list_of(lambda r: r.world.certificates_seq, order="desc")),
     Route("/organization/groups", "admin", M,
           list_of(lambda r: r.world.groups_seq, default=100, hi=1000, lo=0, envelope="next")),
     Route("/organization/groups/{group_id}/users", "admin", M,
-          list_of(lambda r: r.world.group_users_seq(r.params["group_id"]), "group", default=100, hi=1000, lo=0,
-                  order="desc", envelope="next")),
+          list_of(lambda r: r.world.group_users_seq(r.params["group_id"]), "group", default=100, hi=1000,
+                  lo=0, order="desc", envelope="next")),
     Route("/organization/roles", "admin", M,
           list_of(lambda r: r.world.roles_seq, default=1000, hi=1000, lo=0, envelope="next")),
     Route("/organization/spend_alerts", "admin", M,
@@ -436,36 +495,44 @@ ROUTES: list[Route] = [
     Route("/files", "project", "api.files.read",
           list_of(psub("files_seq"), default=10000, hi=10000, order="desc", keep=keep_files)),
     Route("/files/{file_id}", "project", "api.files.read", get_one(psub("files_seq"), "file_id", "file")),
-    Route("/batches", "project", "api.batches.read", list_of(psub("batches_seq"), order="desc", order_param=False,
-                                                             envelope="list")),
-    Route("/batches/{batch_id}", "project", "api.batches.read", get_one(psub("batches_seq"), "batch_id", "batch")),
-    Route("/evals", "project", "api.evals.read", list_of(psub("evals_seq"))),
+    Route("/batches", "project", "api.batches.read",
+          list_of(psub("batches_seq"), order="desc", order_param=False, envelope="list")),
+    Route("/batches/{batch_id}", "project", "api.batches.read",
+          get_one(psub("batches_seq"), "batch_id", "batch")),
+    Route("/evals", "project", "api.evals.read", list_of(psub("evals_seq"), keep=keep_evals)),
     Route("/evals/{eval_id}", "project", "api.evals.read", get_one(psub("evals_seq"), "eval_id", "eval")),
-    Route("/evals/{eval_id}/runs", "project", "api.evals.read", list_of(sub("runs_seq", "eval_id"), "eval")),
+    Route("/evals/{eval_id}/runs", "project", "api.evals.read",
+          list_of(sub("runs_seq", "eval_id"), "eval",
+                  keep=keep_field("status", "status",
+                                  ("queued", "in_progress", "completed", "canceled", "failed")))),
     Route("/evals/{eval_id}/runs/{run_id}", "project", "api.evals.read", get_run),
     Route("/evals/{eval_id}/runs/{run_id}/output_items", "project", "api.evals.read",
-          list_of(runs_sub, "eval run")),
-    Route("/skills", "project", "api.skills.read", list_of(psub("skills_seq"), order="desc")),
-    Route("/skills/{skill_id}", "project", "api.skills.read", get_one(psub("skills_seq"), "skill_id", "skill")),
+          list_of(runs_sub, "eval run", keep=keep_field("status", "status", ("fail", "pass")))),
+    Route("/skills", "project", "api.skills.read", list_of(psub("skills_seq"), lo=0, order="desc")),
+    Route("/skills/{skill_id}", "project", "api.skills.read",
+          get_one(psub("skills_seq"), "skill_id", "skill")),
     Route("/skills/{skill_id}/versions", "project", "api.skills.read",
-          list_of(sub("skill_versions_seq", "skill_id"), "skill", order="desc")),
+          list_of(sub("skill_versions_seq", "skill_id"), "skill", lo=0, order="desc")),
     Route("/fine_tuning/jobs", "project", "api.fine_tuning.jobs.read",
           list_of(psub("ft_jobs_seq"), order="desc", order_param=False, envelope="bare")),
     Route("/fine_tuning/jobs/{fine_tuning_job_id}", "project", "api.fine_tuning.jobs.read",
           get_one(psub("ft_jobs_seq"), "fine_tuning_job_id", "fine-tuning job")),
     Route("/fine_tuning/jobs/{fine_tuning_job_id}/events", "project", "api.fine_tuning.jobs.read",
-          list_of(sub("ft_events_seq", "fine_tuning_job_id"), "fine-tuning job", order="desc", order_param=False,
-                  envelope="bare")),
+          list_of(sub("ft_events_seq", "fine_tuning_job_id"), "fine-tuning job", order="desc",
+                  order_param=False, envelope="bare")),
     Route("/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", "project", "api.fine_tuning.jobs.read",
-          list_of(sub("ft_checkpoints_seq", "fine_tuning_job_id"), "fine-tuning job", default=10, order="desc",
-                  order_param=False)),
+          list_of(sub("ft_checkpoints_seq", "fine_tuning_job_id"), "fine-tuning job", default=10,
+                  order="desc", order_param=False)),
     Route("/vector_stores", "project", "api.vector_stores.read",
           list_of(psub("vector_stores_seq"), order="desc", before_param=True)),
     Route("/vector_stores/{vector_store_id}", "project", "api.vector_stores.read",
           get_one(psub("vector_stores_seq"), "vector_store_id", "vector store")),
     Route("/vector_stores/{vector_store_id}/files", "project", "api.vector_stores.read",
-          list_of(sub("vector_store_files_seq", "vector_store_id"), "vector store", order="desc", before_param=True)),
-    Route("/containers", "project", "api.containers.read", list_of(psub("containers_seq"), order="desc")),
+          list_of(sub("vector_store_files_seq", "vector_store_id"), "vector store", order="desc",
+                  before_param=True,
+                  keep=keep_field("status", "filter", ("in_progress", "completed", "failed", "cancelled")))),
+    Route("/containers", "project", "api.containers.read",
+          list_of(psub("containers_seq"), order="desc", keep=keep_field("name", "name"))),
     Route("/containers/{container_id}", "project", "api.containers.read",
           get_one(psub("containers_seq"), "container_id", "container")),
     Route("/containers/{container_id}/files", "project", "api.containers.read",
@@ -475,7 +542,8 @@ ROUTES: list[Route] = [
     Route("/assistants/{assistant_id}", "project", "api.assistants.read",
           get_one(psub("assistants_seq"), "assistant_id", "assistant")),
     Route("/models", "project", "api.model.read", models),
-    Route("/chat/completions", "project", "api.chat.completions.read", list_of(psub("chat_seq"))),
+    Route("/chat/completions", "project", "api.chat.completions.read",
+          list_of(psub("chat_seq"), keep=keep_chat)),
     Route("/chat/completions/{completion_id}", "project", "api.chat.completions.read",
           get_one(psub("chat_seq"), "completion_id", "chat completion")),
 ]

@@ -121,6 +121,9 @@ def paginate(
         reverse_result = True
     else:
         start = lo if step == 1 else hi - 1
+    # a cursor outside the window [lo, hi) (an audit-log cursor older or newer than the effective_at
+    # range) starts the walk at the window's edge instead of ending it at once
+    start = max(start, lo) if step == 1 else min(start, hi - 1)
     out: list[Item] = []
     i = start
     has_more = False

@@ -1,13 +1,27 @@
 """The simulator's HTTP server: a plain ASGI app served by uvicorn on loopback.
 
 The connector under test talks to it over real HTTP and cannot tell it from the API, apart from the
-control endpoints under /_sim/ (stats, clock, keys, faults) that tests and benchmarks use.
+control endpoints under /_sim/ that tests and benchmarks use (no key needed; JSON bodies):
+
+    GET  /_sim/stats[?log=1]    counters {total, by_endpoint, by_status, by_endpoint_status, faults[, log]}
+    POST /_sim/stats/reset      zero the counters and the request log
+    GET  /_sim/clock            {now, start}
+    POST /_sim/advance?hours=N  move the clock forward
+    POST /_sim/keys             mint a key: {kind: admin|project, project_id?, revoked?, scopes?: [...]}
+    POST /_sim/revoke           {key}
+    GET  /_sim/faults           the fault rules, with their hit counts
+    POST /_sim/faults           {rules: [{kind, rate?, endpoint?, key?, times?, ms?, retry_after?}], replace?}
+    POST /_sim/rate_limit       {rps} (null or 0: no limit)
+    POST /_sim/latency          {ms}
+    POST /_sim/reset            back to the start-up faults, latency and rate limit, counters zeroed
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import signal
 import socket
 import threading
 import time
@@ -31,6 +45,10 @@ HTML_ERROR = (b"<html><head><title>502 Bad Gateway</title></head><body><center><
 
 class DropConnection(Exception):
     """Raised after part of a body was sent, so that uvicorn closes the connection mid-body."""
+
+
+class UnknownControl(Exception):
+    """A /_sim/ path or method that does not exist (answers 404)."""
 
 
 class _QuietDrops(logging.Filter):
@@ -67,8 +85,8 @@ class Stats:
             self.by_endpoint_status[f"{ep} {status}"] += 1
             if fault:
                 self.faults[fault] += 1
-            self.log.append({"t": time.time(), "method": method, "path": path, "query": query, "status": status,
-                             "key": mask(key), "fault": fault})
+            self.log.append({"t": time.time(), "method": method, "path": path, "query": query,
+                             "status": status, "key": mask(key), "fault": fault})
 
     def snapshot(self, with_log: bool = False) -> dict[str, Any]:
         with self.lock:
@@ -92,6 +110,19 @@ class SimApp:
         self.limiter = RateLimiter(rate_limit)
         self.faults = Faults(faults, seed=world.seed)
         self.stats = Stats()
+        self._initial = (self.latency, rate_limit, [dataclasses.replace(r, hits=0) for r in faults or []])
+
+    def reset(self) -> None:
+        """Back to the start-up latency, rate limit and faults, with zero counters (the clock and any
+        minted or revoked keys stay as they are)."""
+        latency, rps, rules = self._initial
+        self.latency = latency
+        with self.limiter.lock:
+            self.limiter.rps = rps
+            self.limiter.buckets.clear()
+        with self.faults.lock:
+            self.faults.rules = [dataclasses.replace(r, hits=0) for r in rules]
+        self.stats.reset()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -122,33 +153,36 @@ class SimApp:
         extra: list[tuple[bytes, bytes]] = []
         fault = None
         try:
+            if self.latency:  # every API response is late, errors included
+                await asyncio.sleep(self.latency)
             if found is None or method != "GET":
                 raise ApiError(404, f"Invalid URL ({method} {path})", code=None)
             route, params = found
             k = self._authenticate(key, route, params)
-            ok, wait, remaining = self.limiter.take(k.secret)
-            extra = RateLimiter.headers(self.limiter.rps, remaining, wait)
+            ok, wait, left = self.limiter.take(k.secret)
+            extra = self.limiter.headers(left)
             if not ok:
                 fault = "ratelimit"
                 extra.append((b"retry-after", retry_after_value(wait)))
                 extra.append((b"retry-after-ms", str(max(1, int(wait * 1000))).encode()))
-                raise ApiError(429, f"Rate limit reached for requests on {route.template}. Please try again in "
-                                    f"{wait:.3f}s.", "requests", None, "rate_limit_exceeded")
+                raise ApiError(429, f"Rate limit reached for requests on {route.template}. Please try "
+                                    f"again in {wait:.3f}s.", "requests", None, "rate_limit_exceeded")
             rule = self.faults.pick(route.template, path[3:], key)
             fault = rule.kind if rule else None
-            if self.latency:
-                await asyncio.sleep(self.latency)
             if rule is not None:
                 if rule.kind == "slow":
                     await asyncio.sleep(rule.ms / 1000.0)
                 elif rule.kind == "429":
-                    extra = RateLimiter.headers(self.limiter.rps or 10, 0, rule.retry_after)
+                    extra = [h for h in self.limiter.headers(0.0) if h[0] != b"x-ratelimit-reset-requests"]
+                    extra.append((b"x-ratelimit-reset-requests", f"{rule.retry_after:.3f}s".encode()))
                     extra.append((b"retry-after", retry_after_value(rule.retry_after)))
-                    raise ApiError(429, "Rate limit reached for requests. Please try again later.", "requests",
-                                   None, "rate_limit_exceeded")
+                    extra.append((b"retry-after-ms", str(max(1, int(rule.retry_after * 1000))).encode()))
+                    raise ApiError(429, "Rate limit reached for requests. Please try again later.",
+                                   "requests", None, "rate_limit_exceeded")
                 elif rule.kind in ("500", "502", "503"):
                     msg = {"500": "The server had an error while processing your request. Sorry about that!",
-                           "502": "Bad gateway.", "503": "The engine is currently overloaded, please try again later."}
+                           "502": "Bad gateway.",
+                           "503": "The engine is currently overloaded, please try again later."}
                     raise ApiError(int(rule.kind), msg[rule.kind], "server_error")
                 elif rule.kind == "html":
                     self.stats.record(method, template, path, query, 502, key, fault)
@@ -172,18 +206,19 @@ class SimApp:
     def _authenticate(self, key: str | None, route: Any, params: dict[str, str]):
         if not key:
             raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an "
-                                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                           code=None)
+                                "Authorization header using Bearer auth (i.e. Authorization: Bearer "
+                                "YOUR_KEY).", code=None)
         k = self.world.keys.get(key)
         if k is None or k.revoked:
-            raise ApiError(401, f"Incorrect API key provided: {key[:8]}{'*' * 10}{key[-4:]}. You can find your "
-                                "API key at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+            raise ApiError(401, f"Incorrect API key provided: {key[:8]}{'*' * 10}{key[-4:]}. You can find "
+                                "your API key at https://platform.openai.com/account/api-keys.",
+                           code="invalid_api_key")
         if route.auth == "admin" and k.kind != "admin":
             raise ApiError(403, "This endpoint requires an Admin API key (sk-admin-...). Project API keys "
                                 "cannot call the Administration API.", code="insufficient_permissions")
         if route.auth == "project" and k.kind != "project":
-            raise ApiError(403, "Admin API keys can only call the Administration API endpoints; use a project "
-                                "API key for this endpoint.", code="insufficient_permissions")
+            raise ApiError(403, "Admin API keys can only call the Administration API endpoints; use a "
+                                "project API key for this endpoint.", code="insufficient_permissions")
         scopes = k.scopes if k.scopes is not None else frozenset(ADMIN_SCOPES + PROJECT_SCOPES)
         if route.scope not in scopes:
             raise ApiError(403, "You have insufficient permissions for this operation. Missing scopes: "
@@ -219,13 +254,20 @@ class SimApp:
                 break
         try:
             data = orjson.loads(body) if body else {}
+            if not isinstance(data, dict):
+                raise TypeError("the request body must be a JSON object")
             out = self.control(method, path, q, data)
             await self._send(send, 200, orjson.dumps(out))
+        except UnknownControl as e:
+            await self._send(send, 404, orjson.dumps({"error": {"message": str(e), "type": "sim_error",
+                                                                "param": None, "code": None}}))
         except (ValueError, KeyError, TypeError) as e:
-            await self._send(send, 400, orjson.dumps({"error": {"message": str(e), "type": "sim_error",
+            msg = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+            await self._send(send, 400, orjson.dumps({"error": {"message": msg, "type": "sim_error",
                                                                 "param": None, "code": None}}))
 
-    def control(self, method: str, path: str, q: dict[str, list[str]], data: dict[str, Any]) -> dict[str, Any]:
+    def control(self, method: str, path: str, q: dict[str, list[str]],
+                data: dict[str, Any]) -> dict[str, Any]:
         if path == "/_sim/stats" and method == "GET":
             return self.stats.snapshot(with_log=q.get("log", ["0"])[0] in ("1", "true"))
         if path == "/_sim/stats/reset" and method == "POST":
@@ -237,34 +279,71 @@ class SimApp:
         if path == "/_sim/clock" and method == "GET":
             return {"now": self.world.now, "start": self.world.start}
         if path == "/_sim/keys" and method == "POST":
-            return {"key": self.world.mint_key(data["kind"], data.get("project_id"), bool(data.get("revoked")),
-                                               data.get("scopes"))}
+            scopes = data.get("scopes")
+            if scopes is not None and not (isinstance(scopes, list)
+                                           and all(isinstance(x, str) for x in scopes)):
+                raise TypeError("scopes must be a list of strings")
+            secret = self.world.mint_key(data["kind"], data.get("project_id"), bool(data.get("revoked")),
+                                         scopes)
+            k = self.world.keys[secret]
+            return {"key": secret, "id": k.id, "kind": k.kind, "project_id": k.project_id,
+                    "revoked": k.revoked, "scopes": sorted(k.scopes) if k.scopes is not None else None}
         if path == "/_sim/revoke" and method == "POST":
+            if data.get("key") not in self.world.keys:
+                raise ValueError("unknown key")
             self.world.revoke(data["key"])
             return {"ok": True}
+        if path == "/_sim/faults" and method == "GET":
+            with self.faults.lock:
+                return {"rules": [dataclasses.asdict(r) for r in self.faults.rules]}
         if path == "/_sim/faults" and method == "POST":
-            rules = [Rule(**{k: v for k, v in r.items() if k != "hits"}) for r in data.get("rules", [])]
+            raw = data.get("rules", [])
+            if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+                raise TypeError("rules must be a list of objects such as {\"kind\": \"429\", \"rate\": 0.5}")
+            rules = [Rule(**{k: v for k, v in r.items() if k != "hits"}) for r in raw]
             with self.faults.lock:
                 if data.get("replace", True):
                     self.faults.rules = rules
                 else:
                     self.faults.rules.extend(rules)
-            return {"rules": len(self.faults.rules)}
+                return {"rules": len(self.faults.rules)}
         if path == "/_sim/rate_limit" and method == "POST":
-            self.limiter.rps = data.get("rps")
-            self.limiter.buckets.clear()
+            rps = data.get("rps")
+            rps = float(rps) if rps else None
+            if rps is not None and not rps > 0:
+                raise ValueError("rps must be a positive number, or 0 or null for no limit")
+            with self.limiter.lock:
+                self.limiter.rps = rps
+                self.limiter.buckets.clear()
             return {"rps": self.limiter.rps}
         if path == "/_sim/latency" and method == "POST":
-            self.latency = float(data.get("ms", 0)) / 1000.0
+            ms = float(data.get("ms", 0))
+            if not ms >= 0:
+                raise ValueError("ms must be a number >= 0")
+            self.latency = ms / 1000.0
             return {"latency_ms": self.latency * 1000}
-        raise KeyError(f"unknown control endpoint {method} {path}")
+        if path == "/_sim/reset" and method == "POST":
+            self.reset()
+            return {"ok": True}
+        raise UnknownControl(f"unknown control endpoint {method} {path}")
+
+
+class BindError(OSError):
+    """The simulator cannot listen on the host and port it was given."""
 
 
 def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as e:
+        raise BindError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except (OSError, OverflowError) as e:
+        sock.close()
+        raise BindError(f"cannot listen on {host}:{port}: {getattr(e, 'strerror', None) or e}") from e
     sock.set_inheritable(True)
     return sock
 
@@ -331,6 +410,10 @@ class Simulator:
         with self.app.faults.lock:
             self.app.faults.rules = list(rules)
 
+    def reset(self) -> None:
+        """Undo set_faults and the control endpoints' latency, rate-limit and stats changes."""
+        self.app.reset()
+
 
 def serve_forever(world: World, host: str, port: int, latency_ms: float, rate_limit: float | None,
                   faults: list[Rule], announce: Any) -> None:
@@ -340,4 +423,16 @@ def serve_forever(world: World, host: str, port: int, latency_ms: float, rate_li
     host_shown = f"[{host}]" if ":" in host else host
     announce({"base_url": f"http://{host_shown}:{sock.getsockname()[1]}/v1", "admin_key": world.admin_key,
               "project_keys": dict(world.project_keys)})
-    uvicorn.Server(_config(app)).run(sockets=[sock])
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, restores the previous handlers and then raises the
+    # signal again: make that a clean exit (status 0) rather than death by signal.
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, stop)
+    try:
+        uvicorn.Server(_config(app)).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -48,9 +48,10 @@ COSTS_API_KEY_GROUPING_FROM = 1764979200  # 2025-12-06: costs refuse group_by=ap
 RESTATE_WINDOW = 24 * HOUR
 
 COMPLETION_METRICS = ["input_tokens", "output_tokens", "input_cached_tokens", "input_uncached_tokens",
-                      "input_text_tokens", "output_text_tokens", "input_cached_text_tokens", "input_audio_tokens",
-                      "input_cached_audio_tokens", "output_audio_tokens", "input_image_tokens",
-                      "input_cached_image_tokens", "output_image_tokens", "num_model_requests"]
+                      "input_text_tokens", "output_text_tokens", "input_cached_text_tokens",
+                      "input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens",
+                      "input_image_tokens", "input_cached_image_tokens", "output_image_tokens",
+                      "num_model_requests"]
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,17 @@ def _f(*pairs: str) -> dict[str, str]:
 
 USAGE_TYPES: dict[str, UsageType] = {t.name: t for t in [
     UsageType("completions", "organization.usage.completions.result",
-              ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"), tuple(COMPLETION_METRICS),
+              ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+              tuple(COMPLETION_METRICS), _f("project_id", "user_id", "api_key_id", "model")),
+    UsageType("embeddings", "organization.usage.embeddings.result",
+              ("project_id", "user_id", "api_key_id", "model"), ("input_tokens", "num_model_requests"),
               _f("project_id", "user_id", "api_key_id", "model")),
-    UsageType("embeddings", "organization.usage.embeddings.result", ("project_id", "user_id", "api_key_id", "model"),
-              ("input_tokens", "num_model_requests"), _f("project_id", "user_id", "api_key_id", "model")),
     UsageType("moderations", "organization.usage.moderations.result",
               ("project_id", "user_id", "api_key_id", "model"), ("input_tokens", "num_model_requests"),
               _f("project_id", "user_id", "api_key_id", "model")),
     UsageType("images", "organization.usage.images.result",
-              ("project_id", "user_id", "api_key_id", "model", "size", "source"), ("images", "num_model_requests"),
+              ("project_id", "user_id", "api_key_id", "model", "size", "source"),
+              ("images", "num_model_requests"),
               _f("project_id", "user_id", "api_key_id", "model", "size", "source")),
     UsageType("audio_speeches", "organization.usage.audio_speeches.result",
               ("project_id", "user_id", "api_key_id", "model"), ("characters", "num_model_requests"),
@@ -86,8 +89,8 @@ USAGE_TYPES: dict[str, UsageType] = {t.name: t for t in [
               _f("project_id", "user_id", "api_key_id", "model")),
     UsageType("vector_stores", "organization.usage.vector_stores.result", ("project_id",), ("usage_bytes",),
               _f("project_id")),
-    UsageType("code_interpreter_sessions", "organization.usage.code_interpreter_sessions.result", ("project_id",),
-              ("num_sessions",), _f("project_id")),
+    UsageType("code_interpreter_sessions", "organization.usage.code_interpreter_sessions.result",
+              ("project_id",), ("num_sessions",), _f("project_id")),
     UsageType("file_search_calls", "organization.usage.file_searches.result",
               ("project_id", "user_id", "api_key_id", "vector_store_id"), ("num_requests",),
               _f("project_id", "user_id", "api_key_id", "vector_store_id")),
@@ -196,7 +199,8 @@ class UsageEngine:
                               rng.randint(2, 60, s, "ur", k.id, j), per)
                     pin, pcache, pout = COMPLETION_PRICES[m]
                     self.cost_lines += [
-                        CostLine("completions", idx, f"{m}, input", (tin - tc) * pin / 1e6, tin - tc, "tokens"),
+                        CostLine("completions", idx, f"{m}, input", (tin - tc) * pin / 1e6, tin - tc,
+                                 "tokens"),
                         CostLine("completions", idx, f"{m}, cached input", tc * pcache / 1e6, tc, "tokens"),
                         CostLine("completions", idx, f"{m}, output", tout * pout / 1e6, tout, "tokens"),
                     ]
@@ -206,35 +210,40 @@ class UsageEngine:
                     tin = rng.randint(100, 8000, s, "etin", k.id)
                     idx = add("embeddings", {"model": m}, rng.randint(5, 80, s, "er", k.id),
                               {"input_tokens": tin, "num_model_requests": 1})
-                    self.cost_lines.append(CostLine("embeddings", idx, f"{m}, input", tin * EMBEDDING_PRICES[m] / 1e6,
-                                                    tin, "tokens"))
+                    self.cost_lines.append(CostLine("embeddings", idx, f"{m}, input",
+                                                    tin * EMBEDDING_PRICES[m] / 1e6, tin, "tokens"))
                 if u < 0.3:
                     add("moderations", {"model": MODERATION_MODELS[0]}, rng.randint(5, 50, s, "mr", k.id),
                         {"input_tokens": rng.randint(50, 500, s, "mtin", k.id), "num_model_requests": 1})
                 if u < 0.2:
                     m = rng.choice(list(IMAGE_PRICES), s, "im", k.id)
                     n_img = rng.randint(1, 4, s, "in", k.id)
-                    idx = add("images", {"model": m, "size": rng.choice(["1024x1024", "1024x1792", "512x512"], s,
-                                                                         "isz", k.id),
-                                         "source": rng.choice(["image.generation", "image.edit"], s, "isr", k.id)},
-                              rng.randint(1, 10, s, "ir", k.id), {"images": n_img, "num_model_requests": 1}, 0.2)
-                    self.cost_lines.append(CostLine("images", idx, f"{m}, images", n_img * IMAGE_PRICES[m], n_img,
-                                                    "images"))
+                    size = rng.choice(["1024x1024", "1024x1792", "512x512"], s, "isz", k.id)
+                    source = rng.choice(["image.generation", "image.edit"], s, "isr", k.id)
+                    idx = add("images", {"model": m, "size": size, "source": source},
+                              rng.randint(1, 10, s, "ir", k.id), {"images": n_img, "num_model_requests": 1},
+                              0.2)
+                    self.cost_lines.append(CostLine("images", idx, f"{m}, images", n_img * IMAGE_PRICES[m],
+                                                    n_img, "images"))
                 if u < 0.1:
                     chars = rng.randint(200, 3000, s, "ac", k.id)
-                    idx = add("audio_speeches", {"model": SPEECH_MODELS[0]}, rng.randint(1, 10, s, "asr", k.id),
+                    idx = add("audio_speeches", {"model": SPEECH_MODELS[0]},
+                              rng.randint(1, 10, s, "asr", k.id),
                               {"characters": chars, "num_model_requests": 1}, 0.2)
                     self.cost_lines.append(CostLine("audio_speeches", idx, f"{SPEECH_MODELS[0]}, characters",
                                                     chars * AUDIO_SPEECH_PRICE, chars, "characters"))
                     secs = rng.randint(5, 600, s, "at", k.id)
                     idx = add("audio_transcriptions", {"model": TRANSCRIPTION_MODELS[0]},
-                              rng.randint(1, 10, s, "atr", k.id), {"seconds": secs, "num_model_requests": 1}, 0.2)
-                    self.cost_lines.append(CostLine("audio_transcriptions", idx, f"{TRANSCRIPTION_MODELS[0]}, seconds",
+                              rng.randint(1, 10, s, "atr", k.id), {"seconds": secs, "num_model_requests": 1},
+                              0.2)
+                    self.cost_lines.append(CostLine("audio_transcriptions", idx,
+                                                    f"{TRANSCRIPTION_MODELS[0]}, seconds",
                                                     secs * TRANSCRIPTION_PRICE, secs, "seconds"))
                 if u > 0.7:
                     level = rng.choice(["low", "medium", "high"], s, "wl", k.id)
                     idx = add("web_search_calls", {"model": models[0], "context_level": level},
-                              rng.randint(1, 20, s, "wr", k.id), {"num_model_requests": 1, "num_requests": 1}, 0.25)
+                              rng.randint(1, 20, s, "wr", k.id), {"num_model_requests": 1, "num_requests": 1},
+                              0.25)
                     self.cost_lines.append(CostLine("web_search_calls", idx, "web search tool calls",
                                                     WEB_SEARCH_PRICE, 1, "requests"))
                 if u > 0.8:
@@ -262,7 +271,8 @@ class UsageEngine:
                 st.p.append(0.2)
                 st.per_req.append({"num_sessions": 1})
                 self.cost_lines.append(CostLine("code_interpreter_sessions", len(st.dims) - 1,
-                                                "code interpreter sessions", CODE_INTERPRETER_PRICE, 1, "sessions"))
+                                                "code interpreter sessions", CODE_INTERPRETER_PRICE, 1,
+                                                "sessions"))
         for st in self.streams.values():
             st.arrays()
         self.cost_by_type: dict[str, list[int]] = {}
@@ -302,10 +312,11 @@ class UsageEngine:
                 self._cache.popitem(last=False)
         return out
 
-    def hourly(self, t: str, h0: int, h1: int, now: int) -> np.ndarray:
+    def hourly(self, t: str, h0: int, h1: int, now: int, cut: bool = True) -> np.ndarray:
         """Reported request counts, shape (streams, hours) for hour starts [h0, h1), as seen at `now`.
 
-        The hour that holds `now` counts only the minutes before it.
+        The hour that holds `now` counts only the minutes that ended before it (with `cut=False`, its
+        whole restated count, for callers that cut it minute by minute themselves).
         """
         days = range(h0 // DAY * DAY, h1, DAY)
         full = np.concatenate([self._day_final(t, d) for d in days], axis=1) if days else np.zeros((0, 0))
@@ -319,7 +330,7 @@ class UsageEngine:
         if recent.any():
             factor = (24 - age_h[recent]) / 240.0
             f[:, recent] = f[:, recent] - np.floor(f[:, recent] * factor[None, :]).astype(np.int64)
-        cur = np.nonzero((starts <= now) & (now < ends))[0]
+        cur = np.nonzero((starts <= now) & (now < ends))[0] if cut else []
         for c in cur:  # the partial hour: only the minutes before the clock
             mins, vals, rows = self.split_minutes(t, int(starts[c]), f[:, c])
             keep = mins < (now - int(starts[c])) // 60
@@ -328,7 +339,8 @@ class UsageEngine:
             f[:, c] = col
         return f
 
-    def split_minutes(self, t: str, hour_start: int, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def split_minutes(self, t: str, hour_start: int,
+                      counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Spread each stream's count for one hour over 1-4 of its minutes (sums are preserved)."""
         rows = np.nonzero(counts)[0]
         if len(rows) == 0:
@@ -351,7 +363,8 @@ class UsageEngine:
         return np.concatenate(mins), np.concatenate(vals), np.concatenate(rws)
 
     # ---- grouping --------------------------------------------------------------------------------
-    def groups(self, t: str, dims_list: list[dict[str, Any]], group_by: tuple[str, ...]) -> tuple[np.ndarray, list[tuple]]:
+    def groups(self, t: str, dims_list: list[dict[str, Any]],
+               group_by: tuple[str, ...]) -> tuple[np.ndarray, list[tuple]]:
         key = (t, group_by)
         hit = self._group_cache.get(key)
         if hit is not None:
@@ -367,8 +380,10 @@ class UsageEngine:
 
     # ---- pages -----------------------------------------------------------------------------------
     def bucket_starts(self, start_time: int, end_time: int | None, width: int, now: int) -> list[int]:
+        # buckets that start before both end_time (exclusive) and the clock: the one that holds the clock
+        # is partial; one that would start exactly at the clock holds nothing yet, with or without end_time
         first = start_time // width * width
-        stop = min(end_time if end_time is not None else now, now + 1)
+        stop = now if end_time is None else min(end_time, now)
         return list(range(first, stop, width)) if first < stop else []
 
     def usage_buckets(self, t: str, starts: list[int], width: int, group_by: tuple[str, ...],
@@ -409,15 +424,17 @@ class UsageEngine:
         if width >= HOUR:
             f = self.hourly(t, starts[0], starts[-1] + width, now)
             return f.reshape(n, len(starts), width // HOUR).sum(axis=2)
-        # minute buckets: spread each hour's reported count (already cut at the clock) over its minutes
+        # minute buckets: spread each hour's whole reported count over its minutes, exactly as `hourly`
+        # does for the hour that holds the clock, and keep only the minutes that ended before the clock
+        # (so that the minutes of the current hour add up to its partial 1h bucket)
         h0 = starts[0] // HOUR * HOUR
         h1 = (starts[-1] // HOUR + 1) * HOUR
-        f = self.hourly(t, h0, h1, now)
+        f = self.hourly(t, h0, h1, now, cut=False)
         out = np.zeros((n, len(starts)), dtype=np.int64)
         for hi, hs in enumerate(range(h0, h1, HOUR)):
             mins, vals, rows = self.split_minutes(t, hs, f[:, hi])
             b = (hs + mins * 60 - starts[0]) // 60
-            keep = (b >= 0) & (b < len(starts))
+            keep = (b >= 0) & (b < len(starts)) & (hs + (mins + 1) * 60 <= now)
             np.add.at(out, (rows[keep], b[keep]), vals[keep])
         return out
 
@@ -467,5 +484,6 @@ class UsageEngine:
         out = []
         for cl in self.cost_lines:
             d = self.streams[cl.stream_type].dims[cl.stream]
-            out.append({"project_id": d["project_id"], "line_item": cl.line_item, "api_key_id": d.get("api_key_id")})
+            out.append({"project_id": d["project_id"], "line_item": cl.line_item,
+                        "api_key_id": d.get("api_key_id")})
         return out

@@ -32,7 +32,8 @@ HORIZON = 7 * DAY
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Margaret",
          "Linus", "Guido", "Katherine", "John", "Hedy", "Claude", "Sophie", "Yukihiro", "Anders"]
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
-        "Berners-Lee", "Hamilton", "Torvalds", "van Rossum", "Johnson", "McCarthy", "Lamarr", "Shannon", "Wilson"]
+        "Berners-Lee", "Hamilton", "Torvalds", "van Rossum", "Johnson", "McCarthy", "Lamarr", "Shannon",
+        "Wilson"]
 PROJECT_WORDS = ["Support Bot", "Search", "Analytics", "Labs", "Copilot", "Summaries", "Translation",
                  "Voice", "Vision", "Agents", "Evaluation", "Data Platform", "Marketing", "Billing", "Docs"]
 
@@ -188,7 +189,7 @@ class World:
         if hours < 0:
             raise ValueError("the clock only moves forward")
         with self.lock:
-            self.now += int(round(hours * HOUR))
+            self.now += round(hours * HOUR)
             return self.now
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -215,8 +216,9 @@ class World:
                 removed = self.now0 - self._t(HOUR, 10 * DAY, "urmp", i)  # already gone
                 removed = max(removed, added + HOUR)
             email = f"{first.lower()}.{last.lower().replace(' ', '')}{i}@example.com"
-            self.users.append(User(self._id("user-", 24, "user", i), f"{first} {last}", email,
-                                   "owner" if i == 0 or rng.unit(s, "urole", i) < 0.1 else "reader", added, removed))
+            role = "owner" if i == 0 or rng.unit(s, "urole", i) < 0.1 else "reader"
+            self.users.append(User(self._id("user-", 24, "user", i), f"{first} {last}", email, role, added,
+                                   removed))
         self.user_by_id = {u.id: u for u in self.users}
 
         self.projects: list[Project] = []
@@ -248,8 +250,8 @@ class World:
         for p in self.projects:
             for k in p.api_keys:
                 if k.secret:
-                    self.keys[k.secret] = Key(k.secret, "project", p.id, id=k.id,
-                                              revoked=p.archived_at is not None and p.archived_at <= self.now0)
+                    gone = p.archived_at is not None and p.archived_at <= self.now0
+                    self.keys[k.secret] = Key(k.secret, "project", p.id, id=k.id, revoked=gone)
                     if not self.keys[k.secret].revoked:
                         self.project_keys[p.id] = k.secret
 
@@ -257,7 +259,8 @@ class World:
         self.groups = [(self._id("group_", 20, "grp", i), f"{rng.choice(PROJECT_WORDS, s, 'gw', i)} team",
                         self.start + i * HOUR, i % 3 == 0) for i in range(sz.groups)]
         self.group_members = {
-            g[0]: [u.id for j, u in enumerate(self.users) if rng.unit(s, "gm", g[0], j) < min(1.0, 8 / sz.users + 0.05)]
+            g[0]: [u.id for j, u in enumerate(self.users)
+                   if rng.unit(s, "gm", g[0], j) < min(1.0, 8 / sz.users + 0.05)]
             for g in self.groups
         }
 
@@ -266,7 +269,8 @@ class World:
             ("role_owner", "owner", ["api.organization.read", "api.organization.write"], True),
             ("role_reader", "reader", ["api.organization.read"], True),
         ]
-        roles += [(self._id("role_", 16, "role", i), f"custom-role-{i}", ["api.usage.read", "api.model.read"], False)
+        roles += [(self._id("role_", 16, "role", i), f"custom-role-{i}", ["api.usage.read", "api.model.read"],
+                   False)
                   for i in range(2)]
         return [{"object": "role", "id": rid, "name": name, "description": f"The {name} role",
                  "permissions": perms, "resource_type": "api.organization", "predefined_role": pre}
@@ -284,7 +288,8 @@ class World:
         for j in sorted(picks):
             u = cand[j]
             added = max(u.added_at, p.created_at) + self._t(0, DAY, "pmadd", p.index, j)
-            p.members.append((u.id, "owner" if j == 0 else rng.choice(["member", "owner"], s, "pmr", p.index, j),
+            p.members.append((u.id,
+                              "owner" if j == 0 else rng.choice(["member", "owner"], s, "pmr", p.index, j),
                               added))
         for j in range(1 + p.index % 2):
             p.service_accounts.append((self._id("svc_acct_", 16, "sa", p.index, j), f"bot-{j}",
@@ -342,7 +347,8 @@ class World:
                                               "description")},
                         "created_at": u.added_at, "updated_at": u.added_at, "created_by": self.users[0].id,
                         "created_by_user_obj": {"id": self.users[0].id, "name": self.users[0].name},
-                        "metadata": {}, "assignment_sources": [{"principal_id": u.id, "principal_type": "user"}]}
+                        "metadata": {},
+                        "assignment_sources": [{"principal_id": u.id, "principal_type": "user"}]}
             items.append(Item(r["id"], u.added_at, u.removed_at, render))
         return Seq.of(items)
 
@@ -352,11 +358,13 @@ class World:
         for i in range(self.size.invites):
             iid = self._id("invite-", 20, "inv", i)
             created = self.now0 - self._t(HOUR, 20 * DAY, "invc", i)
-            accepted = created + self._t(HOUR, 5 * DAY, "inva", i) if rng.unit(self.seed, "invs", i) < 0.5 else None
+            accepted = (created + self._t(HOUR, 5 * DAY, "inva", i)
+                        if rng.unit(self.seed, "invs", i) < 0.5 else None)
             email = f"invitee{i}@example.com"
             projs = [{"id": self.projects[i % len(self.projects)].id, "role": "member"}]
 
-            def render(now: int, iid=iid, created=created, accepted=accepted, email=email, projs=projs) -> dict:
+            def render(now: int, iid=iid, created=created, accepted=accepted, email=email,
+                       projs=projs) -> dict:
                 expires = created + 7 * DAY
                 status = ("accepted" if accepted and accepted <= now else
                           "expired" if now >= expires else "pending")
@@ -369,7 +377,8 @@ class World:
     def project_json(self, p: Project, now: int) -> dict[str, Any]:
         archived = p.archived_at is not None and p.archived_at <= now
         return {"id": p.id, "object": "organization.project", "name": p.name, "created_at": p.created_at,
-                "archived_at": p.archived_at if archived else None, "status": "archived" if archived else "active"}
+                "archived_at": p.archived_at if archived else None,
+                "status": "archived" if archived else "active"}
 
     @cached_property
     def projects_seq(self) -> Seq:
@@ -395,19 +404,21 @@ class World:
         for k in p.api_keys:
             def render(now: int, k=k) -> dict[str, Any]:
                 if k.owner_kind == "user":
+                    # ProjectApiKeyOwnerUser (spec and SDK OwnerUser): id, email, name, created_at, role
                     u = self.user_by_id[k.owner_id]
-                    owner = {"type": "user", "user": {"object": "organization.project.user", "id": u.id,
-                                                      "name": u.name, "email": u.email, "role": "owner",
-                                                      "added_at": u.added_at}}
+                    role = next((r for uid, r, _a in p.members if uid == u.id), "member")
+                    owner = {"type": "user", "user": {"id": u.id, "name": u.name, "email": u.email,
+                                                      "created_at": u.added_at, "role": role}}
                 else:
                     sa = next(x for x in p.service_accounts if x[0] == k.owner_id)
                     owner = {"type": "service_account", "service_account": {
-                        "object": "organization.project.service_account", "id": sa[0], "name": sa[1],
-                        "role": "member", "created_at": sa[2]}}
+                        "id": sa[0], "name": sa[1], "role": "member", "created_at": sa[2]}}
                 last_used = floor_hour(now - rng.randint(0, 48, self.seed, "klu", k.id) * HOUR)
-                return {"object": "organization.project.api_key", "redacted_value": k.redacted, "name": k.name,
-                        "created_at": k.created_at, "last_used_at": max(last_used, k.created_at), "id": k.id,
-                        "owner_project_access": "active", "owner": owner}
+                return {"object": "organization.project.api_key", "redacted_value": k.redacted,
+                        "name": k.name, "created_at": k.created_at,
+                        "last_used_at": max(last_used, k.created_at), "id": k.id,
+                        "owner_project_access": "active", "owner": owner,
+                        "expires_at": None}  # expires_at: in the SDK's ProjectAPIKey, newer than the spec
             items.append(Item(k.id, k.created_at, None, render))
         return Seq.of(items)
 
@@ -417,7 +428,8 @@ class World:
             change_at = self.now0 + self._t(HOUR, 3 * DAY, "rlc", p.id, m_i)
             changes = rng.unit(self.seed, "rlx", p.id, m_i) < 0.3
 
-            def render(now: int, model=model, m_i=m_i, change_at=change_at, changes=changes) -> dict[str, Any]:
+            def render(now: int, model=model, m_i=m_i, change_at=change_at,
+                       changes=changes) -> dict[str, Any]:
                 rpm = 5000 * (1 + m_i)
                 if changes and now >= change_at:
                     rpm *= 2
@@ -481,8 +493,9 @@ class World:
         return self._spend_alerts(p.id, "project.spend_alert", p.created_at)
 
     def project_spend_limit(self, p: Project) -> dict[str, Any]:
-        return {"object": "project.spend_limit", "threshold_amount": 500 * (1 + p.index % 4), "currency": "USD",
-                "interval": "month", "enforcement": {"status": "enforcing" if p.index % 3 else "inactive"}}
+        return {"object": "project.spend_limit", "threshold_amount": 500 * (1 + p.index % 4),
+                "currency": "USD", "interval": "month",
+                "enforcement": {"status": "enforcing" if p.index % 3 else "inactive"}}
 
     def project_data_retention(self, p: Project) -> dict[str, Any]:
         return {"object": "project.data_retention",
@@ -507,16 +520,18 @@ class World:
 
     @cached_property
     def groups_seq(self) -> Seq:
+        # GroupResponse (spec) / Group (SDK): no `object` field
         return Seq.of([Item(gid, c, None, lambda now, gid=gid, name=name, c=c, scim=scim: {
-            "object": "group", "id": gid, "name": name, "created_at": c, "is_scim_managed": scim,
+            "id": gid, "name": name, "created_at": c, "is_scim_managed": scim,
             "group_type": "group"}) for gid, name, c, scim in self.groups])
 
     def group_users_seq(self, group_id: str) -> Seq | None:
         if group_id not in self.group_members:
             return None
         return Seq.of([Item(uid, self.user_by_id[uid].added_at, self.user_by_id[uid].removed_at,
-                            lambda now, u=self.user_by_id[uid]: {"object": "organization.user", "id": u.id,
-                                                                  "name": u.name, "email": u.email})
+                            # GroupUser (spec) / OrganizationGroupUser (SDK): id, name, email only
+                            lambda now, u=self.user_by_id[uid]: {"id": u.id, "name": u.name,
+                                                                 "email": u.email})
                        for uid in self.group_members[group_id]])
 
     @cached_property
@@ -554,11 +569,11 @@ class World:
 
         return Seq(n, make, index_of, eff)
 
-    AUDIT_TYPES = ("login.succeeded", "login.succeeded", "login.succeeded", "login.failed", "logout.succeeded",
-                   "api_key.created", "api_key.updated", "api_key.deleted", "project.updated", "project.created",
-                   "user.added", "user.updated", "invite.sent", "invite.accepted", "service_account.created",
-                   "rate_limit.updated", "organization.updated", "role.assignment.created",
-                   "certificate.created")
+    AUDIT_TYPES = ("login.succeeded", "login.succeeded", "login.succeeded", "login.failed",
+                   "logout.succeeded", "api_key.created", "api_key.updated", "api_key.deleted",
+                   "project.updated", "project.created", "user.added", "user.updated", "invite.sent",
+                   "invite.accepted", "service_account.created", "rate_limit.updated",
+                   "organization.updated", "role.assignment.created", "certificate.created")
 
     def _audit_json(self, i: int, aid: str, t: int) -> dict[str, Any]:
         s = self.seed
