@@ -63,9 +63,10 @@ def simulator(
                                               min=0)] = 0.0,
     rate_limit: Annotated[float | None, typer.Option(help="Requests per second allowed per key (429 beyond).",
                                                       min=0.001)] = None,
-    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE,... with KIND one of 429, 500, "
-                                             "502, 503, slow, drop, malformed, html, stuck, nocursor and "
-                                             "RATE the fraction of requests (0..1).")] = "",
+    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE[@ENDPOINT],... with KIND one of 429, "
+                                             "500, 502, 503, slow, drop, malformed, html, stuck, nocursor, RATE "
+                                             "the fraction of requests (0..1) and ENDPOINT an optional route or "
+                                             "path prefix such as /organization/users.")] = "",
     now: Annotated[int | None, typer.Option(help="Initial clock (Unix seconds, floored to the hour); "
                                                  "default: the current time.")] = None,
     no_audit_logging: Annotated[bool, typer.Option(

@@ -143,10 +143,18 @@ def test_simulator_options_latency_rate_limit_faults_and_clock(procs):
     assert time.monotonic() - t >= 0.15
     assert r.status_code == 502 and r.headers["content-type"].startswith("text/html")
     assert sim.http.get(sim.info["base_url"] + "/organization/users", headers=auth).status_code == 502
-    r = sim.http.get(sim.info["base_url"] + "/organization/users", headers=auth)
-    assert r.status_code == 429 and "retry-after" in r.headers
+    # 2 requests/second with bursts of 2: the bucket drains faster than it refills (each request also
+    # waits 150 ms), so a 429 comes within a few requests however loaded the machine is
+    statuses = []
+    for _ in range(10):
+        r = sim.http.get(sim.info["base_url"] + "/organization/users", headers=auth)
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            assert "retry-after" in r.headers
+            break
+    assert statuses[-1] == 429 and set(statuses[:-1]) <= {502}, statuses
     stats = sim.http.get(sim.root + "/_sim/stats").json()
-    assert stats["by_status"] == {"502": 2, "429": 1}
+    assert stats["by_status"] == {"502": 2 + len(statuses) - 1, "429": 1}
     code, _, err = sim.stop()
     assert code == 0, err
 

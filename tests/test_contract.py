@@ -979,7 +979,8 @@ def test_medium_org_pages(shared_sim: Simulator, contract: Contract) -> None:
         full("/organization/spend_alerts", "/organization/spend_alerts", admin)
         full("/organization/audit_logs", "/organization/audit_logs", admin,
              [("effective_at[gte]", str(NOW - 2 * DAY))], pages=5)
-        for t in [r.template for r in ROUTES if r.template.startswith("/organization/usage/")]:
+        for t in [r.template for r in ROUTES if r.template.startswith("/organization/usage/")
+                  and contract.operation(r.template) is not None]:  # newer endpoints: see test_usage
             gb = [("group_by", d) for d in contract.param_enum(t, "group_by")]
             follow_pages(ck, t, t, admin, [("start_time", str(NOW - 3 * DAY)), ("bucket_width", "1h"),
                                            ("limit", "72"), *gb], pages=1)

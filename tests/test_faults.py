@@ -471,3 +471,39 @@ def test_stats_reset_through_simulator_and_http_agree(sim):
     assert sim.stats()["total"] == stats(sim)["total"] == 1
     post(sim, "/_sim/stats/reset")
     assert sim.stats()["total"] == 0
+
+
+def test_cli_fault_spec_per_endpoint():
+    from openai_sync.simulator.faults import parse_faults
+
+    rules = parse_faults("429:0.05, drop:0.5@/files ,503@/organization/users")
+    assert [(r.kind, r.rate, r.endpoint) for r in rules] == [
+        ("429", 0.05, None), ("drop", 0.5, "/files"), ("503", 1.0, "/organization/users")]
+    for bad in ("500:0.1@files", "500:2@/files", "nope@/files"):
+        with pytest.raises(ValueError, match="KIND:RATE\\[@ENDPOINT\\]"):
+            parse_faults(bad)
+
+
+def test_cli_per_endpoint_fault_hits_only_that_endpoint(sim):
+    from openai_sync.simulator.faults import parse_faults
+
+    sim.set_faults(parse_faults("503:1@/organization/users"))
+    c = admin_client(sim)
+    with pytest.raises(openai.InternalServerError):
+        c.admin.organization.users.list()
+    assert list(c.admin.organization.projects.list(include_archived=True))
+
+
+def test_rate_limit_headers_count_down_in_requests_per_minute():
+    """x-ratelimit-remaining-requests shrinks with each request and reaches 0 when the key is limited."""
+    with Simulator(World(seed=7, size="small", now=NOW), rate_limit=4) as sim:
+        seen = []
+        for _ in range(12):
+            r = get(sim, USERS)
+            assert r.headers["x-ratelimit-limit-requests"] == "240"
+            seen.append((r.status_code, int(r.headers["x-ratelimit-remaining-requests"])))
+            if r.status_code == 429:
+                break
+        assert seen[-1] == (429, 0), seen
+        remaining = [n for code, n in seen if code == 200]
+        assert remaining[0] < 240 and remaining == sorted(remaining, reverse=True), seen

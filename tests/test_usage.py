@@ -36,7 +36,9 @@ SECS = {"1m": 60, "1h": HOUR, "1d": DAY}
 LIMIT = {"1m": 1440, "1h": 168, "1d": 31}
 # the documented group_by dimensions of each endpoint (SPEC 4.3, the OpenAPI contract)
 DIMS = {
-    "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+    # api_source (and the decisions endpoint) are newer than the OpenAPI document; the SDK has them
+    "completions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"),
+    "decisions": ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"),
     "embeddings": ("project_id", "user_id", "api_key_id", "model"),
     "moderations": ("project_id", "user_id", "api_key_id", "model"),
     "images": ("project_id", "user_id", "api_key_id", "model", "size", "source"),
@@ -45,9 +47,9 @@ DIMS = {
     "vector_stores": ("project_id",),
     "code_interpreter_sessions": ("project_id",),
     "file_search_calls": ("project_id", "user_id", "api_key_id", "vector_store_id"),
-    "web_search_calls": ("project_id", "user_id", "api_key_id", "model", "context_level"),
+    "web_search_calls": ("project_id", "user_id", "api_key_id", "model", "context_level", "api_source"),
 }
-COST_DIMS = ("project_id", "line_item", "api_key_id")
+COST_DIMS = ("project_id", "user_id", "line_item", "api_key_id", "api_source")
 ALL_DIMS = sorted({d for ds in DIMS.values() for d in ds} | {"line_item"})
 
 
@@ -389,6 +391,9 @@ def _usage_cost(kind: str, r: dict[str, Any]) -> float:
         pin, pcache, pout = COMPLETION_PRICES[r["model"]]
         return (r["input_uncached_tokens"] * pin + r["input_cached_tokens"] * pcache
                 + r["output_tokens"] * pout) / 1e6
+    if kind == "decisions":  # billed at the model's input and output prices, no cache discount
+        pin, _pcache, pout = COMPLETION_PRICES[r["model"]]
+        return (r["input_tokens"] * pin + r["output_tokens"] * pout) / 1e6
     if kind == "embeddings":
         return r["input_tokens"] * EMBEDDING_PRICES[r["model"]] / 1e6
     if kind == "images":
@@ -465,3 +470,44 @@ def totals_cost(buckets: list[dict[str, Any]]) -> dict[str, float]:
         for r in b["results"]:
             out[r["project_id"]] += r["amount"]["value"]
     return dict(out)
+
+
+# ---- endpoints and fields newer than the OpenAPI document: checked against the SDK's models ------
+def _sdk_fields(model: type) -> set[str]:
+    return set(model.model_fields)
+
+
+@pytest.mark.parametrize(("kind", "response_module", "result_model"), [
+    ("decisions", "usage_decisions_response", "DataResult"),
+    ("completions", "usage_completions_response", "DataResultOrganizationUsageCompletionsResult"),
+    ("web_search_calls", "usage_web_search_calls_response", "DataResultOrganizationUsageWebSearchesResult"),
+])
+def test_newer_usage_shapes_match_the_sdk(api, kind, response_module, result_model):
+    """Every field the simulator sends is one the installed SDK declares, and the page parses."""
+    import importlib
+
+    mod = importlib.import_module(f"openai.types.admin.organization.{response_module}")
+    page_model = next(getattr(mod, n) for n in dir(mod) if n.startswith("Usage") and n.endswith("Response"))
+    fields = _sdk_fields(getattr(mod, result_model))
+    dims = DIMS[kind]
+    got = get_buckets(api, kind, start_time=NOW - 5 * DAY, end_time=NOW, group_by=list(dims))
+    results = [r for b in got for r in b["results"]]
+    assert results, kind
+    for r in results:
+        assert set(r) <= fields, set(r) - fields
+        assert r.get("api_source") in ("agents_api", "unlabeled")
+    page = page_model.model_validate({"object": "page", "data": got, "has_more": False, "next_page": None})
+    assert len(page.data) == len(got)
+
+
+def test_costs_newer_dimensions_match_the_sdk(api):
+    from openai.types.admin.organization import usage_costs_response as mod
+
+    fields = _sdk_fields(mod.DataResultOrganizationCostsResult)
+    got = cost_buckets(api, group_by=list(COST_DIMS), start_time=NOW - 5 * DAY, end_time=NOW)
+    results = [r for b in got for r in b["results"]]
+    assert results
+    for r in results:
+        assert set(r) <= fields, set(r) - fields
+        assert r["api_source"] in ("agents_api", "unlabeled")
+    assert any(r["user_id"] for r in results) and any(r["user_id"] is None for r in results)

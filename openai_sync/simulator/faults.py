@@ -56,15 +56,19 @@ class Rule:
         return self.times is None or self.hits < self.times
 
 
-FAULTS_USAGE = (f"expected KIND:RATE,... with KIND one of {', '.join(KINDS)} and RATE a fraction within 0..1 "
-                "(for example 429:0.05,drop:0.01)")
+FAULTS_USAGE = (f"expected KIND:RATE[@ENDPOINT],... with KIND one of {', '.join(KINDS)}, RATE a fraction "
+                "within 0..1 and ENDPOINT an optional route or path prefix (for example 429:0.05,drop:0.01@/files)")
 
 
 def parse_faults(spec: str) -> list[Rule]:
-    """Parse the CLI form `KIND:RATE,KIND:RATE` (for example `429:0.05,drop:0.01`); RATE defaults to 1."""
+    """Parse the CLI form `KIND:RATE[@ENDPOINT],...` (for example `429:0.05,drop:0.01@/files`).
+
+    RATE defaults to 1; ENDPOINT (a route template or path prefix) limits the rule to it.
+    """
     rules = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
-        kind, _, rate = part.partition(":")
+        head, _, endpoint = part.partition("@")
+        kind, _, rate = head.partition(":")
         try:
             if kind not in KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}")
@@ -72,7 +76,9 @@ def parse_faults(spec: str) -> list[Rule]:
                 value = float(rate) if rate.strip() else 1.0
             except ValueError:
                 raise ValueError(f"rate {rate!r} is not a number") from None
-            rules.append(Rule(kind=kind, rate=value))
+            if endpoint and not endpoint.startswith("/"):
+                raise ValueError(f"endpoint {endpoint!r} must start with '/'")
+            rules.append(Rule(kind=kind, rate=value, endpoint=endpoint or None))
         except ValueError as e:
             why = str(e).split("; valid kinds")[0]
             raise ValueError(f"bad fault {part!r}: {why}; {FAULTS_USAGE}") from None

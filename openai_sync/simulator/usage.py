@@ -69,8 +69,13 @@ def _f(*pairs: str) -> dict[str, str]:
 
 USAGE_TYPES: dict[str, UsageType] = {t.name: t for t in [
     UsageType("completions", "organization.usage.completions.result",
-              ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier"),
+              ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"),
               tuple(COMPLETION_METRICS), _f("project_id", "user_id", "api_key_id", "model")),
+    # Newer than the OpenAPI document; shaped after the installed SDK (usage_decisions_*.py).
+    UsageType("decisions", "organization.usage.decisions.result",
+              ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"),
+              ("input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests"),
+              _f("project_id", "user_id", "api_key_id", "model")),
     UsageType("embeddings", "organization.usage.embeddings.result",
               ("project_id", "user_id", "api_key_id", "model"), ("input_tokens", "num_model_requests"),
               _f("project_id", "user_id", "api_key_id", "model")),
@@ -95,11 +100,13 @@ USAGE_TYPES: dict[str, UsageType] = {t.name: t for t in [
               ("project_id", "user_id", "api_key_id", "vector_store_id"), ("num_requests",),
               _f("project_id", "user_id", "api_key_id", "vector_store_id")),
     UsageType("web_search_calls", "organization.usage.web_searches.result",
-              ("project_id", "user_id", "api_key_id", "model", "context_level"),
+              ("project_id", "user_id", "api_key_id", "model", "context_level", "api_source"),
               ("num_model_requests", "num_requests"),
               _f("project_id", "user_id", "api_key_id", "model", "context_level")),
 ]}
-COST_DIMS = ("project_id", "line_item", "api_key_id")
+# user_id and api_source are newer than the OpenAPI document (the installed SDK has them)
+COST_DIMS = ("project_id", "user_id", "line_item", "api_key_id", "api_source")
+API_SOURCES = ("agents_api", "unlabeled")
 
 
 @dataclass
@@ -156,6 +163,8 @@ class UsageEngine:
         self._build()
         self._cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._per_cache: dict[str, np.ndarray] = {}
+        self._bases_cache: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._group_cache: dict[tuple[str, tuple[str, ...]], tuple[np.ndarray, list[tuple]]] = {}
 
     # ---- streams ---------------------------------------------------------------------------------
@@ -195,7 +204,9 @@ class UsageEngine:
                     per.update(input_tokens=tin, output_tokens=tout, input_cached_tokens=tc,
                                input_uncached_tokens=tin - tc, input_text_tokens=tin, output_text_tokens=tout,
                                input_cached_text_tokens=tc, num_model_requests=1)
-                    idx = add("completions", {"model": m, "batch": batch, "service_tier": tier},
+                    source = "agents_api" if rng.unit(s, "uas", k.id, j) < 0.25 else "unlabeled"
+                    idx = add("completions", {"model": m, "batch": batch, "service_tier": tier,
+                                              "api_source": source},
                               rng.randint(2, 60, s, "ur", k.id, j), per)
                     pin, pcache, pout = COMPLETION_PRICES[m]
                     self.cost_lines += [
@@ -205,6 +216,18 @@ class UsageEngine:
                         CostLine("completions", idx, f"{m}, output", tout * pout / 1e6, tout, "tokens"),
                     ]
                 u = rng.unit(s, "uo", k.id)
+                if rng.unit(s, "ud", k.id) < 0.2:
+                    m = models[rng.randint(0, len(models) - 1, s, "udm", k.id)]
+                    tin, tout = rng.randint(100, 1500, s, "udi", k.id), rng.randint(10, 200, s, "udo", k.id)
+                    idx = add("decisions", {"model": m, "batch": False, "service_tier": "default",
+                                            "api_source": "agents_api"}, rng.randint(1, 30, s, "udr", k.id),
+                              {"input_tokens": tin, "output_tokens": tout, "input_cached_tokens": 0,
+                               "num_model_requests": 1}, 0.25)
+                    pin, _pc, pout = COMPLETION_PRICES[m]
+                    self.cost_lines += [
+                        CostLine("decisions", idx, f"{m}, decisions input", tin * pin / 1e6, tin, "tokens"),
+                        CostLine("decisions", idx, f"{m}, decisions output", tout * pout / 1e6, tout, "tokens"),
+                    ]
                 if u < 0.5:
                     m = rng.choice(list(EMBEDDING_PRICES), s, "em", k.id)
                     tin = rng.randint(100, 8000, s, "etin", k.id)
@@ -241,7 +264,8 @@ class UsageEngine:
                                                     secs * TRANSCRIPTION_PRICE, secs, "seconds"))
                 if u > 0.7:
                     level = rng.choice(["low", "medium", "high"], s, "wl", k.id)
-                    idx = add("web_search_calls", {"model": models[0], "context_level": level},
+                    idx = add("web_search_calls", {"model": models[0], "context_level": level,
+                                                   "api_source": rng.choice(API_SOURCES, s, "was", k.id)},
                               rng.randint(1, 20, s, "wr", k.id), {"num_model_requests": 1, "num_requests": 1},
                               0.25)
                     self.cost_lines.append(CostLine("web_search_calls", idx, "web search tool calls",
@@ -396,27 +420,43 @@ class UsageEngine:
         for dim, allowed in filters.items():
             mask &= np.array([d.get(dim) in allowed for d in st.dims], dtype=bool).reshape(len(st.dims))
         counts = self._counts(t, starts, width, now)
-        counts = counts * mask[:, None]
-        gid, glist = self.groups(t, st.dims, group_by)
-        per = np.array([[pr.get(m, 0) for m in ut.metrics] for pr in st.per_req], dtype=np.int64).reshape(
-            len(st.dims), len(ut.metrics))
-        out = []
-        G = len(glist)
-        for b, s0 in enumerate(starts):
-            col = counts[:, b]
-            nz = np.nonzero(col)[0]
-            results = []
-            if len(nz):
-                agg = np.zeros((G, len(ut.metrics)), dtype=np.int64)
-                np.add.at(agg, gid[nz], col[nz, None] * per[nz])
-                for g in np.nonzero(agg.any(axis=1))[0]:
-                    r: dict[str, Any] = {"object": ut.result_object}
-                    r.update({m: int(v) for m, v in zip(ut.metrics, agg[g], strict=True)})
-                    for d in ut.dims:
-                        r[d] = glist[g][group_by.index(d)] if d in group_by else None
-                    results.append(r)
-            out.append({"object": "bucket", "start_time": s0, "end_time": s0 + width, "results": results})
+        counts[~mask] = 0
+        out: list[dict[str, Any]] = [{"object": "bucket", "start_time": s0, "end_time": s0 + width, "results": []}
+                                     for s0 in starts]
+        s_idx, b_idx = np.nonzero(counts)
+        if len(s_idx):
+            gid, glist = self.groups(t, st.dims, group_by)
+            values = counts[s_idx, b_idx][:, None] * self._per_request(t)[s_idx]
+            ub, ug, agg = _aggregate(b_idx, gid[s_idx], len(glist), values)
+            bases = self._result_bases(t, ut.result_object, ut.dims, group_by, glist)
+            metrics = ut.metrics
+            for bi, gi, row in zip(ub.tolist(), ug.tolist(), agg.tolist(), strict=True):
+                r = dict(bases[gi])
+                r.update(zip(metrics, row, strict=True))
+                out[bi]["results"].append(r)
         return out
+
+    def _per_request(self, t: str) -> np.ndarray:
+        """Metric amounts per request, shape (streams, metrics), in the type's metric order."""
+        hit = self._per_cache.get(t)
+        if hit is None:
+            metrics = USAGE_TYPES[t].metrics
+            st = self.streams[t]
+            hit = np.array([[pr.get(m, 0) for m in metrics] for pr in st.per_req],
+                           dtype=np.int64).reshape(len(st.dims), len(metrics))
+            self._per_cache[t] = hit
+        return hit
+
+    def _result_bases(self, t: str, obj: str, dims: tuple[str, ...], group_by: tuple[str, ...],
+                      glist: list[tuple]) -> list[dict[str, Any]]:
+        """For each group, the result's fixed part: object and dimensions (null unless grouped)."""
+        key = (t, group_by)
+        hit = self._bases_cache.get(key)
+        if hit is None:
+            pos = {d: group_by.index(d) for d in dims if d in group_by}
+            hit = [{"object": obj, **{d: (g[pos[d]] if d in pos else None) for d in dims}} for g in glist]
+            self._bases_cache[key] = hit
+        return hit
 
     def _counts(self, t: str, starts: list[int], width: int, now: int) -> np.ndarray:
         """Reported request counts per stream and bucket, shape (streams, buckets)."""
@@ -454,36 +494,49 @@ class UsageEngine:
         mask = np.ones(len(lines), dtype=bool)
         for dim, allowed in filters.items():
             mask &= np.array([d.get(dim) in allowed for d in dims], dtype=bool)
-        gid, glist = self.groups("costs", dims, group_by)
-        out = []
-        for b, s0 in enumerate(starts):
-            a = np.zeros(len(glist))
-            q = np.zeros(len(glist))
-            sel = mask & (amounts[:, b] > 0)
-            np.add.at(a, gid[sel], amounts[sel, b])
-            np.add.at(q, gid[sel], qty[sel, b])
-            results = []
-            for g in np.nonzero(a > 0)[0]:
-                r: dict[str, Any] = {"object": "organization.costs.result",
-                                     "amount": {"value": round(float(a[g]), 10), "currency": "usd"}}
-                for d in COST_DIMS:
-                    r[d] = glist[g][group_by.index(d)] if d in group_by else None
-                if "line_item" in group_by:
-                    li = glist[g][group_by.index("line_item")]
-                    r["quantity"] = float(q[g])
-                    r["quantity_unit"] = next(cl.unit for cl in lines if cl.line_item == li)
+        amounts[~mask] = 0
+        out: list[dict[str, Any]] = [{"object": "bucket", "start_time": s0, "end_time": s0 + DAY, "results": []}
+                                     for s0 in starts]
+        l_idx, b_idx = np.nonzero(amounts > 0)
+        if len(l_idx):
+            gid, glist = self.groups("costs", dims, group_by)
+            values = np.stack([amounts[l_idx, b_idx], qty[l_idx, b_idx]], axis=1)
+            ub, ug, agg = _aggregate(b_idx, gid[l_idx], len(glist), values)
+            bases = self._result_bases("costs", "organization.costs.result", COST_DIMS, group_by, glist)
+            by_line = "line_item" in group_by
+            for bi, gi, (amount, quantity) in zip(ub.tolist(), ug.tolist(), agg.tolist(), strict=True):
+                r = dict(bases[gi])
+                r["amount"] = {"value": round(amount, 10), "currency": "usd"}
+                if by_line:
+                    r["quantity"] = quantity
+                    r["quantity_unit"] = self.unit_of_line[r["line_item"]]
                 else:
                     r["quantity"] = None
                     r["quantity_unit"] = None
-                results.append(r)
-            out.append({"object": "bucket", "start_time": s0, "end_time": s0 + DAY, "results": results})
+                out[bi]["results"].append(r)
         return out
+
+    @cached_property
+    def unit_of_line(self) -> dict[str, str]:
+        return {cl.line_item: cl.unit for cl in self.cost_lines}
 
     @cached_property
     def cost_dims(self) -> list[dict[str, Any]]:
         out = []
         for cl in self.cost_lines:
             d = self.streams[cl.stream_type].dims[cl.stream]
-            out.append({"project_id": d["project_id"], "line_item": cl.line_item,
-                        "api_key_id": d.get("api_key_id")})
+            out.append({"project_id": d["project_id"], "user_id": d.get("user_id"), "line_item": cl.line_item,
+                        "api_key_id": d.get("api_key_id"), "api_source": d.get("api_source", "unlabeled")})
         return out
+
+
+def _aggregate(bucket: np.ndarray, group: np.ndarray, n_groups: int,
+               values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum `values` rows per (bucket, group); returns the pairs (bucket-major order) and their sums."""
+    keys = bucket.astype(np.int64) * n_groups + group
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sums = np.add.reduceat(values[order], starts, axis=0)
+    uk = keys[starts]
+    return uk // n_groups, uk % n_groups, sums

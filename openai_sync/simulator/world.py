@@ -13,6 +13,7 @@ project, and the big collections (files, stored completions, audit events) build
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -236,6 +237,7 @@ class World:
             self._populate_project(p)
             self.projects.append(p)
         self.project_by_id = {p.id: p for p in self.projects}
+        self._project_created = [p.created_at for p in self.projects]
 
         # The organization's admin keys: the first is the one handed to the user.
         self.admin_keys: list[ApiKeyRec] = []
@@ -581,8 +583,9 @@ class World:
         alive_users = [u for u in self.users[: max(1, min(len(self.users), 50))]
                        if u.added_at <= t and (u.removed_at is None or t < u.removed_at)] or [self.users[0]]
         u = rng.choice(alive_users, s, "alu", i)
-        projs = [p for p in self.projects if p.created_at <= t] or [self.projects[0]]
-        p = rng.choice(projs, s, "alp", i)
+        # projects are created in index order, so those existing at t are a prefix of the list
+        n_projs = max(1, bisect.bisect_right(self._project_created, t))
+        p = self.projects[rng.h64(s, "alp", i) % n_projs]
         if etype.startswith(("login", "logout")) or rng.unit(s, "alk", i) < 0.6:
             actor = {"type": "session", "session": {
                 "user": {"id": u.id, "email": u.email},
