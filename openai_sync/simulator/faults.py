@@ -109,6 +109,7 @@ class RateLimiter:
         self.rps = rps
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
+        self.clock = time.monotonic  # replaceable, so that tests can freeze time
 
     def take(self, key: str) -> tuple[bool, float, float]:
         """(allowed, seconds until a token is free, fraction of the bucket left after this request)."""
@@ -116,7 +117,7 @@ class RateLimiter:
             return True, 0.0, 1.0
         rps = self.rps
         cap = max(1.0, rps)  # below 1 request/second a bucket of `rps` tokens would never hold a whole one
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             tokens, last = self.buckets.get(key, (cap, now))
             tokens = min(cap, tokens + (now - last) * rps)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import logging
 import signal
 import socket
@@ -235,6 +236,7 @@ class SimApp:
                     drop: bool = False, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
                    (b"openai-organization", self.world.org_id.encode()),
+                   (b"date", email.utils.formatdate(self.world.now, usegmt=True).encode()),
                    (b"x-request-id", f"req_{time.time_ns():x}".encode()), *(extra or [])]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if drop:
@@ -351,7 +353,8 @@ def bind(host: str, port: int) -> socket.socket:
 def _config(app: SimApp) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools",
-                          loop="uvloop", timeout_keep_alive=30, backlog=2048)
+                          loop="uvloop", timeout_keep_alive=30, backlog=2048,
+                          date_header=False)  # the Date header carries the simulated clock instead
 
 
 class Simulator:

@@ -220,6 +220,12 @@ class World:
             role = "owner" if i == 0 or rng.unit(s, "urole", i) < 0.1 else "reader"
             self.users.append(User(self._id("user-", 24, "user", i), f"{first} {last}", email, role, added,
                                    removed))
+        # Whatever the draw, someone leaves within a day of the initial clock, so that a test that
+        # advances the clock always sees a removal.
+        if not any(u.removed_at and self.now0 < u.removed_at <= self.now0 + DAY for u in self.users):
+            stay = [u for u in self.users[1:] if u.added_at <= self.now0 and u.removed_at is None]
+            if stay:
+                stay[-1].removed_at = self.now0 + self._t(2 * HOUR, 20 * HOUR, "urmx")
         self.user_by_id = {u.id: u for u in self.users}
 
         self.projects: list[Project] = []

@@ -1,0 +1,82 @@
+"""The API's three pagination styles (SPEC 7), each as a generator of pages.
+
+- lists: `{object: "list", data, first_id, last_id, has_more}`, next page with `after=<last_id>`;
+- groups and roles: `{data, has_more, next}`, next page with `after=<next>`;
+- usage and costs: `{object: "page", data, has_more, next_page}`, next page with `page=<next_page>`.
+
+Only `has_more: false` or an empty page ends a listing (`last_id` is set on the last page too). A cursor
+that does not advance, or `has_more` without any cursor, is an error, never an endless loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .client import ApiProblem, Client
+
+
+def _data(page: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    data = page.get("data")
+    if not isinstance(data, list):
+        raise ApiProblem(f"GET {path} answered a page without a 'data' list")
+    return data
+
+
+def list_pages(client: Client, path: str, params: dict[str, Any], *, limit: int, envelope: str = "list",
+               label: str = "") -> Iterator[list[dict[str, Any]]]:
+    """Pages of a cursor-paginated list, oldest cursor first, until the listing is complete."""
+    seen: set[str] = set()
+    after: str | None = None
+    while True:
+        q = {**params, "limit": limit}
+        if after is not None:
+            q["after"] = after
+        page = client.get(path, q, label=label)
+        data = _data(page, path)
+        yield data
+        if not page.get("has_more") or not data:
+            return
+        cursor = page.get("next") if envelope == "next" else page.get("last_id")
+        if cursor is None and envelope != "next":
+            cursor = data[-1].get("id")  # the API's cursor is the last item's id
+        if not isinstance(cursor, str) or not cursor:
+            raise ApiProblem(f"GET {path} said has_more but gave no cursor to continue; the listing is "
+                             "incomplete, so nothing is marked deleted. Retry later.")
+        if cursor in seen or cursor == after:
+            raise ApiProblem(f"GET {path} returned the cursor {cursor!r} again (it does not advance); "
+                             "stopping instead of looping.")
+        seen.add(cursor)
+        after = cursor
+
+
+def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: int | None = None,
+                 label: str = "") -> Iterator[list[dict[str, Any]]]:
+    """Pages of usage or cost buckets. An empty page ends the stream (costs may hand out a trailing token).
+
+    `until`: the end of the range (end_time, or the API's clock). A page whose last bucket reaches it is
+    the last one, whatever token it carries: this spares the empty page costs' trailing token asks for.
+    """
+    seen: set[str] = set()
+    token: str | None = None
+    while True:
+        q = dict(params)
+        if token is not None:
+            q["page"] = token
+        page = client.get(path, q, label=label)
+        data = _data(page, path)
+        if data:
+            yield data
+        if not page.get("has_more") or not data:
+            return
+        if until is not None and isinstance(data[-1].get("end_time"), int) and data[-1]["end_time"] >= until:
+            return
+        nxt = page.get("next_page")
+        if not isinstance(nxt, str) or not nxt:
+            raise ApiProblem(f"GET {path} said has_more but gave no next_page; the data after "
+                             f"{data[-1].get('end_time')} was not read. Retry later.")
+        if nxt in seen:
+            raise ApiProblem(f"GET {path} returned the page token {nxt!r} again (it does not advance); "
+                             "stopping instead of looping.")
+        seen.add(nxt)
+        token = nxt

@@ -1,0 +1,428 @@
+"""One sync run: read the catalog's tables through the API and load them with dlt.
+
+Design:
+- every table is a dlt resource built from its catalog entry; independent resources are extracted in
+  parallel, and a fan-out (per project, per user, per group) lists its parents' children in parallel;
+  one semaphore in the client bounds the requests in flight, whatever runs them;
+- merge on the primary key everywhere, so re-reading a row (a restated usage bucket, an audit event
+  seen twice) updates it in place and never duplicates it;
+- incremental state (the audit watermark, each usage table's re-read cursor) lives in dlt's resource
+  state, which is committed with the data of the load that used it: a failed or killed run does not
+  move any watermark;
+- `_deleted` on full-listing tables: after a load, rows of a completely listed table (or of a
+  completely listed parent, in a fan-out) that this run did not write are marked deleted. An
+  incomplete listing marks nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+
+from . import catalog
+from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
+from .client import Client, KeyProblem, SyncError, key_kind, mask
+from .pagination import bucket_pages, list_pages
+from .usage import buckets_to_arrow, floor_to
+
+DEFAULT_DESTINATION = "duckdb:///./openai.duckdb"
+DEFAULT_START = 1577836800  # 2020-01-01: a new user gets the full history
+TIMESTAMP_FIELDS = {"created", "effective_at"}
+
+
+@dataclass
+class SyncConfig:
+    admin_key: str | None
+    base_url: str = "https://api.openai.com/v1"
+    destination: str = DEFAULT_DESTINATION
+    schema: str = "openai"
+    tables: list[str] | None = None
+    concurrency: int = 8
+    bucket_width: str = "1d"
+    bucket_widths: dict[str, str] = field(default_factory=dict)  # per usage table
+    start_date: int = DEFAULT_START
+    lookback_seconds: int = 86400
+    pipelines_dir: str | None = None
+    max_retries: int = 6
+
+    def width_for(self, table: Table) -> str:
+        if table.mode == "costs":
+            return "1d"
+        return self.bucket_widths.get(table.name, self.bucket_width)
+
+
+@dataclass
+class TableResult:
+    name: str
+    rows: int = 0
+    requests: int = 0
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    deleted: int = 0
+    seconds: float = 0.0
+
+
+class Run:
+    """What one run knows and counts, shared by every resource (thread-safe)."""
+
+    def __init__(self, cfg: SyncConfig, client: Client) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.synced_at = datetime.now(UTC)
+        self.now = client.server_time or int(time.time())
+        self.lock = threading.Lock()
+        self.rows: Counter[str] = Counter()
+        self.errors: dict[str, str] = {}
+        self.complete: dict[str, bool] = {}
+        self.complete_parents: dict[str, list[str]] = {}
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
+        self._parents: dict[str, list[dict[str, Any]]] = {}
+        self.pipeline: Any = None
+        self._parent_locks: dict[str, threading.Lock] = {t.name: threading.Lock() for t in catalog.ORG_TABLES}
+
+    @property
+    def org_id(self) -> str | None:
+        return self.client.organization_id
+
+    def count(self, table: str, n: int) -> None:
+        with self.lock:
+            self.rows[table] += n
+
+    def fail(self, table: str, err: Exception) -> None:
+        with self.lock:
+            self.errors.setdefault(table, str(err))
+
+    def parent_items(self, name: str) -> list[dict[str, Any]]:
+        """The complete raw listing of a parent table, fetched once per run."""
+        with self._parent_locks[name]:
+            if name not in self._parents:
+                t = catalog.TABLES[name]
+                items: list[dict[str, Any]] = []
+                for page in list_pages(self.client, t.path, dict(t.params), limit=t.page_limit,
+                                       envelope=t.envelope, label=t.name):
+                    items.extend(page)
+                self._parents[name] = items
+            return self._parents[name]
+
+
+# ---- rows ------------------------------------------------------------------------------------------
+def _is_ts_field(name: str) -> bool:
+    return name.endswith("_at") or name in TIMESTAMP_FIELDS
+
+
+def flatten(obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """1:1 nested objects become `a__b` columns; epoch fields become UTC timestamps; lists stay as they are
+    (JSON columns)."""
+    out = {} if out is None else out
+    for k, v in obj.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            flatten(v, f"{name}__", out)
+        elif isinstance(v, int | float) and not isinstance(v, bool) and _is_ts_field(k):
+            out[name] = datetime.fromtimestamp(v, tz=UTC)
+        else:
+            out[name] = v
+    return out
+
+
+def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None = None) -> dict[str, Any]:
+    item = {k: v for k, v in item.items() if k != "object"}
+    json_values = {c: item.pop(c) for c in table.json_columns if c in item}
+    row = flatten(item)
+    row.update(json_values)
+    if table.parent_column and parent_id is not None:
+        row[table.parent_column] = parent_id
+    row["organization_id"] = run.org_id
+    row["_synced_at"] = run.synced_at
+    if table.soft_delete:
+        row["_deleted"] = False
+    return row
+
+
+def audit_row(run: Run, table: Table, ev: dict[str, Any]) -> dict[str, Any]:
+    """Actor and project flattened; the per-type detail object folded into one JSON column."""
+    ev = dict(ev)
+    detail = ev.pop(ev.get("type", ""), None)
+    row = to_row(run, table, ev)
+    row["event_data"] = detail
+    return row
+
+
+# ---- resources ---------------------------------------------------------------------------------------
+def _guard(run: Run, table: Table, gen: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+    """Run one table's extraction; a failure is recorded for that table and does not stop the others."""
+    run.started[table.name] = time.monotonic()
+    try:
+        yield from gen()
+    except SyncError as e:
+        run.fail(table.name, e)
+    finally:
+        run.finished[table.name] = time.monotonic()
+
+
+def full_listing(run: Run, table: Table) -> Iterator[Any]:
+    if table.name in ("projects", "users", "groups"):  # parents: one listing, shared with their fan-outs
+        items = run.parent_items(table.name)
+        rows = [to_row(run, table, it) for it in items]
+        run.count(table.name, len(rows))
+        yield rows
+    else:
+        for page in list_pages(run.client, table.path, dict(table.params), limit=table.page_limit,
+                               envelope=table.envelope, label=table.name):
+            rows = [to_row(run, table, it) for it in page]
+            run.count(table.name, len(rows))
+            yield rows
+    run.complete[table.name] = True
+
+
+def fan_out(run: Run, table: Table) -> Iterator[Any]:
+    parents = [p["id"] for p in run.parent_items(table.parent)]  # type: ignore[arg-type]
+    done: list[str] = []
+    failures: list[str] = []
+
+    def one(pid: str) -> list[dict[str, Any]]:
+        if table.mode == "settings":
+            item: dict[str, Any] = {}
+            for prefix, path in table.settings_paths:
+                item[prefix] = run.client.get(path.format(parent=pid), label=table.name)
+            return [to_row(run, table, item, pid)]
+        rows = []
+        for page in list_pages(run.client, table.path.format(parent=pid), dict(table.params),
+                               limit=table.page_limit, envelope=table.envelope, label=table.name):
+            rows.extend(to_row(run, table, it, pid) for it in page)
+        return rows
+
+    with ThreadPoolExecutor(max_workers=max(1, run.cfg.concurrency), thread_name_prefix=table.name) as pool:
+        futures = {pool.submit(one, pid): pid for pid in parents}
+        for fut in as_completed(futures):
+            pid = futures[fut]
+            try:
+                rows = fut.result()
+            except SyncError as e:
+                failures.append(f"{pid}: {e}")
+                continue
+            done.append(pid)
+            run.count(table.name, len(rows))
+            if rows:
+                yield rows
+    run.complete_parents[table.name] = done
+    if failures:
+        raise SyncError(f"{len(failures)} of {len(parents)} listings failed; first: {failures[0]}")
+
+
+def audit_logs(run: Run, table: Table) -> Iterator[Any]:
+    state = dlt.current.resource_state()
+    watermark = state.get("watermark")
+    params: dict[str, Any] = {}
+    if watermark is not None:
+        # gte, not gt: events of the same second may arrive later; merge on id keeps each one once
+        params["effective_at"] = {"gte": int(watermark)}
+    newest = watermark
+    for page in list_pages(run.client, table.path, params, limit=table.page_limit, label=table.name):
+        rows = [audit_row(run, table, ev) for ev in page]
+        for ev in page:
+            t = ev.get("effective_at")
+            if isinstance(t, int) and (newest is None or t > newest):
+                newest = t
+        run.count(table.name, len(rows))
+        yield rows
+    # newest-first pages: the watermark moves only once every page down to the old one was read
+    if newest is not None:
+        state["watermark"] = newest
+    run.complete[table.name] = True
+
+
+def usage_start(run: Run) -> int:
+    """Where a first sync begins: start_date, or the organization's first project if that is later
+    (no usage can be older than the project it belongs to), to spare empty pages."""
+    start = run.cfg.start_date
+    try:
+        created = [p.get("created_at") for p in run.parent_items("projects")]
+        created = [c for c in created if isinstance(c, int)]
+        if created:
+            start = max(start, min(created))
+    except SyncError:
+        pass  # the projects table reports its own failure; fall back to start_date
+    return start
+
+
+def buckets(run: Run, table: Table) -> Iterator[Any]:
+    state = dlt.current.resource_state()
+    width = run.cfg.width_for(table)
+    if state.get("width") != width:
+        state.clear()  # a new width is a new series of buckets: read from the start
+    start = floor_to(int(state.get("cursor") or usage_start(run)), width)
+    final_before = run.now - run.cfg.lookback_seconds
+    dims = table.group_by
+    ranges = _costs_ranges(start, dims) if table.mode == "costs" else [(start, None, dims)]
+    for lo, hi, group_by in ranges:
+        params: dict[str, Any] = {"start_time": lo, "bucket_width": width, "group_by": list(group_by),
+                                  "limit": COSTS_PAGE if table.mode == "costs" else USAGE_PAGE[width]}
+        if hi is not None:
+            params["end_time"] = hi
+        for page in bucket_pages(run.client, table.path, params, until=hi or run.now, label=table.name):
+            tbl = buckets_to_arrow(table, page, width=width, dims=dims, final_before=final_before,
+                                   organization_id=run.org_id, synced_at=run.synced_at)
+            if tbl is not None:
+                run.count(table.name, tbl.num_rows)
+                yield tbl
+    # next time, re-read every bucket that ended less than the lookback before this run
+    state["width"] = width
+    state["cursor"] = max(start, floor_to(final_before, width))
+    run.complete[table.name] = True
+
+
+def _costs_ranges(start: int, dims: tuple[str, ...]) -> list[tuple[int, int | None, tuple[str, ...]]]:
+    """Costs refuse api_key_id grouping before 2025-12-06: split there instead of losing the grouping."""
+    if start >= COSTS_API_KEY_GROUPING_FROM or "api_key_id" not in dims:
+        return [(start, None, dims)]
+    return [(start, COSTS_API_KEY_GROUPING_FROM, tuple(d for d in dims if d != "api_key_id")),
+            (COSTS_API_KEY_GROUPING_FROM, None, dims)]
+
+
+def _hints(table: Table) -> dict[str, Any]:
+    cols: dict[str, Any] = {c: {"data_type": "json"} for c in table.json_columns}
+    cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
+    cols.update({c: {"data_type": "text"} for c in table.text_columns})
+    cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
+    if table.soft_delete:
+        cols["_deleted"] = {"data_type": "bool", "nullable": False}
+    for c in table.primary_key:
+        cols[c] = {"data_type": "text", "nullable": False}
+    cols["organization_id"] = {"data_type": "text"}
+    return cols
+
+
+def make_resource(run: Run, table: Table) -> Any:
+    if table.mode == "audit":
+        gen = audit_logs
+    elif table.mode in ("usage", "costs"):
+        gen = buckets
+    elif table.parent:
+        gen = fan_out
+    else:
+        gen = full_listing
+    return dlt.resource(
+        _guard(run, table, lambda: gen(run, table)),
+        name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
+        max_table_nesting=0, columns=_hints(table), parallelized=True,
+    )
+
+
+# ---- destinations ------------------------------------------------------------------------------------
+def make_destination(spec: str) -> Any:
+    """duckdb:///path, postgresql://..., filesystem:///path, or the name of a dlt-configured destination."""
+    if spec.startswith("duckdb://"):
+        path = spec[len("duckdb://"):]
+        path = path[1:] if path.startswith("/./") or path.startswith("//") else path
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(Path(path).expanduser()))
+    if spec.startswith(("postgresql://", "postgres://")):
+        return dlt.destinations.postgres(credentials=spec)
+    if spec.startswith("filesystem://"):
+        return dlt.destinations.filesystem(bucket_url="file://" + spec[len("filesystem://"):])
+    return spec  # a destination name that dlt resolves from its own configuration
+
+
+def pipeline_name(cfg: SyncConfig) -> str:
+    digest = hashlib.blake2b(f"{cfg.destination}|{cfg.schema}".encode(), digest_size=5).hexdigest()
+    return f"openai_sync_{cfg.schema}_{digest}"
+
+
+# ---- the run ------------------------------------------------------------------------------------------
+def preflight(cfg: SyncConfig, tables: list[Table]) -> Client:
+    """Check the Admin key before anything is written: present, of the right kind, accepted, scoped."""
+    if not cfg.admin_key:
+        raise KeyProblem("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created "
+                         "by an organization owner at https://platform.openai.com/settings/organization/admin-keys.")
+    if key_kind(cfg.admin_key) == "project":
+        raise KeyProblem(f"the Admin key {mask(cfg.admin_key)} is a project key (sk-proj-...). Organization "
+                         "tables need a read-only Admin key (sk-admin-...); project keys go in "
+                         "OPENAI_PROJECT_KEYS.")
+    client = Client(cfg.base_url, cfg.admin_key, admin=True, max_concurrency=cfg.concurrency,
+                    max_retries=cfg.max_retries)
+    modes = {t.mode for t in tables}
+    # one cheap request per permission the selected tables need
+    client.get("/organization/projects", {"limit": 1}, label="preflight")
+    if modes & {"usage", "costs"}:
+        client.get("/organization/usage/completions", {"start_time": (client.server_time or int(time.time()))
+                                                       - 86400, "limit": 1}, label="preflight")
+    if "audit" in modes:
+        client.get("/organization/audit_logs", {"limit": 1}, label="preflight")
+    return client
+
+
+def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: dict[str, TableResult]) -> None:
+    schema_tables = pipeline.default_schema.tables
+    with pipeline.sql_client() as sql:
+        for t in tables:
+            if not t.soft_delete or t.name not in schema_tables:
+                continue
+            name = sql.make_qualified_table_name(t.name)
+            if t.parent:
+                parents = run.complete_parents.get(t.name) or []
+                if not parents:
+                    continue
+                marks = ", ".join(["%s"] * len(parents))
+                where = f"AND {t.parent_column} IN ({marks})"
+                args: list[Any] = [run.synced_at, *parents]
+            elif run.complete.get(t.name):
+                where, args = "", [run.synced_at]
+            else:
+                continue
+            q = f"UPDATE {name} SET _deleted = TRUE WHERE _deleted = FALSE AND _synced_at < %s {where}"
+            before = sql.execute_sql(f"SELECT count(*) FROM {name} WHERE _deleted = FALSE AND _synced_at < %s "
+                                     f"{where}", *args)
+            sql.execute_sql(q, *args)
+            results[t.name].deleted = int(before[0][0]) if before else 0
+
+
+def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
+    """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
+    tables = catalog.select(cfg.tables)
+    client = preflight(cfg, tables)
+    run = Run(cfg, client)
+    pipeline = dlt.pipeline(pipeline_name(cfg), destination=make_destination(cfg.destination),
+                            dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
+    run.pipeline = pipeline
+    resources = [make_resource(run, t) for t in tables]
+    stop = threading.Event()
+    ticker = None
+    if progress is not None:
+        def tick() -> None:
+            while not stop.wait(0.25):
+                progress(run)
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+    try:
+        # a package left by a killed run is loaded first, then this run's data
+        pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet")
+        pipeline.normalize()
+        pipeline.load()
+    finally:
+        stop.set()
+        if ticker:
+            ticker.join()
+    results = {t.name: TableResult(t.name, rows=run.rows[t.name], requests=client.requests[t.name],
+                                   seconds=run.finished.get(t.name, 0) - run.started.get(t.name, 0))
+               for t in tables}
+    apply_soft_deletes(pipeline, run, tables, results)
+    for name, err in run.errors.items():
+        if name in results:
+            results[name].status = "failed"
+            results[name].error = err
+    return list(results.values()), run
+

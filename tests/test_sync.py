@@ -1,0 +1,274 @@
+"""End-to-end: real syncs of simulated organizations into DuckDB, checked against the simulator's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from conftest import NOW
+
+from openai_sync.catalog import COSTS_API_KEY_GROUPING_FROM, ORG_TABLES, TABLES, USAGE_PAGE
+from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.simulator import Simulator, World
+from openai_sync.simulator.usage import USAGE_TYPES
+
+DAY = 86400
+
+
+def config(sim: Simulator, tmp: Path, **kw: Any) -> SyncConfig:
+    return SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,
+                      destination=f"duckdb:///{tmp}/out.duckdb", pipelines_dir=str(tmp / "state"), **kw)
+
+
+def q(tmp: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(tmp / "out.duckdb"), read_only=True) as con:
+        return con.sql(sql.replace("{s}", "openai")).fetchall()
+
+
+def one(tmp: Path, sql: str) -> Any:
+    return q(tmp, sql)[0][0]
+
+
+# ---- ground truth, straight from the simulator's world ----------------------------------------------
+def truth_counts(w: World) -> dict[str, int]:
+    now = w.now
+    projects = w.projects
+    return {
+        "users": len(w.users_seq.alive(now)),
+        "invites": len(w.invites_seq.alive(now)),
+        "projects": len(projects),
+        "project_users": sum(len(w.project_users_seq(p).alive(now)) for p in projects),
+        "project_service_accounts": sum(len(w.project_service_accounts_seq(p).alive(now)) for p in projects),
+        "project_api_keys": sum(len(w.project_api_keys_seq(p).alive(now)) for p in projects),
+        "project_rate_limits": sum(len(w.project_rate_limits_seq(p).alive(now)) for p in projects),
+        "project_groups": sum(len(w.project_groups_seq(p).alive(now)) for p in projects),
+        "project_roles": sum(len(w.project_roles_seq(p).alive(now)) for p in projects),
+        "project_certificates": sum(len(w.project_certificates_seq(p).alive(now)) for p in projects),
+        "project_spend_alerts": sum(len(w.project_spend_alerts_seq(p).alive(now)) for p in projects),
+        "project_settings": len(projects),
+        "admin_api_keys": len(w.admin_api_keys_seq.alive(now)),
+        "certificates": len(w.certificates_seq.alive(now)),
+        "groups": len(w.groups_seq.alive(now)),
+        "group_users": sum(len(w.group_users_seq(g[0]).alive(now)) for g in w.groups),
+        "roles": len(w.roles_seq.alive(now)),
+        "spend_alerts": len(w.spend_alerts_seq.alive(now)),
+        "user_roles": sum(len(w.user_roles_seq(u.id).alive(now)) for u in w.users
+                          if u.added_at <= now and (u.removed_at is None or now < u.removed_at)),
+        "audit_logs": w.audit_seq.bound(now),
+    }
+
+
+def truth_usage_per_day(sim: Simulator, kind: str, metric: str, start: int) -> dict[int, int]:
+    eng = sim.app.usage
+    starts = eng.bucket_starts(start, None, DAY, sim.world.now)
+    out = {}
+    for b in eng.usage_buckets(kind, starts, DAY, (), {}, sim.world.now):
+        total = sum(r[metric] for r in b["results"])
+        if total:
+            out[b["start_time"]] = total
+    return out
+
+
+def truth_costs_per_day(sim: Simulator, start: int) -> dict[int, float]:
+    eng = sim.app.usage
+    starts = eng.bucket_starts(start, None, DAY, sim.world.now)
+    return {b["start_time"]: sum(r["amount"]["value"] for r in b["results"])
+            for b in eng.cost_buckets(starts, (), {}, sim.world.now) if b["results"]}
+
+
+def loaded_per_day(tmp: Path, table: str, metric: str) -> dict[int, float]:
+    rows = q(tmp, f"SELECT epoch(start_time)::BIGINT, sum({metric}) FROM openai.{table} GROUP BY 1")
+    return {int(t): v for t, v in rows if v}
+
+
+@pytest.fixture
+def world() -> World:
+    return World(seed=7, size="small", now=NOW)
+
+
+# ---- the first sync --------------------------------------------------------------------------------------
+def test_first_sync_equals_ground_truth(world, tmp_path):
+    with Simulator(world) as sim:
+        results, _run = sync(config(sim, tmp_path))
+        assert {r.name: r.status for r in results} == {t.name: "ok" for t in ORG_TABLES}
+        want = truth_counts(world)
+        for table, n in want.items():
+            live = "NOT _deleted" if TABLES[table].soft_delete else "true"
+            got = one(tmp_path, f"SELECT count(*) FROM openai.{table} WHERE {live}")
+            assert got == n, table
+        # every primary key is unique: no duplicates anywhere
+        for t in ORG_TABLES:
+            if t.name in ("usage_code_interpreter_sessions",) and not one(
+                    tmp_path, f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{t.name}'"):
+                continue
+            pk = ", ".join(t.primary_key)
+            assert one(tmp_path, f"SELECT count(*) - count(DISTINCT ({pk})) FROM openai.{t.name}") == 0, t.name
+        # usage: token sums per day equal the simulator's, for every usage table and its first metric
+        for kind, ut in USAGE_TYPES.items():
+            table = f"usage_{kind}"
+            metric = ut.metrics[0]
+            want_days = truth_usage_per_day(sim, kind, metric, world.start)
+            if not want_days:
+                continue
+            assert loaded_per_day(tmp_path, table, metric) == want_days, table
+        # costs: per day, as decimals, equal to the simulator's within a micro-dollar
+        want_costs = truth_costs_per_day(sim, world.start)
+        got_costs = loaded_per_day(tmp_path, "costs", "amount")
+        assert got_costs.keys() == want_costs.keys()
+        for day, v in want_costs.items():
+            assert abs(float(got_costs[day]) - v) < 1e-6
+        # sampled values: a user row, an archived project, an audit event's folded detail
+        u = world.users_seq.alive(world.now)[1].render(world.now)
+        assert q(tmp_path, f"SELECT email, role, epoch(added_at)::BIGINT FROM openai.users WHERE id = '{u['id']}'") \
+            == [(u["email"], u["role"], u["added_at"])]
+        assert one(tmp_path, "SELECT count(*) FROM openai.projects WHERE status = 'archived'") >= 1
+        assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs WHERE event_data IS NOT NULL") > 0
+        assert one(tmp_path, "SELECT count(DISTINCT organization_id) FROM openai.users") == 1
+        assert one(tmp_path, "SELECT organization_id FROM openai.costs LIMIT 1") == world.org_id
+
+
+def test_types_are_warehouse_types(world, tmp_path):
+    with Simulator(world) as sim:
+        sync(config(sim, tmp_path, tables=["users", "costs", "usage_completions", "audit_logs", "projects"]))
+    types = dict(((t, c), d) for t, c, d in q(tmp_path, "SELECT table_name, column_name, data_type FROM "
+                                                        "information_schema.columns WHERE table_schema = 'openai'"))
+    assert types[("users", "added_at")] == "TIMESTAMP WITH TIME ZONE"
+    assert types[("users", "id")] == "VARCHAR"
+    assert types[("users", "_synced_at")] == "TIMESTAMP WITH TIME ZONE"
+    assert types[("users", "_deleted")] == "BOOLEAN"
+    assert types[("costs", "amount")].startswith("DECIMAL")
+    assert types[("usage_completions", "start_time")] == "TIMESTAMP WITH TIME ZONE"
+    assert types[("usage_completions", "input_tokens")] == "BIGINT"
+    assert types[("usage_completions", "final")] == "BOOLEAN"
+    assert types[("audit_logs", "effective_at")] == "TIMESTAMP WITH TIME ZONE"
+    assert types[("audit_logs", "event_data")] == "JSON"
+    assert types[("projects", "archived_at")] == "TIMESTAMP WITH TIME ZONE"
+
+
+# ---- the next syncs -----------------------------------------------------------------------------------
+def test_incremental_sync_after_the_clock_advances(world, tmp_path):
+    with Simulator(world) as sim:
+        cfg = config(sim, tmp_path)
+        sync(cfg)
+        n_buckets = one(tmp_path, "SELECT count(DISTINCT start_time) FROM openai.usage_completions")
+        n_events = one(tmp_path, "SELECT count(*) FROM openai.audit_logs")
+        hours = 49  # a departure is scheduled within a day, project 1's archive within two
+        leaving = [u for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+        archiving = [p for p in world.projects
+                     if p.archived_at and world.now < p.archived_at <= world.now + hours * 3600]
+        assert leaving and archiving
+        sim.advance(hours)
+        results, _run = sync(cfg)
+        assert all(r.status == "ok" for r in results)
+        # new buckets, restated ones updated in place: sums equal ground truth, with no duplicate ids
+        assert one(tmp_path, "SELECT count(DISTINCT start_time) FROM openai.usage_completions") > n_buckets
+        assert loaded_per_day(tmp_path, "usage_completions", "input_tokens") == truth_usage_per_day(
+            sim, "completions", "input_tokens", world.start)
+        assert one(tmp_path, "SELECT count(*) - count(DISTINCT id) FROM openai.usage_completions") == 0
+        want_costs = truth_costs_per_day(sim, world.start)
+        got_costs = loaded_per_day(tmp_path, "costs", "amount")
+        assert got_costs.keys() == want_costs.keys()
+        assert all(abs(float(got_costs[d]) - v) < 1e-6 for d, v in want_costs.items())
+        # final: buckets that ended more than the lookback before the run
+        assert one(tmp_path, f"SELECT bool_and(final) FROM openai.usage_completions WHERE epoch(end_time) <= "
+                             f"{world.now - DAY}")
+        assert not one(tmp_path, f"SELECT bool_or(final) FROM openai.usage_completions WHERE epoch(end_time) > "
+                                 f"{world.now - DAY}")
+        # new audit events, each exactly once
+        assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs") == world.audit_seq.bound(world.now) > n_events
+        assert one(tmp_path, "SELECT count(*) - count(DISTINCT id) FROM openai.audit_logs") == 0
+        # removed users are kept and marked deleted; archived projects are kept
+        for u in leaving:
+            assert q(tmp_path, f"SELECT _deleted FROM openai.users WHERE id = '{u.id}'") == [(True,)]
+            assert one(tmp_path, f"SELECT bool_and(_deleted) FROM openai.project_users WHERE id = '{u.id}'")
+        alive = len(world.users_seq.alive(world.now))
+        assert one(tmp_path, "SELECT count(*) FROM openai.users WHERE NOT _deleted") == alive
+        for p in archiving:
+            got = q(tmp_path, f"SELECT status, _deleted FROM openai.projects WHERE id = '{p.id}'")
+            assert got == [("archived", False)]
+        assert {r.name: r.deleted for r in results}["users"] == len(leaving)
+
+
+def test_a_sync_with_nothing_changed_makes_few_requests(world, tmp_path, capsys):
+    with Simulator(world) as sim:
+        cfg = config(sim, tmp_path)
+        sync(cfg)
+        before = sim.stats()["total"]
+        results, _ = sync(cfg)
+        made = sim.stats()["total"] - before
+    per_table = {r.name: r.requests for r in results}
+    with capsys.disabled():
+        print(f"\nno-change sync: {made} requests in all; per table: {per_table}")
+    n_projects, n_users, n_groups = len(world.projects), len(world.users_seq.alive(world.now)), len(world.groups)
+    for t in ORG_TABLES:
+        if t.mode == "usage":
+            assert per_table[t.name] == 1, t.name  # the lookback window fits in one page
+        elif t.mode == "costs":
+            assert per_table[t.name] == 1, t.name  # the trailing token is not followed past the API's clock
+        elif t.mode == "audit":
+            assert per_table[t.name] == 1  # one page: only events since the watermark
+        elif t.mode == "settings":
+            assert per_table[t.name] == 4 * n_projects
+        elif t.parent == "projects":
+            assert per_table[t.name] == n_projects, t.name  # a complete listing is how deletes are seen
+        elif t.parent == "users":
+            assert per_table[t.name] == n_users
+        elif t.parent == "groups":
+            assert per_table[t.name] == n_groups
+        else:
+            assert per_table[t.name] == 1, t.name
+    assert made == sum(per_table.values()) + 3  # and 3 preflight requests checking the key's permissions
+
+
+def test_full_sync_request_count_is_near_the_minimum(tmp_path, capsys):
+    """Count the requests of a first sync against the pages that the limits make unavoidable."""
+    world = World(seed=3, size="medium", now=NOW)
+    with Simulator(world) as sim:
+        results, _run = sync(config(sim, tmp_path))
+    by_table = {r.name: r.requests for r in results}
+    now = world.now
+    n_proj = len(world.projects)
+
+    def pages(n: int, limit: int) -> int:
+        return max(1, -(-n // limit))
+
+    org_start = min(p.created_at for p in world.projects) // DAY * DAY
+    days = (now - org_start) // DAY + 1
+    cut = COSTS_API_KEY_GROUPING_FROM  # costs are read in two ranges around it (api_key_id grouping)
+    before_cut = max(0, (cut - org_start) // DAY)
+    minimum = {"audit_logs": pages(world.audit_seq.bound(now), 100),
+               **{f"usage_{k}": pages(days, USAGE_PAGE["1d"]) for k in USAGE_TYPES},
+               "costs": (pages(before_cut, 180) if before_cut else 0) + pages(days - before_cut, 180)}
+    with capsys.disabled():
+        print(f"\nfull sync of a medium org: {sum(by_table.values())} requests; "
+              f"audit {by_table['audit_logs']} (minimum {minimum['audit_logs']}), "
+              f"usage_completions {by_table['usage_completions']} (minimum {minimum['usage_completions']}), "
+              f"costs {by_table['costs']} (minimum {minimum['costs']}), "
+              f"fan-out per project {by_table['project_users']} for {n_proj} projects")
+    assert by_table["audit_logs"] == minimum["audit_logs"]
+    for k in USAGE_TYPES:
+        assert by_table[f"usage_{k}"] == minimum[f"usage_{k}"], k
+    assert by_table["costs"] == minimum["costs"]
+    assert by_table["project_users"] == n_proj
+
+
+def test_concurrency_is_bounded(world, tmp_path):
+    with Simulator(world, latency_ms=20) as sim:
+        results, run = sync(config(sim, tmp_path, concurrency=3))
+    assert all(r.status == "ok" for r in results)
+    assert 1 < run.client.max_in_flight <= 3
+
+
+def test_bucket_width_and_lookback_are_configurable(world, tmp_path):
+    with Simulator(world) as sim:
+        sync(config(sim, tmp_path, tables=["usage_completions"], bucket_widths={"usage_completions": "1h"},
+                    lookback_seconds=6 * 3600))
+        assert one(tmp_path, "SELECT DISTINCT bucket_width FROM openai.usage_completions") == "1h"
+        assert one(tmp_path, "SELECT min(epoch(end_time) - epoch(start_time)) FROM openai.usage_completions") == 3600
+        want = truth_usage_per_day(sim, "completions", "input_tokens", world.start)
+        got = q(tmp_path, "SELECT sum(input_tokens) FROM openai.usage_completions")[0][0]
+        assert got == sum(want.values())
+        assert not one(tmp_path, f"SELECT bool_or(final) FROM openai.usage_completions WHERE epoch(end_time) > "
+                                 f"{world.now - 6 * 3600}")

@@ -1,0 +1,122 @@
+"""The `sync` and `demo` commands: output, exit codes, bad keys (nothing written), secrets never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openai_sync.cli import app
+from openai_sync.client import mask
+from openai_sync.simulator import Simulator
+
+runner = CliRunner()
+
+
+def run_sync(sim: Simulator, tmp: Path, key: str | None, *args: str):
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": key or "", "COLUMNS": "250"}
+    return runner.invoke(app, ["sync", "--destination", f"duckdb:///{tmp}/out.duckdb", "--state-dir",
+                               str(tmp / "state"), *args], env=env)
+
+
+def assert_nothing_written(tmp: Path) -> None:
+    assert not (tmp / "out.duckdb").exists()
+    assert not (tmp / "state").exists() or not any((tmp / "state").rglob("*.parquet"))
+
+
+def test_sync_json_result_and_no_secret_in_output(sim, tmp_path):
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--json", "--tables", "users,projects,project_users,costs")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["status"] == "ok" and out["organization_id"] == sim.world.org_id
+    assert {t["table"] for t in out["tables"]} == {"users", "projects", "project_users", "costs"}
+    assert all(t["rows"] > 0 and t["requests"] >= 1 for t in out["tables"])
+    assert out["max_parallel_requests"] <= 8
+    assert sim.world.admin_key not in r.output
+
+
+def test_sync_prints_a_summary_table(sim, tmp_path):
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--tables", "users,roles")
+    assert r.exit_code == 0, r.output
+    assert "users" in r.stdout and "roles" in r.stdout and "total" in r.stdout
+    assert sim.world.admin_key not in r.output
+
+
+def test_no_admin_key(sim, tmp_path):
+    r = run_sync(sim, tmp_path, None)
+    assert r.exit_code == 2
+    assert "no Admin key" in r.stderr and "OPENAI_ADMIN_KEY" in r.stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_project_key_where_the_admin_key_belongs(sim, tmp_path):
+    key = next(iter(sim.world.project_keys.values()))
+    r = run_sync(sim, tmp_path, key)
+    assert r.exit_code == 2
+    assert "is a project key" in r.stderr and mask(key) in r.stderr and key not in r.output
+    assert sim.stats()["total"] == 0  # recognised before any request
+    assert_nothing_written(tmp_path)
+
+
+def test_project_key_without_its_prefix_is_named_by_the_api(sim, tmp_path):
+    """A key that does not look like one is still refused, by the API's 403, with a sentence to act on."""
+    key = sim.world.mint_key("project", next(iter(sim.world.project_keys)))
+    disguised = "sk-" + key.removeprefix("sk-proj-")
+    sim.world.keys[disguised] = sim.world.keys.pop(key)
+    r = run_sync(sim, tmp_path, disguised)
+    assert r.exit_code == 2
+    assert "may not call" in r.stderr or "project key" in r.stderr
+    assert disguised not in r.output
+    assert_nothing_written(tmp_path)
+
+
+def test_unknown_key(sim, tmp_path):
+    key = "sk-admin-" + "x" * 40 + "WXYZ"
+    r = run_sync(sim, tmp_path, key)
+    assert r.exit_code == 2
+    assert "rejected (401" in r.stderr and "…WXYZ" in r.stderr and key not in r.output
+    assert_nothing_written(tmp_path)
+
+
+def test_revoked_key(sim, tmp_path):
+    key = sim.world.mint_key("admin", revoked=True)
+    r = run_sync(sim, tmp_path, key)
+    assert r.exit_code == 2 and "rejected (401" in r.stderr and key not in r.output
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("scopes", "missing", "tables"), [
+    (["api.management.read", "api.audit_logs.read"], "api.usage.read", None),
+    (["api.management.read", "api.usage.read"], "api.audit_logs.read", None),
+    (["api.usage.read", "api.audit_logs.read"], "api.management.read", "costs"),
+])
+def test_key_missing_a_scope(sim, tmp_path, scopes, missing, tables):
+    key = sim.world.mint_key("admin", scopes=scopes)
+    r = run_sync(sim, tmp_path, key, *(["--tables", tables] if tables else []))
+    assert r.exit_code == 2
+    assert missing in r.stderr and mask(key) in r.stderr and key not in r.output
+    assert_nothing_written(tmp_path)
+
+
+def test_bad_options_name_the_valid_values(sim, tmp_path):
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--tables", "users,nope")
+    assert r.exit_code == 2 and "nope" in r.output and "audit_logs" in r.output
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--bucket-width", "2h")
+    assert r.exit_code == 2 and "1m, 1h, 1d" in r.output
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--schema", "1bad-name")
+    assert r.exit_code == 2 and "schema" in r.output
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--start-date", "yesterday")
+    assert r.exit_code == 2 and "YYYY-MM-DD" in r.output
+    assert_nothing_written(tmp_path)
+
+
+def test_demo_prints_counts_and_the_three_queries(tmp_path):
+    r = runner.invoke(app, ["demo", "--size", "small", "--destination", f"duckdb:///{tmp_path}/demo.duckdb",
+                            "--state-dir", str(tmp_path / "state")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    for title in ("rows per table", "Spend per project over the last 30 days", "Tokens per model",
+                  "The last 5 audit events", "usage_completions", "audit_logs"):
+        assert title in r.stdout, title
+    assert (tmp_path / "demo.duckdb").exists()
