@@ -298,7 +298,11 @@ def demo(
         for r in rows:
             q.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r])
         console.print(q)
-    console.print(f"Explore it yourself: duckdb {destination.removeprefix('duckdb:///')}")
+    if destination.startswith("duckdb:///"):
+        path = destination.removeprefix("duckdb:///")
+        console.print(f"\nThe data is in {path}, schema openai. Query it with DuckDB, for example:\n"
+                      f"  uv run python -c \"import duckdb; print(duckdb.connect('{path}').sql("
+                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"", highlight=False)
     raise typer.Exit(code)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
 from . import catalog
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
@@ -342,6 +343,21 @@ def pipeline_name(cfg: SyncConfig) -> str:
 
 
 # ---- the run ------------------------------------------------------------------------------------------
+def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
+    """The destination holds the authoritative state. If it has none for this pipeline (a new or emptied
+    destination), local state left by earlier runs must not turn the first load into an increment."""
+    if not pipeline.has_data:
+        return pipeline  # no local state either: nothing to forget
+    try:
+        with pipeline.sql_client() as sql:
+            table = sql.make_qualified_table_name("_dlt_pipeline_state")
+            found = sql.execute_sql(f"SELECT count(*) FROM {table} WHERE pipeline_name = %s", pipeline.pipeline_name)
+            known = bool(found and found[0][0])
+    except DestinationUndefinedEntity:
+        known = False
+    return pipeline if known else pipeline.drop()
+
+
 def preflight(cfg: SyncConfig, tables: list[Table]) -> Client:
     """Check the Admin key before anything is written: present, of the right kind, accepted, scoped."""
     if not cfg.admin_key:
@@ -397,6 +413,7 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     run = Run(cfg, client)
     pipeline = dlt.pipeline(pipeline_name(cfg), destination=make_destination(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
+    pipeline = _forget_local_state_of_a_new_destination(pipeline)
     run.pipeline = pipeline
     resources = [make_resource(run, t) for t in tables]
     stop = threading.Event()

@@ -272,3 +272,17 @@ def test_bucket_width_and_lookback_are_configurable(world, tmp_path):
         assert got == sum(want.values())
         assert not one(tmp_path, f"SELECT bool_or(final) FROM openai.usage_completions WHERE epoch(end_time) > "
                                  f"{world.now - 6 * 3600}")
+
+
+def test_a_new_destination_gets_the_full_history_even_with_old_local_state(world, tmp_path):
+    """Local dlt state must not make a fresh destination receive only increments."""
+    with Simulator(world) as sim:
+        cfg = config(sim, tmp_path, tables=["audit_logs", "usage_completions", "users"])
+        sync(cfg)
+        full = one(tmp_path, "SELECT count(*) FROM openai.audit_logs")
+        (tmp_path / "out.duckdb").unlink()
+        sim.advance(2)
+        sync(cfg)
+        assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs") == world.audit_seq.bound(world.now) > full
+        assert loaded_per_day(tmp_path, "usage_completions", "input_tokens") == truth_usage_per_day(
+            sim, "completions", "input_tokens", world.start)
