@@ -504,3 +504,8 @@ def test_rate_limit_headers_count_down_in_requests_per_minute():
             assert r.headers["x-ratelimit-limit-requests"] == "240"
             seen.append((r.status_code, int(r.headers["x-ratelimit-remaining-requests"])))
         assert seen == [(200, 180), (200, 120), (200, 60), (200, 0), (429, 0)]
+
+
+def test_skip_lets_the_first_matching_requests_through(sim):
+    sim.set_faults([Rule("503", endpoint="/organization/users", skip=2, times=1)])
+    assert [get(sim, USERS).status_code for _ in range(4)] == [200, 200, 503, 200]

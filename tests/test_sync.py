@@ -286,3 +286,26 @@ def test_a_new_destination_gets_the_full_history_even_with_old_local_state(world
         assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs") == world.audit_seq.bound(world.now) > full
         assert loaded_per_day(tmp_path, "usage_completions", "input_tokens") == truth_usage_per_day(
             sim, "completions", "input_tokens", world.start)
+
+
+def test_a_failure_midway_through_the_audit_log_does_not_move_the_watermark(world, tmp_path):
+    from openai_sync.simulator import Rule
+
+    with Simulator(world) as sim:
+        cfg = config(sim, tmp_path, tables=["audit_logs"])
+        sync(cfg)
+        sim.advance(7 * 24)  # 20 events a day: 140 new events, two pages of 100
+        before = one(tmp_path, "SELECT count(*) FROM openai.audit_logs")
+        assert world.audit_seq.bound(world.now) - before > 100
+        # let the preflight and the first page (the newest events) through; the second page is malformed
+        sim.set_faults([Rule("malformed", endpoint="/organization/audit_logs", skip=2, times=1)])
+        results, _ = sync(cfg)
+        assert results[0].status == "failed" and "not JSON" in results[0].error
+        partial = one(tmp_path, "SELECT count(*) FROM openai.audit_logs")
+        assert before + 100 == partial < world.audit_seq.bound(world.now)
+        # the next run reads down to the old watermark again: no gap, no duplicate
+        sim.set_faults([])
+        results, _ = sync(cfg)
+        assert results[0].status == "ok"
+        assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs") == world.audit_seq.bound(world.now)
+        assert one(tmp_path, "SELECT count(*) - count(DISTINCT id) FROM openai.audit_logs") == 0

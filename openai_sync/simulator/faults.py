@@ -16,7 +16,8 @@ class Rule:
     """Inject `kind` into a fraction `rate` of matching requests (at most `times` of them).
 
     `endpoint` matches a route template ("/organization/users") or a path prefix; `key` matches the
-    bearer key exactly. `ms` is the delay of a `slow` fault; `retry_after` the 429's Retry-After seconds.
+    bearer key exactly. `skip` lets that many matching requests through first (to fail the third page of
+    a listing, say). `ms` is the delay of a `slow` fault; `retry_after` the 429's Retry-After seconds.
     """
 
     kind: str
@@ -26,7 +27,9 @@ class Rule:
     times: int | None = None
     ms: int = 2000
     retry_after: float = 1.0
+    skip: int = 0
     hits: int = 0
+    passed: int = 0  # matching requests let through because of `skip`
 
     def __post_init__(self) -> None:
         self.kind = str(self.kind)  # JSON rules may say 429 rather than "429"
@@ -37,13 +40,14 @@ class Rule:
             self.ms = int(self.ms)
             self.retry_after = float(self.retry_after)
             self.times = None if self.times is None else int(self.times)
+            self.skip = int(self.skip)
         except (TypeError, ValueError):
-            raise ValueError(f"bad fault rule {self!r}: rate, ms, retry_after and times are numbers") \
+            raise ValueError(f"bad fault rule {self!r}: rate, ms, retry_after, times and skip are numbers") \
                 from None
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be within 0..1, got {self.rate}")
-        if self.ms < 0 or self.retry_after < 0 or (self.times is not None and self.times < 0):
-            raise ValueError("fault ms, retry_after and times must not be negative")
+        if self.ms < 0 or self.retry_after < 0 or self.skip < 0 or (self.times is not None and self.times < 0):
+            raise ValueError("fault ms, retry_after, times and skip must not be negative")
         if self.endpoint is not None:  # "/v1/files", "files" and "/files" all mean the API path /files
             ep = "/" + self.endpoint.strip().lstrip("/")
             self.endpoint = ep[3:] if ep.startswith("/v1/") else ep
@@ -94,7 +98,12 @@ class Faults:
     def pick(self, template: str, path: str, key: str | None) -> Rule | None:
         with self.lock:
             for r in self.rules:
-                if r.matches(template, path, key) and self.rng.random() < r.rate:
+                if not r.matches(template, path, key):
+                    continue
+                if r.passed < r.skip:
+                    r.passed += 1
+                    continue
+                if self.rng.random() < r.rate:
                     r.hits += 1
                     return r
         return None

@@ -111,7 +111,7 @@ class SimApp:
         self.limiter = RateLimiter(rate_limit)
         self.faults = Faults(faults, seed=world.seed)
         self.stats = Stats()
-        self._initial = (self.latency, rate_limit, [dataclasses.replace(r, hits=0) for r in faults or []])
+        self._initial = (self.latency, rate_limit, [dataclasses.replace(r, hits=0, passed=0) for r in faults or []])
 
     def reset(self) -> None:
         """Back to the start-up latency, rate limit and faults, with zero counters (the clock and any
@@ -122,7 +122,7 @@ class SimApp:
             self.limiter.rps = rps
             self.limiter.buckets.clear()
         with self.faults.lock:
-            self.faults.rules = [dataclasses.replace(r, hits=0) for r in rules]
+            self.faults.rules = [dataclasses.replace(r, hits=0, passed=0) for r in rules]
         self.stats.reset()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -302,7 +302,7 @@ class SimApp:
             raw = data.get("rules", [])
             if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
                 raise TypeError("rules must be a list of objects such as {\"kind\": \"429\", \"rate\": 0.5}")
-            rules = [Rule(**{k: v for k, v in r.items() if k != "hits"}) for r in raw]
+            rules = [Rule(**{k: v for k, v in r.items() if k not in ("hits", "passed")}) for r in raw]
             with self.faults.lock:
                 if data.get("replace", True):
                     self.faults.rules = rules
