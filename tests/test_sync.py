@@ -309,3 +309,18 @@ def test_a_failure_midway_through_the_audit_log_does_not_move_the_watermark(worl
         assert results[0].status == "ok"
         assert one(tmp_path, "SELECT count(*) FROM openai.audit_logs") == world.audit_seq.bound(world.now)
         assert one(tmp_path, "SELECT count(*) - count(DISTINCT id) FROM openai.audit_logs") == 0
+
+
+def test_the_key_is_never_written_to_the_destination_or_the_state(world, tmp_path):
+    with Simulator(world) as sim:
+        sync(config(sim, tmp_path))
+    key = world.admin_key.encode()
+    hits = [p for p in tmp_path.rglob("*") if p.is_file() and (key in p.read_bytes() or key[-12:] in p.read_bytes())]
+    assert hits == []
+    # files may be compressed: also search every text column of every table
+    cols = q(tmp_path, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'openai' "
+                       "AND data_type IN ('VARCHAR', 'JSON')")
+    assert len(cols) > 50
+    for table, col in cols:
+        assert one(tmp_path, f'SELECT count(*) FROM openai."{table}" WHERE "{col}"::VARCHAR LIKE '
+                             f"'%{world.admin_key[-12:]}%'") == 0, (table, col)
