@@ -325,4 +325,4 @@ def test_the_key_is_never_written_to_the_destination_or_the_state(world, tmp_pat
         needle = world.admin_key[-12:]
         for table, col in cols:
             found = con.sql(f'SELECT count(*) FROM openai."{table}" WHERE "{col}"::VARCHAR LIKE \'%{needle}%\'')
-            assert found.fetchone()[0] == 0, (table, col)
+            assert found.fetchall()[0][0] == 0, (table, col)
