@@ -66,8 +66,10 @@ ORG_TABLES: tuple[Table, ...] = (
     _usage("code_interpreter_sessions", "code_interpreter_sessions", ("project_id",), "Code interpreter sessions"),
     _usage("file_search_calls", "file_search_calls", (*_KEYED, "vector_store_id"), "File search calls"),
     _usage("web_search_calls", "web_search_calls", (*_KEYED, "model", "context_level"), "Web search calls"),
-    # newer than the OpenAPI document: the installed SDK knows it (SPEC 4.1: "any further usage endpoint")
-    _usage("decisions", "decisions", (*_KEYED, "model", "batch", "service_tier"), "Decisions tokens and requests"),
+    # newer than the OpenAPI document: the installed SDK knows it (SPEC 4.1: "any further usage endpoint"),
+    # with every dimension the SDK documents for it, api_source included
+    _usage("decisions", "decisions", (*_KEYED, "model", "batch", "service_tier", "api_source"),
+           "Decisions tokens and requests"),
     Table("costs", "/organization/costs", "costs", group_by=("project_id", "line_item", "api_key_id"),
           description="Spend per day, project, line item and API key (USD, decimal)"),
     Table("users", "/organization/users", "full", description="Members of the organization"),

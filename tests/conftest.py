@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from contract_support import Contract, load_contract
 
 from openai_sync.simulator import Simulator, World
 
@@ -36,3 +37,12 @@ def project_client(s: Simulator, project_id: str | None = None, **kw) -> openai.
     pid = project_id or next(iter(s.world.project_keys))
     return openai.OpenAI(api_key=s.world.project_keys[pid], base_url=s.base_url,
                          max_retries=kw.pop("max_retries", 0), **kw)
+
+
+@pytest.fixture(scope="session")
+def contract() -> Iterator[Contract]:
+    """The OpenAPI contract (shared/openai-openapi/openapi.yaml), loaded once: see contract_support.py."""
+    c = load_contract()
+    yield c
+    print(f"\ncontract: {len(c.routes)} route templates, {c.requests} requests and {c.responses} responses "
+          f"validated ({dict(sorted(c.statuses.items()))}), {c.objects} objects")
