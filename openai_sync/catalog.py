@@ -116,6 +116,8 @@ ORG_TABLES: tuple[Table, ...] = (
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in ORG_TABLES}
+# tables whose rows are the parents of a fan-out: listed once per run and shared
+PARENTS: frozenset[str] = frozenset(t.parent for t in ORG_TABLES if t.parent)
 
 
 def select(names: list[str] | None) -> list[Table]:

@@ -174,7 +174,7 @@ def _guard(run: Run, table: Table, gen: Callable[[], Iterator[Any]]) -> Iterator
 
 
 def full_listing(run: Run, table: Table) -> Iterator[Any]:
-    if table.name in ("projects", "users", "groups"):  # parents: one listing, shared with their fan-outs
+    if table.name in catalog.PARENTS:  # one listing, shared with the fan-outs that need it
         items = run.parent_items(table.name)
         rows = [to_row(run, table, it) for it in items]
         run.count(table.name, len(rows))
