@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -16,10 +13,24 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from . import __version__
-from .catalog import TABLES, WIDTH_SECONDS, select
-from .client import DEFAULT_BASE_URL, SyncError
-from .pipeline import DEFAULT_DESTINATION, DEFAULT_START, SyncConfig, sync
+from . import __version__, destinations
+from .catalog import select
+from .checks import FAIL, PASS, WARN, Check, run_checks, verdict
+from .client import DEFAULT_BASE_URL, SyncError, mask, scrub
+from .config import (
+    DEFAULT_CONFIG,
+    SCHEMA_RE,
+    ConfigError,
+    ProjectKey,
+    Resolved,
+    Secrets,
+    key_problems,
+    parse_project_keys,
+    parse_widths,
+    resolve,
+    save,
+)
+from .pipeline import DEFAULT_START, SyncConfig, sync
 from .report import Progress, overall_status, result_json, row_counts, run_queries, summary_table
 
 app = typer.Typer(
@@ -110,35 +121,28 @@ def simulator(
         raise typer.Exit(1) from None
 
 
-TABLE_NAMES = "audit_logs, usage_*, costs, users, projects, project_*, ... (see the README)"
+def _fail(message: str, as_json: bool, code: int = 2) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"status": "error", "error": message}))
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
 
 
-def _parse_date(value: str | None) -> int | None:
-    if value is None:
-        return None
+def _resolve(flags: dict[str, Any], as_json: bool) -> Resolved:
     try:
-        d = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD (UTC).") from None
-    return int((d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp())
+        return resolve(flags)
+    except ConfigError as e:
+        raise _fail(str(e), as_json) from None
 
 
-def _widths(value: str) -> tuple[str, dict[str, str]]:
-    """`1d`, or `1h,usage_completions=1m`: a default width and per-table ones."""
-    default, per = "1d", {}
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        name, _, w = part.rpartition("=")
-        if w not in WIDTH_SECONDS:
-            raise typer.BadParameter(f"bucket width {w!r} is not one of 1m, 1h, 1d.", param_hint="--bucket-width")
-        if name:
-            if name not in TABLES or TABLES[name].mode != "usage":
-                usage = ", ".join(t for t in TABLES if TABLES[t].mode == "usage")
-                raise typer.BadParameter(f"{name!r} is not a usage table; usage tables: {usage}.",
-                                         param_hint="--bucket-width")
-            per[name] = w
-        else:
-            default = w
-    return default, per
+def _sync_config(r: Resolved) -> SyncConfig:
+    s = r.settings
+    default_w, per_w = parse_widths(s.bucket_width)
+    start = s.start_epoch()
+    return SyncConfig(admin_key=r.secrets.admin_key, base_url=s.base_url, destination=destinations.normalize(
+        s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
+        bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
+        lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir)
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
@@ -147,26 +151,20 @@ def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
     started = time.monotonic()
     try:
         n = len(select(cfg.tables))
-        show = not as_json and err.is_terminal
-        if show:
+        if not as_json and err.is_terminal:
             with Progress(err, n) as prog:
                 results, run = sync(cfg, prog)
         else:
             results, run = sync(cfg)
     except (SyncError, ValueError) as e:
-        if as_json:
-            print(json.dumps({"status": "error", "error": str(e)}))
-        err.print(f"[red]error:[/] {e}", highlight=False)
-        return 2, None
+        raise _fail(str(e), as_json) from None
     except PipelineStepFailed as e:
-        msg = f"loading into {cfg.destination} failed at the {e.step} step: {type(e.exception).__name__}: {e.exception}"
-        if as_json:
-            print(json.dumps({"status": "error", "error": msg}))
-        err.print(f"[red]error:[/] {msg}", highlight=False)
-        return 1, None
+        msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
+               f"{type(e.exception).__name__}: {e.exception}")
+        raise _fail(scrub(msg, cfg.admin_key), as_json, 1) from None
     seconds = time.monotonic() - started
     if as_json:
-        print(json.dumps(result_json(results, run, seconds, cfg.destination, cfg.schema)))
+        print(json.dumps(result_json(results, run, seconds, destinations.shown(cfg.destination), cfg.schema)))
     else:
         Console().print(summary_table(results))
         for r in results:
@@ -176,48 +174,45 @@ def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
     return (0 if status == "ok" else 1), run
 
 
-def _config(admin_key: str | None, base_url: str, destination: str, schema: str, tables: str | None,
-            concurrency: int, bucket_width: str, start_date: str | None, lookback_hours: float,
-            state_dir: str | None) -> SyncConfig:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
-        raise typer.BadParameter(f"{schema!r} is not a valid schema name (letters, digits and _, not starting "
-                                 "with a digit).", param_hint="--schema")
-    names = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
-    if names:
-        unknown = [n for n in names if n not in TABLES]
-        if unknown:
-            raise typer.BadParameter(f"unknown table(s) {', '.join(unknown)}; valid tables: {', '.join(TABLES)}.",
-                                     param_hint="--tables")
-    default_w, per_w = _widths(bucket_width)
-    start = _parse_date(start_date)
-    return SyncConfig(admin_key=admin_key, base_url=base_url, destination=destination, schema=schema,
-                      tables=names, concurrency=concurrency, bucket_width=default_w, bucket_widths=per_w,
-                      start_date=start if start is not None else DEFAULT_START,
-                      lookback_seconds=int(lookback_hours * 3600), pipelines_dir=state_dir)
-
-
-BaseUrl = Annotated[str, typer.Option("--base-url", envvar="OPENAI_BASE_URL",
-                                      help="API base URL (data-residency hosts, proxies, the simulator).")]
-Schema = Annotated[str, typer.Option(help="The destination schema (dataset) to load into.")]
+Connection = Annotated[str | None, typer.Option("--connection", "-c", help="The named connection of the config "
+                                                "file to use (default: its default_connection).")]
+ConfigPath = Annotated[str | None, typer.Option("--config", help=f"The config file (default ./{DEFAULT_CONFIG}, "
+                                                "or OPENAI_SYNC_CONFIG); keys live beside it in *.secrets.toml.")]
+BaseUrl = Annotated[str | None, typer.Option("--base-url", help="API base URL (data-residency hosts, proxies, the "
+                                             f"simulator). Env OPENAI_BASE_URL; default {DEFAULT_BASE_URL}.")]
+Destination = Annotated[str | None, typer.Option(help="duckdb:///PATH (default duckdb:///./openai.duckdb), "
+                                                 "postgresql://USER@HOST:PORT/DB, filesystem:///PATH, or a dlt "
+                                                 "destination name. Env OPENAI_SYNC_DESTINATION.")]
+Schema = Annotated[str | None, typer.Option(help="The destination schema (dataset); default openai. "
+                                            "Env OPENAI_SYNC_SCHEMA.")]
 Tables = Annotated[str | None, typer.Option(help="Comma-separated tables to sync (default: all).")]
-Concurrency = Annotated[int, typer.Option(help="At most this many API requests in flight.", min=1, max=64)]
-Width = Annotated[str, typer.Option("--bucket-width", help="Usage bucket width: 1d, 1h or 1m; per table with "
-                                                           "NAME=W, e.g. '1h,usage_completions=1m'.")]
+Concurrency = Annotated[int | None, typer.Option(help="At most this many API requests in flight (default 8).",
+                                                 min=1, max=64)]
+Width = Annotated[str | None, typer.Option("--bucket-width", help="Usage bucket width: 1d (default), 1h or 1m; per "
+                                           "table with NAME=W, e.g. '1h,usage_completions=1m'.")]
 Start = Annotated[str | None, typer.Option(help="First day of usage and costs on a first sync, YYYY-MM-DD "
                                                 "(default 2020-01-01: the full history).")]
-Lookback = Annotated[float, typer.Option(help="Re-read usage buckets that ended less than this many hours ago "
-                                              "(OpenAI restates recent buckets).", min=0)]
+Lookback = Annotated[float | None, typer.Option(help="Re-read usage buckets that ended less than this many hours "
+                                                "ago (default 24; OpenAI restates recent buckets).", min=0)]
 StateDir = Annotated[str | None, typer.Option(help="Where dlt keeps its local working state "
                                                    "(default ~/.dlt/pipelines).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with the result instead of tables.")]
 
 
+def _flags(**kw: Any) -> dict[str, Any]:
+    if kw.get("tables") is not None:
+        kw["tables"] = [t.strip() for t in kw["tables"].split(",") if t.strip()]
+    return kw
+
+
 @app.command("sync", epilog="""
-Examples (the key is read from the environment, never from the command line):
+Examples (keys come from the environment or the secrets file, never from the command line):
 
   export OPENAI_ADMIN_KEY=...        # a read-only Admin key, sk-admin-...
 
   openai-sync sync                                   # everything into ./openai.duckdb
+
+  openai-sync sync --connection prod                 # a connection saved by `openai-sync setup`
 
   openai-sync sync --destination postgresql://loader@db:5432/analytics --schema openai
 
@@ -227,28 +222,162 @@ Exit codes: 0 every table synced; 1 some table failed (the others were loaded); 
 configuration (nothing was written).
 """)
 def sync_cmd(
-    base_url: BaseUrl = DEFAULT_BASE_URL,
-    destination: Annotated[str, typer.Option(help="duckdb:///PATH, postgresql://USER@HOST:PORT/DB, "
-                                                  "filesystem:///PATH, or a dlt destination name.")
-                           ] = DEFAULT_DESTINATION,
-    schema: Schema = "openai",
+    connection: Connection = None,
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
     tables: Tables = None,
-    concurrency: Concurrency = 8,
-    bucket_width: Width = "1d",
+    concurrency: Concurrency = None,
+    bucket_width: Width = None,
     start_date: Start = None,
-    lookback_hours: Lookback = 24.0,
+    lookback_hours: Lookback = None,
     state_dir: StateDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Sync the organization's tables (audit logs, usage, costs, users, projects, ...) into the destination.
 
-    Reads the Admin key from OPENAI_ADMIN_KEY. Incremental: usage and costs resume where the last run
-    stopped (re-reading the lookback window), audit logs from the newest event loaded.
+    Settings come from flags, then the environment, then the config file (see `openai-sync setup`).
+    Incremental: usage and costs resume where the last run stopped (re-reading the lookback window),
+    audit logs from the newest event loaded.
     """
-    cfg = _config(os.environ.get("OPENAI_ADMIN_KEY") or None, base_url, destination, schema, tables, concurrency,
-                  bucket_width, start_date, lookback_hours, state_dir)
-    code, _ = _run_sync(cfg, as_json)
+    r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
+                        schema=schema, tables=tables, concurrency=concurrency, bucket_width=bucket_width,
+                        start_date=start_date, lookback_hours=lookback_hours, state_dir=state_dir), as_json)
+    code, _ = _run_sync(_sync_config(r), as_json)
     raise typer.Exit(code)
+
+
+SYMBOL = {PASS: "[green]✔ pass[/]", WARN: "[yellow]! warn[/]", FAIL: "[red]✖ fail[/]"}
+
+
+def _print_checks(checks: list[Check], as_json: bool, r: Resolved) -> str:
+    result = verdict(checks)
+    if as_json:
+        print(json.dumps({"status": result, "connection": r.name, "checks": [c.as_dict() for c in checks]}))
+    else:
+        out = Console(highlight=False)
+        for c in checks:
+            out.print(f"{SYMBOL[c.status]}  [bold]{c.name}[/]: {c.message}")
+        out.print("\n[green]All checks passed.[/]" if result == "ok" else "\n[red]Some checks failed[/]: fix them "
+                  "and run `openai-sync test` again.")
+    return result
+
+
+@app.command("test", epilog="""
+Examples:
+
+  openai-sync test                       # the default connection of ./openai-sync.toml, keys from its secrets
+
+  openai-sync test --connection prod --json
+
+Exit code 0 when no check fails (warnings allowed), 1 otherwise.
+""")
+def test_cmd(
+    connection: Connection = None,
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
+    as_json: AsJson = False,
+) -> None:
+    """Run the Save & Test checks without loading anything: keys, permissions, audit logging, projects
+    without a key, destination. Each prints pass, warn or fail with what to do."""
+    try:
+        r = resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
+                           schema=schema))
+    except ConfigError as e:
+        checks = [Check("configuration", FAIL, str(e))]
+        if as_json:
+            print(json.dumps({"status": "failed", "checks": [c.as_dict() for c in checks]}))
+        else:
+            Console(highlight=False).print(f"{SYMBOL[FAIL]}  [bold]configuration[/]: {e}")
+        raise typer.Exit(1) from None
+    checks = run_checks(r)
+    raise typer.Exit(0 if _print_checks(checks, as_json, r) == "ok" else 1)
+
+
+def _ask_keys(console: Console) -> Secrets:
+    admin = typer.prompt("Admin key (sk-admin-..., input hidden; Enter to skip)", default="", hide_input=True,
+                         show_default=False).strip() or None
+    keys: list[ProjectKey] = []
+    while True:
+        k = typer.prompt(f"Project key {len(keys) + 1} (sk-proj-..., input hidden; Enter when done)", default="",
+                         hide_input=True, show_default=False).strip()
+        if not k:
+            break
+        keys.extend(parse_project_keys([k], "input"))
+        console.print(f"  added {mask(keys[-1].key)}")
+    return Secrets(admin, keys)
+
+
+@app.command("setup", epilog="""
+Examples:
+
+  openai-sync setup                                  # asks for everything; keys are read without echo
+
+  OPENAI_ADMIN_KEY=... OPENAI_PROJECT_KEYS=... openai-sync setup --non-interactive \\
+      --connection prod --destination postgresql://loader@db:5432/analytics --schema openai
+
+The configuration goes to ./openai-sync.toml (or --config); the keys to openai-sync.secrets.toml beside it,
+readable by you alone (mode 0600).
+""")
+def setup_cmd(
+    connection: Annotated[str, typer.Option("--connection", "-c", help="Name of the connection to save.")
+                          ] = "default",
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
+    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Ask nothing: settings from flags "
+                                                  "and environment, keys from OPENAI_ADMIN_KEY and "
+                                                  "OPENAI_PROJECT_KEYS.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Save even when a check fails.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Set up a connection: destination schema, destination, Admin key, project keys; run the checks; save."""
+    console = Console(stderr=as_json, highlight=False)
+    interactive = not non_interactive and sys.stdin.isatty()
+    flags = _flags(connection=connection, config=config, base_url=base_url, destination=destination, schema=schema)
+    try:
+        r = resolve(flags)
+    except ConfigError as e:
+        if not interactive:
+            raise _fail(str(e), as_json) from None
+        r = resolve({"config": config})  # start from defaults and ask
+    if interactive:
+        console.print("[bold]openai-sync setup[/]: a connection named "
+                      f"[bold]{connection}[/], saved in {r.config_path}")
+        while True:
+            schema = typer.prompt("Destination schema", default=schema or r.settings.schema_name)
+            if SCHEMA_RE.fullmatch(schema):
+                break
+            console.print("[red]Use letters, digits and _, not starting with a digit.[/]")
+        destination = typer.prompt("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name",
+                                   default=destination or r.settings.destination)
+        secrets = _ask_keys(console)
+        if not secrets.admin_key and r.secrets.admin_key:
+            secrets.admin_key = r.secrets.admin_key
+        flags.update(schema=schema, destination=destinations.normalize(destination))
+    else:
+        secrets = r.secrets
+    for problem in key_problems(secrets):
+        console.print(f"[yellow]note:[/] {problem}; the checks below say what to do.")
+    try:
+        settings = resolve(flags).settings
+    except ConfigError as e:
+        raise _fail(str(e), as_json) from None
+    resolved = Resolved(connection, settings, secrets, r.config_path, {})
+    checks = run_checks(resolved)
+    result = _print_checks(checks, as_json, resolved)
+    if result != "ok" and not force and not (
+            interactive and typer.confirm("Some checks failed. Save this configuration anyway?", default=False)):
+        console.print("Nothing saved.")
+        raise typer.Exit(1)
+    sec = save(r.config_path, connection, settings, secrets)
+    console.print(f"Saved connection {connection!r}: settings in {r.config_path}, keys in {sec} (mode 0600).\n"
+                  f"Next: openai-sync sync" + ("" if connection == "default" else f" --connection {connection}"))
+    raise typer.Exit(0 if result == "ok" else 1)
 
 
 @app.command(epilog="""
@@ -277,8 +406,8 @@ def demo(
         if not as_json:
             console.print(f"[bold]openai-sync demo[/]: a simulated {size.value} organization at {sim.base_url}, "
                           f"synced into {destination}")
-        cfg = _config(sim.world.admin_key, sim.base_url, destination, "openai", None, 8, "1d", None, 24.0,
-                      state_dir)
+        cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,
+                         destination=destinations.normalize(destination), pipelines_dir=state_dir)
         code, run = _run_sync(cfg, as_json)
     if run is None or as_json:
         raise typer.Exit(code)

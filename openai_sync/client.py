@@ -142,6 +142,14 @@ def _api_message(e: openai.APIStatusError) -> str:
     return str(e.message)
 
 
+def scrub(text: str, *keys: str | None) -> str:
+    """Remove any trace of the keys from a text (error messages may echo parts of a key)."""
+    for key in keys:
+        if key:
+            text = _scrub(text, key)
+    return text
+
+
 def _scrub(text: str, key: str) -> str:
     """Remove any trace of the key from an API message (the API itself echoes parts of bad keys)."""
     out = text.replace(key, mask(key))

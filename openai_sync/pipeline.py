@@ -25,13 +25,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
-from . import catalog
+from . import catalog, destinations
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
 from .client import Client, KeyProblem, SyncError, key_kind, mask
 from .pagination import bucket_pages, list_pages
@@ -322,21 +321,6 @@ def make_resource(run: Run, table: Table) -> Any:
     )
 
 
-# ---- destinations ------------------------------------------------------------------------------------
-def make_destination(spec: str) -> Any:
-    """duckdb:///path, postgresql://..., filesystem:///path, or the name of a dlt-configured destination."""
-    if spec.startswith("duckdb://"):
-        path = spec[len("duckdb://"):]
-        path = path[1:] if path.startswith("/./") or path.startswith("//") else path
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(Path(path).expanduser()))
-    if spec.startswith(("postgresql://", "postgres://")):
-        return dlt.destinations.postgres(credentials=spec)
-    if spec.startswith("filesystem://"):
-        return dlt.destinations.filesystem(bucket_url="file://" + spec[len("filesystem://"):])
-    return spec  # a destination name that dlt resolves from its own configuration
-
-
 def pipeline_name(cfg: SyncConfig) -> str:
     digest = hashlib.blake2b(f"{cfg.destination}|{cfg.schema}".encode(), digest_size=5).hexdigest()
     return f"openai_sync_{cfg.schema}_{digest}"
@@ -411,7 +395,7 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     tables = catalog.select(cfg.tables)
     client = preflight(cfg, tables)
     run = Run(cfg, client)
-    pipeline = dlt.pipeline(pipeline_name(cfg), destination=make_destination(cfg.destination),
+    pipeline = dlt.pipeline(pipeline_name(cfg), destination=destinations.make(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
     pipeline = _forget_local_state_of_a_new_destination(pipeline)
     run.pipeline = pipeline

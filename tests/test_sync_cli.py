@@ -17,8 +17,8 @@ runner = CliRunner()
 
 def run_sync(sim: Simulator, tmp: Path, key: str | None, *args: str):
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": key or "", "COLUMNS": "250"}
-    return runner.invoke(app, ["sync", "--destination", f"duckdb:///{tmp}/out.duckdb", "--state-dir",
-                               str(tmp / "state"), *args], env=env)
+    return runner.invoke(app, ["sync", "--config", str(tmp / "openai-sync.toml"), "--destination",
+                               f"duckdb:///{tmp}/out.duckdb", "--state-dir", str(tmp / "state"), *args], env=env)
 
 
 def assert_nothing_written(tmp: Path) -> None:

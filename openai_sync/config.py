@@ -1,0 +1,283 @@
+"""Configuration: named connections in a TOML file, their keys in a separate secrets file (mode 0600),
+environment variables, and command-line flags.
+
+Precedence, highest first: command-line flags, environment variables, the config and secrets files,
+built-in defaults. One file can hold several connections (two organizations, staging and prod, ...);
+`--connection NAME` picks one, else the file's `default_connection`, else the one named `default`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .catalog import TABLES, WIDTH_SECONDS
+from .client import DEFAULT_BASE_URL, key_kind, mask
+
+DEFAULT_CONFIG = "openai-sync.toml"
+DEFAULT_DESTINATION = "duckdb:///./openai.duckdb"
+SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+# environment variable -> setting (SPEC 2.1 names the first three)
+ENV = {
+    "OPENAI_ADMIN_KEY": "admin_key",
+    "OPENAI_PROJECT_KEYS": "project_keys",
+    "OPENAI_BASE_URL": "base_url",
+    "OPENAI_SYNC_DESTINATION": "destination",
+    "OPENAI_SYNC_SCHEMA": "schema",
+    "OPENAI_SYNC_CONNECTION": "connection",
+    "OPENAI_SYNC_CONFIG": "config",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, in a sentence that names the file, the setting and the valid values."""
+
+
+class Settings(BaseModel):
+    """The plain (non-secret) settings of one connection."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    destination: str = DEFAULT_DESTINATION
+    schema_name: str = Field("openai", alias="schema")
+    base_url: str = DEFAULT_BASE_URL
+    tables: list[str] | None = None
+    concurrency: int = Field(8, ge=1, le=64)
+    bucket_width: str = "1d"
+    start_date: date | None = None
+    lookback_hours: float = Field(24.0, ge=0)
+    state_dir: str | None = None
+
+    @field_validator("schema_name")
+    @classmethod
+    def _schema(cls, v: str) -> str:
+        if not SCHEMA_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not a valid schema name: use letters, digits and _, not starting with a "
+                             "digit, at most 63 characters")
+        return v
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"{v!r} is not a date; use YYYY-MM-DD (UTC)") from None
+        return v
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, v: list[str] | None) -> list[str] | None:
+        if v:
+            unknown = [t for t in v if t not in TABLES]
+            if unknown:
+                raise ValueError(f"unknown table(s) {', '.join(unknown)}; valid tables: {', '.join(TABLES)}")
+        return v or None
+
+    @field_validator("bucket_width")
+    @classmethod
+    def _width(cls, v: str) -> str:
+        parse_widths(v)
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"https?://[^/\s]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the destination is empty")
+        return v.strip()
+
+    def start_epoch(self) -> int | None:
+        if self.start_date is None:
+            return None
+        return int(datetime(self.start_date.year, self.start_date.month, self.start_date.day, tzinfo=UTC).timestamp())
+
+
+@dataclass
+class ProjectKey:
+    key: str
+    project_id: str | None = None  # given explicitly, or identified later from the Admin key's view
+
+    def __repr__(self) -> str:  # never show the key itself
+        return f"ProjectKey({mask(self.key)}, project_id={self.project_id!r})"
+
+
+@dataclass
+class Secrets:
+    admin_key: str | None = None
+    project_keys: list[ProjectKey] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Secrets(admin_key={mask(self.admin_key)}, project_keys={self.project_keys!r})"
+
+    def all_keys(self) -> list[str]:
+        return [k for k in [self.admin_key, *[p.key for p in self.project_keys]] if k]
+
+
+@dataclass
+class Resolved:
+    name: str
+    settings: Settings
+    secrets: Secrets
+    config_path: Path
+    sources: dict[str, str]  # setting -> where its value came from (flag, env, file, default)
+
+
+def parse_widths(value: str) -> tuple[str, dict[str, str]]:
+    """`1d`, or `1h,usage_completions=1m`: a default width and per-table ones."""
+    default, per = "1d", {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, _, w = part.rpartition("=")
+        if w not in WIDTH_SECONDS:
+            raise ValueError(f"bucket width {w!r} is not one of 1m, 1h, 1d")
+        if name:
+            if name not in TABLES or TABLES[name].mode != "usage":
+                usage = ", ".join(t for t in TABLES if TABLES[t].mode == "usage")
+                raise ValueError(f"{name!r} is not a usage table; usage tables: {usage}")
+            per[name] = w
+        else:
+            default = w
+    return default, per
+
+
+def parse_project_keys(raw: Any, where: str) -> list[ProjectKey]:
+    """A list of keys, `PROJECT_ID=KEY` strings, or a {project_id: key} table."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, dict):
+        return [ProjectKey(str(k), str(p)) for p, k in raw.items()]
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: project_keys must be a list of keys or a table of project_id = key")
+    out = []
+    for it in items:
+        it = str(it).strip()
+        if not it:
+            continue
+        pid, sep, key = it.partition("=")
+        out.append(ProjectKey(key.strip(), pid.strip()) if sep and pid.startswith("proj_") else ProjectKey(it))
+    return out
+
+
+def secrets_path(config_path: Path) -> Path:
+    return config_path.with_name(config_path.stem + ".secrets.toml")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+
+
+def resolve(flags: dict[str, Any], env: dict[str, str] | None = None) -> Resolved:
+    """Merge defaults, files, environment and flags into one connection's settings and secrets."""
+    env = dict(os.environ) if env is None else env
+    sources: dict[str, str] = {}
+    config_path = Path(flags.get("config") or env.get("OPENAI_SYNC_CONFIG") or DEFAULT_CONFIG).expanduser()
+    doc = _read_toml(config_path) if config_path.exists() else {}
+    sec_path = secrets_path(config_path)
+    sec_doc = _read_toml(sec_path) if sec_path.exists() else {}
+    if sec_doc and stat.S_IMODE(sec_path.stat().st_mode) & 0o077:
+        raise ConfigError(f"{sec_path} holds keys but other users can read it; run: chmod 600 {sec_path}")
+    connections = doc.get("connections", {})
+    if not isinstance(connections, dict):
+        raise ConfigError(f"{config_path}: [connections] must be a table of named connections")
+    name = flags.get("connection") or env.get("OPENAI_SYNC_CONNECTION") or doc.get("default_connection") or "default"
+    if flags.get("connection") and name not in connections and (connections or config_path.exists()):
+        valid = ", ".join(connections) or "(none yet: run openai-sync setup)"
+        raise ConfigError(f"no connection named {name!r} in {config_path}; connections: {valid}")
+    values: dict[str, Any] = {}
+    file_values = connections.get(name, {})
+    if not isinstance(file_values, dict):
+        raise ConfigError(f"{config_path}: [connections.{name}] must be a table")
+    for k, v in file_values.items():
+        values[k] = v
+        sources[k] = f"file {config_path}"
+    for var, setting in ENV.items():
+        if (setting in Settings.model_fields or setting == "schema") and env.get(var):
+            values[setting] = env[var]
+            sources[setting] = f"env {var}"
+    for k, v in flags.items():
+        if k in ("config", "connection") or v is None:
+            continue
+        values[k] = v
+        sources[k] = "flag"
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "?"
+        loc = "schema" if loc == "schema_name" else loc
+        origin = sources.get(loc, "")
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            valid = ", ".join("schema" if f == "schema_name" else f for f in Settings.model_fields)
+            msg = f"unknown setting; valid settings: {valid}"
+        raise ConfigError(f"{loc}: {msg}" + (f" (from {origin})" if origin else "")) from None
+
+    file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
+    secrets = Secrets(
+        admin_key=env.get("OPENAI_ADMIN_KEY") or file_secrets.get("admin_key") or None,
+        project_keys=parse_project_keys(env.get("OPENAI_PROJECT_KEYS"), "OPENAI_PROJECT_KEYS")
+        if env.get("OPENAI_PROJECT_KEYS") else parse_project_keys(file_secrets.get("project_keys"), str(sec_path)),
+    )
+    return Resolved(name, settings, secrets, config_path, sources)
+
+
+def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool = True) -> Path:
+    """Write one connection into the config file and its keys into the secrets file (mode 0600),
+    keeping the other connections. Keys kept in the environment are not written."""
+    doc = _read_toml(path) if path.exists() else {}
+    doc.setdefault("connections", {})[name] = settings.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if make_default:
+        doc["default_connection"] = name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# openai-sync configuration: see README (Configuration). Keys live in "
+                    f"{secrets_path(path).name}.\n" + tomli_w.dumps(doc))
+    sec = secrets_path(path)
+    sec_doc = _read_toml(sec) if sec.exists() else {}
+    entry: dict[str, Any] = {}
+    if secrets.admin_key:
+        entry["admin_key"] = secrets.admin_key
+    if secrets.project_keys:
+        entry["project_keys"] = [f"{p.project_id}={p.key}" if p.project_id else p.key for p in secrets.project_keys]
+    sec_doc.setdefault("connections", {})[name] = entry
+    fd = os.open(sec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.chmod(sec, 0o600)  # also when the file existed with looser bits
+        f.write("# openai-sync keys: keep this file private (mode 0600); never commit it.\n")
+        f.write(tomli_w.dumps(sec_doc))
+    return sec
+
+
+def key_problems(secrets: Secrets) -> list[str]:
+    """Keys pasted in the wrong place, found from their prefixes alone."""
+    out = []
+    if secrets.admin_key and key_kind(secrets.admin_key) == "project":
+        out.append(f"the Admin key {mask(secrets.admin_key)} is a project key (sk-proj-...)")
+    for p in secrets.project_keys:
+        if key_kind(p.key) == "admin":
+            out.append(f"the project key {mask(p.key)} is an Admin key (sk-admin-...)")
+    return out

@@ -1,0 +1,63 @@
+"""Destination strings: what the user writes (`--destination`) and what dlt needs.
+
+- `duckdb:///PATH` (PATH absolute, or `./relative`), or a bare path ending in `.duckdb`;
+- `postgresql://USER[:PASSWORD]@HOST:PORT/DB`;
+- `filesystem:///FOLDER` (Parquet files);
+- any other word: the name of a destination configured through dlt (BigQuery, Snowflake, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import dlt
+
+
+def normalize(spec: str) -> str:
+    spec = spec.strip()
+    if spec.endswith(".duckdb") and "://" not in spec:
+        return "duckdb:///" + (spec if spec.startswith(("/", "./", "../", "~")) else "./" + spec)
+    return spec
+
+
+def kind(spec: str) -> str:
+    spec = normalize(spec)
+    if spec.startswith("duckdb://"):
+        return "duckdb"
+    if spec.startswith(("postgresql://", "postgres://")):
+        return "postgres"
+    if spec.startswith("filesystem://"):
+        return "filesystem"
+    return "named"
+
+
+def duckdb_path(spec: str) -> Path:
+    rest = normalize(spec)[len("duckdb://"):]
+    if rest.startswith("//") or rest.startswith("/./") or rest.startswith("/../") or rest.startswith("/~"):
+        rest = rest[1:]
+    return Path(rest).expanduser()
+
+
+def filesystem_path(spec: str) -> Path:
+    return Path(normalize(spec)[len("filesystem://"):]).expanduser()
+
+
+def shown(spec: str) -> str:
+    """The destination as it may be printed: any password hidden."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", spec)
+
+
+def make(spec: str) -> Any:
+    """The dlt destination for a destination string."""
+    k = kind(spec)
+    if k == "duckdb":
+        path = duckdb_path(spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(path))
+    if k == "postgres":
+        return dlt.destinations.postgres(credentials=normalize(spec))
+    if k == "filesystem":
+        return dlt.destinations.filesystem(bucket_url="file://" + str(filesystem_path(spec).resolve()))
+    return spec
