@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Mode = Literal["full", "audit", "usage", "costs", "settings"]
+Mode = Literal["full", "recent", "audit", "usage", "costs", "settings"]
 Envelope = Literal["list", "next", "bare"]
 
 # Buckets per page at each width: the largest page the API allows (SPEC 4.3).
@@ -39,10 +39,21 @@ class Table:
     text_columns: tuple[str, ...] = ()
     description: str = ""
     settings_paths: tuple[tuple[str, str], ...] = field(default=())  # settings: (column prefix, path)
+    # project tables (project keys). `path` of a child is formatted with its parent object's fields.
+    key: Literal["admin", "project"] = "admin"
+    created_field: str = "created_at"
+    order_param: bool = False  # "recent": pass order=desc (else the endpoint lists newest first already)
+    terminal: tuple[str, ...] = ()  # "recent": statuses after which an object never changes again
+    retrieve: str = ""  # "recent": where an object still open is re-read, formatted with its fields
+    drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
 
     @property
     def soft_delete(self) -> bool:
         return self.mode == "full"
+
+
+def _project(name: str, path: str, mode: Mode, **kw: object) -> Table:
+    return Table(name, path, mode, ("project_id", "id"), key="project", **kw)  # type: ignore[arg-type]
 
 
 def _usage(name: str, endpoint: str, dims: tuple[str, ...], what: str) -> Table:
@@ -115,15 +126,62 @@ ORG_TABLES: tuple[Table, ...] = (
           json_columns=("notification_channel__recipients",), text_columns=("notification_channel__subject_prefix",)),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in ORG_TABLES}
+# Project tables (SPEC 4.2), read with each project's own key. Strategies:
+# - full: every object, every run; what a complete listing no longer has is marked _deleted. For what can
+#   be deleted or edited (files, vector stores, ...) this is the only way to see it; pages are large.
+# - recent: newest first, down to the newest object of the last run, plus the objects that were still
+#   open then (re-read by id). Objects in a terminal state are never read again; these cannot be deleted.
+# A child table (parent=...) is read for each parent object this run read: all of them for a full parent,
+# the new and the still-open ones for a recent parent (output items of a run that just completed, ...).
+PROJECT_TABLES: tuple[Table, ...] = (
+    _project("files", "/files", "full", page_limit=10000,
+             description="Files of the project (metadata, not contents)"),
+    _project("batches", "/batches", "recent", terminal=("completed", "failed", "expired", "cancelled"),
+             retrieve="/batches/{id}", json_columns=("metadata", "errors__data"),
+             timestamp_columns=("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
+                                "cancelling_at", "cancelled_at"), text_columns=("output_file_id", "error_file_id")),
+    _project("evals", "/evals", "full", json_columns=("data_source_config", "testing_criteria", "metadata")),
+    _project("eval_runs", "/evals/{id}/runs", "recent", parent="evals", parent_column="eval_id", order_param=True,
+             terminal=("completed", "failed", "canceled"), retrieve="/evals/{eval_id}/runs/{id}",
+             json_columns=("data_source", "metadata", "per_model_usage", "per_testing_criteria_results")),
+    _project("eval_run_output_items", "/evals/{eval_id}/runs/{id}/output_items", "full", parent="eval_runs",
+             parent_column="run_id", json_columns=("datasource_item", "results", "sample")),
+    _project("skills", "/skills", "full"),
+    _project("skill_versions", "/skills/{id}/versions", "full", parent="skills", parent_column="skill_id"),
+    _project("fine_tuning_jobs", "/fine_tuning/jobs", "recent", envelope="bare",
+             terminal=("succeeded", "failed", "cancelled"), retrieve="/fine_tuning/jobs/{id}",
+             json_columns=("hyperparameters", "method", "result_files", "integrations", "metadata", "error"),
+             timestamp_columns=("finished_at", "estimated_finish"), text_columns=("fine_tuned_model",)),
+    _project("fine_tuning_job_events", "/fine_tuning/jobs/{id}/events", "full", parent="fine_tuning_jobs",
+             parent_column="fine_tuning_job_id", envelope="bare", json_columns=("data",)),
+    _project("fine_tuning_job_checkpoints", "/fine_tuning/jobs/{id}/checkpoints", "full",
+             parent="fine_tuning_jobs", parent_column="fine_tuning_job_id", json_columns=("metrics",)),
+    _project("vector_stores", "/vector_stores", "full", json_columns=("metadata",),
+             timestamp_columns=("expires_at", "last_active_at")),
+    _project("vector_store_files", "/vector_stores/{id}/files", "full", parent="vector_stores",
+             parent_column="vector_store_id", json_columns=("attributes", "chunking_strategy", "last_error")),
+    _project("containers", "/containers", "full", json_columns=("expires_after", "network_policy")),
+    _project("container_files", "/containers/{id}/files", "full", parent="containers", parent_column="container_id"),
+    _project("assistants", "/assistants", "full", json_columns=("tools", "tool_resources", "metadata",
+                                                                "response_format")),
+    _project("models", "/models", "full", created_field="created", page_limit=0),  # not paginated
+    _project("chat_completions", "/chat/completions", "recent", order_param=True, created_field="created",
+             json_columns=("metadata",), drop_columns=("choices",),
+             description="Stored chat completions: metadata, model and usage; message content is opt-in"),
+)
+
+ALL_TABLES: tuple[Table, ...] = ORG_TABLES + PROJECT_TABLES
+TABLES: dict[str, Table] = {t.name: t for t in ALL_TABLES}
 # tables whose rows are the parents of a fan-out: listed once per run and shared
 PARENTS: frozenset[str] = frozenset(t.parent for t in ORG_TABLES if t.parent)
+PROJECT_PARENTS: frozenset[str] = frozenset(t.parent for t in PROJECT_TABLES if t.parent)
 
 
-def select(names: list[str] | None) -> list[Table]:
-    """The tables to sync: all, or those named (parents of a fan-out are read, not necessarily loaded)."""
+def select(names: list[str] | None, *, admin: bool = True, project: bool = False) -> list[Table]:
+    """The tables to sync: those named, or every table the keys can read (the Admin key: organization
+    tables; project keys: project tables). Parents of a fan-out are read, not necessarily loaded."""
     if not names:
-        return list(ORG_TABLES)
+        return [t for t in ALL_TABLES if (t.key == "admin" and admin) or (t.key == "project" and project)]
     unknown = [n for n in names if n not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(unknown)}. Valid tables: {', '.join(TABLES)}")

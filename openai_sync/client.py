@@ -40,6 +40,15 @@ def key_kind(key: str) -> str:
     return "unknown"
 
 
+def redacted_matches(redacted: str, key: str) -> bool:
+    """Does a redacted value as the API shows it (`sk-proj-****abcd`, `sk-abc...wxyz`) describe this key?"""
+    parts = [p for p in re.split(r"\*+|\.\.\.|…", redacted) if p]
+    if len(parts) != 2:
+        return False
+    head, tail = parts
+    return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
+
+
 class SyncError(Exception):
     """An error the user can act on; its message is safe to print (keys masked)."""
 

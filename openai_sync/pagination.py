@@ -29,7 +29,7 @@ def list_pages(client: Client, path: str, params: dict[str, Any], *, limit: int,
     seen: set[str] = set()
     after: str | None = None
     while True:
-        q = {**params, "limit": limit}
+        q = {**params, "limit": limit} if limit else dict(params)  # limit 0: the endpoint takes none
         if after is not None:
             q["after"] = after
         page = client.get(path, q, label=label)

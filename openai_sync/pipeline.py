@@ -32,8 +32,9 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
 from . import catalog, destinations
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
-from .client import Client, KeyProblem, SyncError, key_kind, mask
+from .client import Client, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .pagination import bucket_pages, list_pages
+from .projects import ProjectKeyInfo, ProjectReader, commit_state, project_resource
 from .usage import buckets_to_arrow, floor_to
 
 DEFAULT_DESTINATION = "duckdb:///./openai.duckdb"
@@ -55,6 +56,8 @@ class SyncConfig:
     lookback_seconds: int = 86400
     pipelines_dir: str | None = None
     max_retries: int = 6
+    project_keys: list[Any] = field(default_factory=list)  # config.ProjectKey: key and optional project id
+    chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
 
     def width_for(self, table: Table) -> str:
         if table.mode == "costs":
@@ -90,6 +93,9 @@ class Run:
         self.finished: dict[str, float] = {}
         self._parents: dict[str, list[dict[str, Any]]] = {}
         self.pipeline: Any = None
+        self.clients: list[Client] = [client]
+        self.key_problems: list[str] = []
+        self.reader: ProjectReader | None = None
         self._parent_locks: dict[str, threading.Lock] = {t.name: threading.Lock() for t in catalog.ORG_TABLES}
 
     @property
@@ -306,6 +312,12 @@ def _hints(table: Table) -> dict[str, Any]:
 
 
 def make_resource(run: Run, table: Table) -> Any:
+    if table.key == "project":
+        return dlt.resource(
+            _guard(run, table, lambda: project_resource(run, run.reader, table)),
+            name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
+            max_table_nesting=0, columns=_hints(table), parallelized=True,
+        )
     if table.mode == "audit":
         gen = audit_logs
     elif table.mode in ("usage", "costs"):
@@ -342,7 +354,7 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     return pipeline if known else pipeline.drop()
 
 
-def preflight(cfg: SyncConfig, tables: list[Table]) -> Client:
+def preflight(cfg: SyncConfig, tables: list[Table], semaphore: threading.BoundedSemaphore | None = None) -> Client:
     """Check the Admin key before anything is written: present, of the right kind, accepted, scoped."""
     if not cfg.admin_key:
         raise KeyProblem("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created "
@@ -352,8 +364,8 @@ def preflight(cfg: SyncConfig, tables: list[Table]) -> Client:
                          "tables need a read-only Admin key (sk-admin-...); project keys go in "
                          "OPENAI_PROJECT_KEYS.")
     client = Client(cfg.base_url, cfg.admin_key, admin=True, max_concurrency=cfg.concurrency,
-                    max_retries=cfg.max_retries)
-    modes = {t.mode for t in tables}
+                    max_retries=cfg.max_retries, semaphore=semaphore)
+    modes = {t.mode for t in tables if t.key == "admin"}
     # one cheap request per permission the selected tables need
     client.get("/organization/projects", {"limit": 1}, label="preflight")
     if modes & {"usage", "costs"}:
@@ -364,6 +376,52 @@ def preflight(cfg: SyncConfig, tables: list[Table]) -> Client:
     return client
 
 
+def identify_project_keys(cfg: SyncConfig, admin: Client | None, semaphore: threading.BoundedSemaphore
+                          ) -> tuple[list[ProjectKeyInfo], list[str]]:
+    """Each project key with its project: given explicitly (PROJECT_ID=KEY), or found among the redacted
+    values of the projects' keys that the Admin key lists. Returns the usable keys and, per unusable key,
+    a sentence saying why and what to do."""
+    infos: list[ProjectKeyInfo] = []
+    problems: list[str] = []
+    redacted: dict[str, list[str]] | None = None
+    for pk in cfg.project_keys:
+        if key_kind(pk.key) == "admin":
+            problems.append(f"the project key {mask(pk.key)} is an Admin key (sk-admin-...); use it as the Admin key "
+                            "(OPENAI_ADMIN_KEY) instead")
+            continue
+        pid = pk.project_id
+        if pid is None and admin is not None:
+            if redacted is None:
+                redacted = {}
+                for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
+                                       label="identify project keys"):
+                    for p in page:
+                        redacted[p["id"]] = [k.get("redacted_value", "") for pg in list_pages(
+                            admin, f"/organization/projects/{p['id']}/api_keys", {}, limit=100,
+                            label="identify project keys") for k in pg]
+            found = [p for p, vals in redacted.items() if any(redacted_matches(v, pk.key) for v in vals)]
+            pid = found[0] if len(found) == 1 else None
+        if pid is None:
+            problems.append(f"the project of key {mask(pk.key)} is unknown"
+                            + (" (no project lists a key like it)" if admin is not None else " (no Admin key to look "
+                               "it up)") + "; give it as PROJECT_ID=KEY in OPENAI_PROJECT_KEYS or the secrets file")
+            continue
+        infos.append(ProjectKeyInfo(pid, Client(cfg.base_url, pk.key, admin=False, max_concurrency=cfg.concurrency,
+                                                max_retries=cfg.max_retries, semaphore=semaphore)))
+    return infos, problems
+
+
+def _scope_condition(t: Table, scopes: list[tuple[str, str | None]]) -> tuple[str, list[Any]]:
+    """SQL selecting the rows of completely listed scopes (project, or project and parent object)."""
+    if t.parent:
+        cond = " OR ".join(f"(project_id = %s AND {t.parent_column} = %s)" for _ in scopes)
+        args = [x for pid, parent in scopes for x in (pid, parent)]
+    else:
+        cond = f"project_id IN ({', '.join(['%s'] * len(scopes))})"
+        args = [pid for pid, _ in scopes]
+    return f"AND ({cond})", args
+
+
 def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: dict[str, TableResult]) -> None:
     schema_tables = pipeline.default_schema.tables
     with pipeline.sql_client() as sql:
@@ -371,7 +429,15 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
             if not t.soft_delete or t.name not in schema_tables:
                 continue
             name = sql.make_qualified_table_name(t.name)
-            if t.parent:
+            if t.key == "project":
+                scopes = run.reader.complete_scopes.get(t.name, []) if run.reader else []
+                failed = (run.reader.failed.get(t.name) or {}) if run.reader else {}
+                scopes = [sc for sc in scopes if sc[0] not in failed]
+                if not scopes:
+                    continue
+                where, args = _scope_condition(t, scopes)
+                args = [run.synced_at, *args]
+            elif t.parent:
                 parents = run.complete_parents.get(t.name) or []
                 if not parents:
                     continue
@@ -392,9 +458,24 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
-    tables = catalog.select(cfg.tables)
-    client = preflight(cfg, tables)
+    has_admin, has_project = bool(cfg.admin_key), bool(cfg.project_keys)
+    if not has_admin and not has_project:
+        preflight(cfg, [])  # says what is missing
+    tables = catalog.select(cfg.tables, admin=has_admin, project=has_project)
+    if cfg.tables and not has_project and any(t.key == "project" for t in tables):
+        raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
+                         "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
+    semaphore = threading.BoundedSemaphore(max(1, cfg.concurrency))
+    admin = preflight(cfg, tables, semaphore) if any(t.key == "admin" for t in tables) else None
+    wants_projects = any(t.key == "project" for t in tables)
+    infos, key_problems = identify_project_keys(cfg, admin, semaphore) if wants_projects else ([], [])
+    if wants_projects and not infos:
+        raise KeyProblem("no usable project key: " + "; ".join(key_problems))
+    client = admin or infos[0].client
     run = Run(cfg, client)
+    run.clients = [c for c in [admin, *[i.client for i in infos]] if c is not None]
+    run.key_problems = key_problems
+    run.reader = ProjectReader(run, infos) if wants_projects else None
     pipeline = dlt.pipeline(pipeline_name(cfg), destination=destinations.make(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
     pipeline = _forget_local_state_of_a_new_destination(pipeline)
@@ -411,13 +492,15 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     try:
         # a package left by a killed run is loaded first, then this run's data
         pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet")
+        if run.reader is not None:  # after all the data: the project tables' state, for what fully succeeded
+            pipeline.extract(dlt.resource(commit_state(run.reader), name="openai_sync_project_state"))
         pipeline.normalize()
         pipeline.load()
     finally:
         stop.set()
         if ticker:
             ticker.join()
-    results = {t.name: TableResult(t.name, rows=run.rows[t.name], requests=client.requests[t.name],
+    results = {t.name: TableResult(t.name, rows=run.rows[t.name], requests=sum(c.requests[t.name] for c in run.clients),
                                    seconds=run.finished.get(t.name, 0) - run.started.get(t.name, 0))
                for t in tables}
     apply_soft_deletes(pipeline, run, tables, results)
