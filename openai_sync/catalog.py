@@ -52,8 +52,8 @@ class Table:
         return self.mode == "full"
 
 
-def _project(name: str, path: str, mode: Mode, **kw: object) -> Table:
-    return Table(name, path, mode, ("project_id", "id"), key="project", **kw)  # type: ignore[arg-type]
+def _project(name: str, path: str, mode: Mode, pk: tuple[str, ...] = ("project_id", "id"), **kw: object) -> Table:
+    return Table(name, path, mode, pk, key="project", **kw)  # type: ignore[arg-type]
 
 
 def _usage(name: str, endpoint: str, dims: tuple[str, ...], what: str) -> Table:
@@ -158,7 +158,9 @@ PROJECT_TABLES: tuple[Table, ...] = (
              parent="fine_tuning_jobs", parent_column="fine_tuning_job_id", json_columns=("metrics",)),
     _project("vector_stores", "/vector_stores", "full", json_columns=("metadata",),
              timestamp_columns=("expires_at", "last_active_at")),
-    _project("vector_store_files", "/vector_stores/{id}/files", "full", parent="vector_stores",
+    # a file can be in several vector stores of a project: the store is part of the key
+    _project("vector_store_files", "/vector_stores/{id}/files", "full", ("project_id", "vector_store_id", "id"),
+             parent="vector_stores",
              parent_column="vector_store_id", json_columns=("attributes", "chunking_strategy", "last_error")),
     _project("containers", "/containers", "full", json_columns=("expires_after", "network_policy")),
     _project("container_files", "/containers/{id}/files", "full", parent="containers", parent_column="container_id"),

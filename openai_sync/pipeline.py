@@ -95,6 +95,7 @@ class Run:
         self.pipeline: Any = None
         self.clients: list[Client] = [client]
         self.key_problems: list[str] = []
+        self.notes: list[str] = []
         self.reader: ProjectReader | None = None
         self._parent_locks: dict[str, threading.Lock] = {t.name: threading.Lock() for t in catalog.ORG_TABLES}
 
@@ -376,35 +377,47 @@ def preflight(cfg: SyncConfig, tables: list[Table], semaphore: threading.Bounded
     return client
 
 
-def identify_project_keys(cfg: SyncConfig, admin: Client | None, semaphore: threading.BoundedSemaphore
-                          ) -> tuple[list[ProjectKeyInfo], list[str]]:
+def identify_project_keys(cfg: SyncConfig, admin: Client | None, semaphore: threading.BoundedSemaphore,
+                          notes: list[str] | None = None) -> tuple[list[ProjectKeyInfo], list[str]]:
     """Each project key with its project: given explicitly (PROJECT_ID=KEY), or found among the redacted
     values of the projects' keys that the Admin key lists. Returns the usable keys and, per unusable key,
-    a sentence saying why and what to do."""
+    a sentence saying why and what to do. Keys of archived projects are skipped with a note."""
+    notes = [] if notes is None else notes
     infos: list[ProjectKeyInfo] = []
     problems: list[str] = []
     redacted: dict[str, list[str]] | None = None
+    archived: set[str] = set()
     for pk in cfg.project_keys:
         if key_kind(pk.key) == "admin":
             problems.append(f"the project key {mask(pk.key)} is an Admin key (sk-admin-...); use it as the Admin key "
                             "(OPENAI_ADMIN_KEY) instead")
             continue
         pid = pk.project_id
-        if pid is None and admin is not None:
+        if admin is not None:
             if redacted is None:
                 redacted = {}
                 for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
                                        label="identify project keys"):
                     for p in page:
+                        if p.get("archived_at") or p.get("status") == "archived":
+                            archived.add(p["id"])
                         redacted[p["id"]] = [k.get("redacted_value", "") for pg in list_pages(
                             admin, f"/organization/projects/{p['id']}/api_keys", {}, limit=100,
                             label="identify project keys") for k in pg]
             found = [p for p, vals in redacted.items() if any(redacted_matches(v, pk.key) for v in vals)]
-            pid = found[0] if len(found) == 1 else None
+            if pid is not None and found and pid not in found:
+                problems.append(f"the project key {mask(pk.key)} was given for project {pid}, but it belongs to "
+                                f"{found[0]}; fix its PROJECT_ID=KEY entry")
+                continue
+            pid = pid or (found[0] if len(found) == 1 else None)
         if pid is None:
             problems.append(f"the project of key {mask(pk.key)} is unknown"
                             + (" (no project lists a key like it)" if admin is not None else " (no Admin key to look "
                                "it up)") + "; give it as PROJECT_ID=KEY in OPENAI_PROJECT_KEYS or the secrets file")
+            continue
+        if pid in archived:
+            notes.append(f"project {pid} is archived, so its key {mask(pk.key)} no longer works: its project "
+                         "tables keep the data of the last sync")
             continue
         infos.append(ProjectKeyInfo(pid, Client(cfg.base_url, pk.key, admin=False, max_concurrency=cfg.concurrency,
                                                 max_retries=cfg.max_retries, semaphore=semaphore)))
@@ -420,6 +433,22 @@ def _scope_condition(t: Table, scopes: list[tuple[str, str | None]]) -> tuple[st
         cond = f"project_id IN ({', '.join(['%s'] * len(scopes))})"
         args = [pid for pid, _ in scopes]
     return f"AND ({cond})", args
+
+
+def _cascade(sql: Any, name: str, t: Table, run: Run) -> int:
+    """Children of a parent that a complete listing no longer has (a deleted vector store's files) are gone."""
+    assert run.reader is not None and t.parent_column and t.parent
+    failed = run.reader.failed.get(t.parent) or {}
+    n = 0
+    for (parent_table, pid), ids in run.reader.parent_ids.items():
+        if parent_table != t.parent or pid in failed:
+            continue
+        keep = f"AND {t.parent_column} NOT IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+        where = f"WHERE _deleted = FALSE AND project_id = %s {keep}"
+        found = sql.execute_sql(f"SELECT count(*) FROM {name} {where}", pid, *ids)
+        sql.execute_sql(f"UPDATE {name} SET _deleted = TRUE {where}", pid, *ids)
+        n += int(found[0][0]) if found else 0
+    return n
 
 
 def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: dict[str, TableResult]) -> None:
@@ -448,11 +477,14 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
                 where, args = "", [run.synced_at]
             else:
                 continue
+            deleted = 0
+            if t.key == "project" and t.parent and run.reader:
+                deleted += _cascade(sql, name, t, run)
             q = f"UPDATE {name} SET _deleted = TRUE WHERE _deleted = FALSE AND _synced_at < %s {where}"
             before = sql.execute_sql(f"SELECT count(*) FROM {name} WHERE _deleted = FALSE AND _synced_at < %s "
                                      f"{where}", *args)
             sql.execute_sql(q, *args)
-            results[t.name].deleted = int(before[0][0]) if before else 0
+            results[t.name].deleted = deleted + (int(before[0][0]) if before else 0)
 
 
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
@@ -466,15 +498,19 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
                          "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
     semaphore = threading.BoundedSemaphore(max(1, cfg.concurrency))
-    admin = preflight(cfg, tables, semaphore) if any(t.key == "admin" for t in tables) else None
     wants_projects = any(t.key == "project" for t in tables)
-    infos, key_problems = identify_project_keys(cfg, admin, semaphore) if wants_projects else ([], [])
+    # the Admin key is also how project keys are matched to their projects
+    needs_admin = any(t.key == "admin" for t in tables) or (has_admin and wants_projects)
+    admin = preflight(cfg, tables, semaphore) if needs_admin else None
+    notes: list[str] = []
+    infos, key_problems = identify_project_keys(cfg, admin, semaphore, notes) if wants_projects else ([], [])
     if wants_projects and not infos:
         raise KeyProblem("no usable project key: " + "; ".join(key_problems))
     client = admin or infos[0].client
     run = Run(cfg, client)
     run.clients = [c for c in [admin, *[i.client for i in infos]] if c is not None]
     run.key_problems = key_problems
+    run.notes = notes
     run.reader = ProjectReader(run, infos) if wants_projects else None
     pipeline = dlt.pipeline(pipeline_name(cfg), destination=destinations.make(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)

@@ -64,14 +64,19 @@ def read_recent(client: Client, table: Table, path: str, state: dict[str, Any]) 
     Returns the objects and the scope's next state; the caller commits that state only on success."""
     watermark = state.get("watermark")
     open_ids = list(state.get("open", []))
+    # objects created in the watermark's second that were already read (and are not open): skip them
+    known = set(state.get("at_watermark", [])) - set(open_ids)
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
     for page in _pages(client, table, path):
         older = False
         for it in page:
-            if watermark is not None and _created(table, it) < watermark:
+            created = _created(table, it)
+            if watermark is not None and created < watermark:
                 older = True  # everything after this is older still: already read
                 break
+            if created == watermark and it.get("id") in known:
+                continue
             if it.get("id") not in seen:
                 seen.add(it["id"])
                 items.append(it)
@@ -89,8 +94,11 @@ def read_recent(client: Client, table: Table, path: str, state: dict[str, Any]) 
         seen.add(oid)
     newest = max([_created(table, it) for it in items] + ([watermark] if watermark is not None else []),
                  default=None)
+    at_newest = {it["id"] for it in items if _created(table, it) == newest}
+    if newest == watermark:
+        at_newest |= known
     still_open = [it["id"] for it in items if table.terminal and it.get("status") not in table.terminal]
-    return items, {"watermark": newest, "open": still_open}
+    return items, {"watermark": newest, "open": still_open, "at_watermark": sorted(at_newest)}
 
 
 def _path_fields(path: str) -> dict[str, str]:
@@ -114,6 +122,8 @@ class ProjectReader:
         self.next_state: dict[tuple[str, str], dict[str, Any]] = {}  # (table, scope) -> state to commit
         self.failed: dict[str, dict[str, str]] = {}  # table -> project -> error
         self.complete_scopes: dict[str, list[tuple[str, str | None]]] = {}  # table -> (project, parent id)
+        # (parent table, project) -> the ids of a complete listing: children of any other parent are gone
+        self.parent_ids: dict[tuple[str, str], list[str]] = {}
 
     def parent_items(self, key: ProjectKeyInfo, name: str, state: dict[str, Any]) -> list[dict[str, Any]]:
         ck = (name, key.project_id)
@@ -121,7 +131,11 @@ class ProjectReader:
             lock = self._parent_locks.setdefault(ck, threading.Lock())
         with lock:
             if ck not in self._parents:
-                self._parents[ck] = self._read(key, TABLES[name], state)
+                items = self._read(key, TABLES[name], state)
+                self._parents[ck] = items
+                if TABLES[name].mode == "full" and not TABLES[name].parent:
+                    with self.lock:
+                        self.parent_ids[ck] = [it["id"] for it in items]
             return self._parents[ck]
 
     def _read(self, key: ProjectKeyInfo, table: Table, state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -55,12 +55,25 @@ class ProjectData:
         def created(i: int) -> int:
             return self._spread(i, n)
 
+        # Whatever the draw, the newest file that exists a day before the initial clock is deleted within
+        # a day after it, so that a test advancing the clock always sees a deletion.
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if created(mid) <= self.w.now0 - DAY:
+                lo = mid + 1
+            else:
+                hi = mid
+        victim = lo - 1
+
         def make(i: int) -> Item:
             fid = self.file_id(i)
             c = created(i)
             purpose = PURPOSES[rng.h64(self.seed, self.p.id, "fp", i) % len(PURPOSES)]
             gone = None
-            if self._u("fdel", i) < 0.03:
+            if i == victim:
+                gone = self.w.now0 + rng.randint(2 * HOUR, 20 * HOUR, self.seed, self.p.id, "fdv")
+            elif self._u("fdel", i) < 0.03:
                 gone = c + rng.randint(HOUR, 30 * DAY, self.seed, self.p.id, "fdt", i)
             size = rng.randint(200, 5_000_000, self.seed, self.p.id, "fb", i)
             return Item(fid, c, gone, lambda now: {

@@ -171,6 +171,9 @@ class SimApp:
             rule = self.faults.pick(route.template, path[3:], key)
             fault = rule.kind if rule else None
             if rule is not None:
+                if rule.kind == "revoke":  # the key is revoked now: this and every later request answer 401
+                    self.world.revoke(k.secret)
+                    self._authenticate(key, route, params)
                 if rule.kind == "slow":
                     await asyncio.sleep(rule.ms / 1000.0)
                 elif rule.kind == "429":
