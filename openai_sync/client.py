@@ -61,32 +61,50 @@ class ApiProblem(SyncError):
     """The API answered something unusable (bad JSON, HTML, a stuck cursor, ...), or kept failing."""
 
 
+class Gate:
+    """The bound on requests in flight, shared by every key's client of a run, and its high-water mark."""
+
+    def __init__(self, limit: int) -> None:
+        self.sem = threading.BoundedSemaphore(max(1, limit))
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def __enter__(self) -> Gate:
+        self.sem.acquire()
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            self.in_flight -= 1
+        self.sem.release()
+
+
 class Client:
-    """One key's view of the API. Thread-safe; at most `max_concurrency` requests in flight."""
+    """One key's view of the API. Thread-safe; at most `max_concurrency` requests in flight (across every
+    client sharing its gate)."""
 
     def __init__(self, base_url: str, key: str, *, admin: bool, max_concurrency: int = 8, max_retries: int = 6,
-                 timeout: float = 120.0, semaphore: threading.BoundedSemaphore | None = None) -> None:
+                 timeout: float = 120.0, gate: Gate | None = None) -> None:
         self.key = key
         self.admin = admin
         self.role = "Admin key" if admin else "project key"
         self.sdk = openai.OpenAI(api_key=key if not admin else "unused", admin_api_key=key if admin else None,
                                  base_url=base_url, max_retries=max_retries, timeout=timeout)
-        self.sem = semaphore or threading.BoundedSemaphore(max_concurrency)
+        self.gate = gate or Gate(max_concurrency)
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.organization_id: str | None = None
         self.server_time: int | None = None  # the API's clock (Date header) at the first response
-        self.in_flight = 0
-        self.max_in_flight = 0
 
     def get(self, path: str, params: dict[str, Any] | None = None, *, label: str = "") -> dict[str, Any]:
         """GET one page; returns the parsed JSON object."""
         options = make_request_options(query=params or {},
                                        security={"admin_api_key_auth": True} if self.admin else None)
-        with self.sem:
-            with self.lock:
-                self.in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        with self.gate:
             try:
                 resp = self.sdk.get(path, cast_to=httpx2.Response, options=options)
             except openai.APIStatusError as e:
@@ -97,7 +115,6 @@ class Client:
                                  "Check --base-url and the network.") from None
             finally:
                 with self.lock:
-                    self.in_flight -= 1
                     self.requests[label or path] += 1
         if self.organization_id is None:
             self.organization_id = resp.headers.get("openai-organization")

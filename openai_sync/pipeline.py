@@ -3,7 +3,7 @@
 Design:
 - every table is a dlt resource built from its catalog entry; independent resources are extracted in
   parallel, and a fan-out (per project, per user, per group) lists its parents' children in parallel;
-  one semaphore in the client bounds the requests in flight, whatever runs them;
+  one gate shared by every client bounds the requests in flight, whatever runs them;
 - merge on the primary key everywhere, so re-reading a row (a restated usage bucket, an audit event
   seen twice) updates it in place and never duplicates it;
 - incremental state (the audit watermark, each usage table's re-read cursor) lives in dlt's resource
@@ -32,7 +32,7 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
 from . import catalog, destinations
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
-from .client import Client, KeyProblem, SyncError, key_kind, mask, redacted_matches
+from .client import Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .pagination import bucket_pages, list_pages
 from .projects import ProjectKeyInfo, ProjectReader, commit_state, project_resource
 from .usage import buckets_to_arrow, floor_to
@@ -355,7 +355,7 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     return pipeline if known else pipeline.drop()
 
 
-def preflight(cfg: SyncConfig, tables: list[Table], semaphore: threading.BoundedSemaphore | None = None) -> Client:
+def preflight(cfg: SyncConfig, tables: list[Table], gate: Gate | None = None) -> Client:
     """Check the Admin key before anything is written: present, of the right kind, accepted, scoped."""
     if not cfg.admin_key:
         raise KeyProblem("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created "
@@ -365,7 +365,7 @@ def preflight(cfg: SyncConfig, tables: list[Table], semaphore: threading.Bounded
                          "tables need a read-only Admin key (sk-admin-...); project keys go in "
                          "OPENAI_PROJECT_KEYS.")
     client = Client(cfg.base_url, cfg.admin_key, admin=True, max_concurrency=cfg.concurrency,
-                    max_retries=cfg.max_retries, semaphore=semaphore)
+                    max_retries=cfg.max_retries, gate=gate)
     modes = {t.mode for t in tables if t.key == "admin"}
     # one cheap request per permission the selected tables need
     client.get("/organization/projects", {"limit": 1}, label="preflight")
@@ -377,7 +377,7 @@ def preflight(cfg: SyncConfig, tables: list[Table], semaphore: threading.Bounded
     return client
 
 
-def identify_project_keys(cfg: SyncConfig, admin: Client | None, semaphore: threading.BoundedSemaphore,
+def identify_project_keys(cfg: SyncConfig, admin: Client | None, gate: Gate,
                           notes: list[str] | None = None) -> tuple[list[ProjectKeyInfo], list[str]]:
     """Each project key with its project: given explicitly (PROJECT_ID=KEY), or found among the redacted
     values of the projects' keys that the Admin key lists. Returns the usable keys and, per unusable key,
@@ -420,7 +420,7 @@ def identify_project_keys(cfg: SyncConfig, admin: Client | None, semaphore: thre
                          "tables keep the data of the last sync")
             continue
         infos.append(ProjectKeyInfo(pid, Client(cfg.base_url, pk.key, admin=False, max_concurrency=cfg.concurrency,
-                                                max_retries=cfg.max_retries, semaphore=semaphore)))
+                                                max_retries=cfg.max_retries, gate=gate)))
     return infos, problems
 
 
@@ -497,13 +497,13 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     if cfg.tables and not has_project and any(t.key == "project" for t in tables):
         raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
                          "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
-    semaphore = threading.BoundedSemaphore(max(1, cfg.concurrency))
+    gate = Gate(cfg.concurrency)
     wants_projects = any(t.key == "project" for t in tables)
     # the Admin key is also how project keys are matched to their projects
     needs_admin = any(t.key == "admin" for t in tables) or (has_admin and wants_projects)
-    admin = preflight(cfg, tables, semaphore) if needs_admin else None
+    admin = preflight(cfg, tables, gate) if needs_admin else None
     notes: list[str] = []
-    infos, key_problems = identify_project_keys(cfg, admin, semaphore, notes) if wants_projects else ([], [])
+    infos, key_problems = identify_project_keys(cfg, admin, gate, notes) if wants_projects else ([], [])
     if wants_projects and not infos:
         raise KeyProblem("no usable project key: " + "; ".join(key_problems))
     client = admin or infos[0].client

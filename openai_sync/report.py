@@ -47,7 +47,7 @@ class Progress:
     def __call__(self, run: Run) -> None:
         done = len(run.finished)
         rows = sum(run.rows.values())
-        reqs = sum(run.client.requests.values())
+        reqs = sum(sum(c.requests.values()) for c in run.clients)
         self.live.update(f"[bold]syncing[/] {done}/{self.n} tables · {rows:,} rows · {reqs:,} requests")
 
 
@@ -65,22 +65,28 @@ def summary_table(results: list[TableResult]) -> RichTable:
     return t
 
 
-def overall_status(results: list[TableResult]) -> str:
+def overall_status(results: list[TableResult], run: Run | None = None) -> str:
+    """ok; partial when some table, project or key failed while others loaded; failed when nothing did."""
     failed = sum(r.status != "ok" for r in results)
-    return "ok" if failed == 0 else ("failed" if failed == len(results) else "partial")
+    if failed == len(results) and results:
+        return "failed"
+    return "partial" if failed or (run is not None and run.key_problems) else "ok"
 
 
 def result_json(results: list[TableResult], run: Run, seconds: float, destination: str,
                 schema: str) -> dict[str, Any]:
     return {
-        "status": overall_status(results),
+        "status": overall_status(results, run),
         "destination": destination,
         "schema": schema,
         "organization_id": run.org_id,
         "seconds": round(seconds, 3),
         "rows": sum(r.rows for r in results),
-        "requests": sum(run.client.requests.values()),
-        "max_parallel_requests": run.client.max_in_flight,
+        "requests": sum(sum(c.requests.values()) for c in run.clients),
+        "max_parallel_requests": run.client.gate.max_in_flight,
+        "projects": [k.project_id for k in run.reader.keys] if run.reader else [],
+        "key_problems": run.key_problems,
+        "notes": run.notes,
         "tables": [{"table": r.name, "status": r.status, "rows": r.rows, "requests": r.requests,
                     "marked_deleted": r.deleted, "seconds": round(r.seconds, 3),
                     **({"error": r.error} if r.error else {})} for r in results],

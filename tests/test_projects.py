@@ -208,3 +208,11 @@ def test_a_key_revoked_mid_sync_fails_its_project_only(world, tmp_path):
             got = loaded(tmp_path, table) if table in tables_in(tmp_path) else {}
             for pid in pids[1:]:
                 assert got.get(pid, 0) == want[table][pid], (table, pid)
+
+
+def test_concurrency_is_bounded_across_every_key(world, tmp_path):
+    with Simulator(world, latency_ms=15) as sim:
+        results, run = sync(config(sim, tmp_path, concurrency=4))
+    assert all(r.status == "ok" for r in results)
+    assert len(run.clients) == 1 + len(world.project_keys)
+    assert 1 < run.client.gate.max_in_flight <= 4

@@ -258,7 +258,7 @@ def test_concurrency_is_bounded(world, tmp_path):
     with Simulator(world, latency_ms=20) as sim:
         results, run = sync(config(sim, tmp_path, concurrency=3))
     assert all(r.status == "ok" for r in results)
-    assert 1 < run.client.max_in_flight <= 3
+    assert 1 < run.client.gate.max_in_flight <= 3
 
 
 def test_bucket_width_and_lookback_are_configurable(world, tmp_path):
