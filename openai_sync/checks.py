@@ -55,13 +55,31 @@ def check_destination(destination: str, schema: str) -> Check:
     if not SCHEMA_RE.fullmatch(schema):
         return Check("destination", FAIL, f"the schema name {schema!r} is not valid: use letters, digits and _, "
                                           "not starting with a digit.")
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    actual = NamingConvention().normalize_identifier(schema)
+    found = _check_destination(destination, actual)
+    if actual != schema and found.status == PASS:
+        return Check("destination", WARN, f"{found.message} dlt writes snake_case names, so schema {schema!r} "
+                                          f"becomes {actual!r}; set --schema {actual} to use the name you get.")
+    return found
+
+
+def _check_destination(destination: str, schema: str) -> Check:
     kind = destinations.kind(destination)
     if kind == "duckdb":
         path = destinations.duckdb_path(destination)
         folder = path.parent
-        if not folder.exists():
-            return Check("destination", FAIL, f"the folder {folder} does not exist; create it or choose another "
-                                              "DuckDB path.")
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            return Check("destination", FAIL, f"the folder {folder} {what}; create it or choose another DuckDB "
+                                              "path.")
+        if path.is_dir():
+            return Check("destination", FAIL, f"{path} is a folder; give the path of a DuckDB file in it, "
+                                              f"such as {path / 'openai.duckdb'}.")
+        collision = destinations.duckdb_collision(destination, schema)
+        if collision:
+            return Check("destination", FAIL, collision)
         if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             return Check("destination", FAIL, f"{path} is not writable by this user; fix its permissions or choose "
                                               "another path.")
@@ -71,8 +89,11 @@ def check_destination(destination: str, schema: str) -> Check:
             try:
                 duckdb.connect(str(path)).close()
             except duckdb.Error as e:
-                return Check("destination", FAIL, f"{path} cannot be opened ({type(e).__name__}: "
-                                                  f"{str(e).splitlines()[0]}); is another process using it?")
+                first = str(e).splitlines()[0]
+                hint = ("it is not a DuckDB database: choose another path, or move that file away"
+                        if "not a valid DuckDB database" in first else "is another process using it?")
+                return Check("destination", FAIL, f"{path} cannot be opened ({type(e).__name__}: {first}); "
+                                                  f"{hint}.")
         return Check("destination", PASS, f"DuckDB file {path} is writable; tables go in schema {schema!r}.")
     if kind == "postgres":
         return _check_postgres(destinations.normalize(destination), schema)
@@ -83,6 +104,17 @@ def check_destination(destination: str, schema: str) -> Check:
             return Check("destination", PASS, f"the folder {folder} is writable.")
         return Check("destination", FAIL, f"the folder {folder} is not writable; fix its permissions or choose "
                                           "another one.")
+    from dlt.common.destination import Destination
+
+    try:
+        Destination.from_reference(destination)
+    except Exception:  # dlt raises several kinds; none of them says more than this
+        import dlt.destinations
+
+        names = ", ".join(n for n in dlt.destinations.__all__ if n not in ("destination", "dummy"))
+        return Check("destination", FAIL, f"{destination!r} is not a destination: use a DuckDB path (ending in "
+                                          ".duckdb, or duckdb:///PATH), postgresql://USER@HOST:PORT/DB, "
+                                          f"filesystem:///FOLDER, or one of dlt's destinations: {names}.")
     return Check("destination", WARN, f"{destination!r} is a destination that dlt configures itself (its "
                                       "credentials in .dlt/secrets.toml or the environment); it cannot be checked "
                                       "here, the first sync will tell.")
@@ -184,8 +216,14 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
                                              "key belongs. Use it as the Admin key instead."))
             continue
         client = Client(s.base_url, pk.key, admin=False, max_retries=max_retries)
+        missing = []
         try:
             client.get("/models", label="check")
+        except KeyProblem as e:
+            if "lacks the permission" not in str(e):
+                checks.append(Check(label, FAIL, str(e)))
+                continue
+            missing.append(_missing(e, "/models"))  # a restricted key: it authenticates, without this scope
         except SyncError as e:
             checks.append(Check(label, FAIL, str(e)))
             continue
@@ -195,6 +233,10 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
                                              f"to {names.get(matches[0], matches[0])} ({matches[0]})."))
             continue
         pid = pk.project_id or (matches[0] if len(matches) == 1 else None)
+        if pid and projects and pid not in names:
+            checks.append(Check(label, FAIL, f"{mask(pk.key)} was given for project {pid}, which is not a project "
+                                             "of this organization. Check the PROJECT_ID in PROJECT_ID=KEY."))
+            continue
         if pid:
             covered.add(pid)
             checks.append(Check(label, PASS, f"{mask(pk.key)} works and belongs to project {names.get(pid, pid)} "
@@ -204,15 +246,13 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
                 "no Admin key to look it up" if admin is None else "no project lists a key that looks like it")
             checks.append(Check(label, WARN, f"{mask(pk.key)} works, but its project is unknown ({why}). Give it as "
                                              "PROJECT_ID=KEY so that its rows carry the right project_id."))
-        missing = []
-        for path, tables in PROJECT_PROBES.items():
+        for path in PROJECT_PROBES:
             if path == "/models":
                 continue
             try:
                 client.get(path, {"limit": 1}, label="check")
             except KeyProblem as e:
-                scope = re.search(r"permission (\S+)", str(e))
-                missing.append(f"{scope.group(1) if scope else path} ({tables})")
+                missing.append(_missing(e, path))
             except SyncError:
                 continue  # not a permission problem; the sync will report it
         if missing:
@@ -239,6 +279,11 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
 
     checks.append(check_destination(s.destination, s.schema_name))
     return checks
+
+
+def _missing(e: KeyProblem, path: str) -> str:
+    scope = re.search(r"permission (\S+)", str(e))
+    return f"{scope.group(1) if scope else path} ({PROJECT_PROBES[path]})"
 
 
 def _pages(client: Client, path: str, params: dict[str, Any]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from enum import StrEnum
@@ -12,6 +13,12 @@ import typer
 from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
 from rich.table import Table as RichTable
+from typer.core import TyperCommand, TyperGroup
+
+try:  # typer >= 0.25 carries its own copy of click
+    from typer._click.exceptions import NoSuchOption, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import NoSuchOption, UsageError
 
 from . import __version__, destinations
 from .catalog import select
@@ -24,6 +31,8 @@ from .config import (
     ProjectKey,
     Resolved,
     Secrets,
+    check_key_format,
+    default_connection,
     key_problems,
     parse_project_keys,
     parse_widths,
@@ -33,7 +42,35 @@ from .config import (
 from .pipeline import DEFAULT_START, SyncConfig, sync
 from .report import Progress, overall_status, result_json, row_counts, run_queries, summary_table
 
+
+class _Group(TyperGroup):
+    """An unknown command is answered with the list of the valid ones."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as e:
+            said = e.message if e.message.endswith((".", "?")) else e.message + "."
+            e.message = f"{said} Commands: {', '.join(self.commands)}."
+            raise
+
+
+class _Command(TyperCommand):
+    """An unknown option is answered with the list of the command's valid options."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except NoSuchOption as e:
+            valid = [o for p in self.get_params(ctx) for o in p.opts if o.startswith("--")]
+            near = f" (did you mean {' or '.join(e.possibilities)}?)" if e.possibilities else ""
+            e.message = f"{e.message.rstrip('.')}{near}. Valid options: {', '.join(valid)}."
+            e.possibilities = None  # type: ignore[misc]
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     name="openai-sync",
     help="Sync an OpenAI Platform organization's data (usage, costs, audit logs, projects, ...) "
          "into a warehouse.",
@@ -63,7 +100,7 @@ def root(
     """openai-sync: copy an OpenAI organization's data into DuckDB, PostgreSQL or any dlt destination."""
 
 
-@app.command(epilog="""
+@app.command(cls=_Command, epilog="""
 Examples:
 
   openai-sync simulator                       # small org on a free port
@@ -86,9 +123,9 @@ def simulator(
     rate_limit: Annotated[float | None, typer.Option(help="Requests per second allowed per key (429 beyond).",
                                                       min=0.001)] = None,
     faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE[@ENDPOINT],... with KIND one of 429, "
-                                             "500, 502, 503, slow, drop, malformed, html, stuck, nocursor, RATE "
-                                             "the fraction of requests (0..1) and ENDPOINT an optional route or "
-                                             "path prefix such as /organization/users.")] = "",
+                                             "500, 502, 503, slow, drop, malformed, html, stuck, nocursor, revoke, "
+                                             "RATE the fraction of requests (0..1) and ENDPOINT an optional route "
+                                             "or path prefix such as /organization/users.")] = "",
     now: Annotated[int | None, typer.Option(help="Initial clock (Unix seconds, floored to the hour); "
                                                  "default: the current time.")] = None,
     no_audit_logging: Annotated[bool, typer.Option(
@@ -142,7 +179,8 @@ def _sync_config(r: Resolved) -> SyncConfig:
     return SyncConfig(admin_key=r.secrets.admin_key, base_url=s.base_url, destination=destinations.normalize(
         s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
         bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
-        lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir)
+        lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
+        project_keys=r.secrets.project_keys)
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
@@ -180,7 +218,7 @@ ConfigPath = Annotated[str | None, typer.Option("--config", help=f"The config fi
                                                 "or OPENAI_SYNC_CONFIG); keys live beside it in *.secrets.toml.")]
 BaseUrl = Annotated[str | None, typer.Option("--base-url", help="API base URL (data-residency hosts, proxies, the "
                                              f"simulator). Env OPENAI_BASE_URL; default {DEFAULT_BASE_URL}.")]
-Destination = Annotated[str | None, typer.Option(help="duckdb:///PATH (default duckdb:///./openai.duckdb), "
+Destination = Annotated[str | None, typer.Option(help="duckdb:///PATH (default duckdb:///./openai_sync.duckdb), "
                                                  "postgresql://USER@HOST:PORT/DB, filesystem:///PATH, or a dlt "
                                                  "destination name. Env OPENAI_SYNC_DESTINATION.")]
 Schema = Annotated[str | None, typer.Option(help="The destination schema (dataset); default openai. "
@@ -205,12 +243,12 @@ def _flags(**kw: Any) -> dict[str, Any]:
     return kw
 
 
-@app.command("sync", epilog="""
+@app.command("sync", cls=_Command, epilog="""
 Examples (keys come from the environment or the secrets file, never from the command line):
 
   export OPENAI_ADMIN_KEY=...        # a read-only Admin key, sk-admin-...
 
-  openai-sync sync                                   # everything into ./openai.duckdb
+  openai-sync sync                                   # everything into ./openai_sync.duckdb
 
   openai-sync sync --connection prod                 # a connection saved by `openai-sync setup`
 
@@ -264,7 +302,7 @@ def _print_checks(checks: list[Check], as_json: bool, r: Resolved) -> str:
     return result
 
 
-@app.command("test", epilog="""
+@app.command("test", cls=_Command, epilog="""
 Examples:
 
   openai-sync test                       # the default connection of ./openai-sync.toml, keys from its secrets
@@ -289,7 +327,7 @@ def test_cmd(
     except ConfigError as e:
         checks = [Check("configuration", FAIL, str(e))]
         if as_json:
-            print(json.dumps({"status": "failed", "checks": [c.as_dict() for c in checks]}))
+            print(json.dumps({"status": "failed", "connection": connection, "checks": [c.as_dict() for c in checks]}))
         else:
             Console(highlight=False).print(f"{SYMBOL[FAIL]}  [bold]configuration[/]: {e}")
         raise typer.Exit(1) from None
@@ -297,21 +335,36 @@ def test_cmd(
     raise typer.Exit(0 if _print_checks(checks, as_json, r) == "ok" else 1)
 
 
-def _ask_keys(console: Console) -> Secrets:
-    admin = typer.prompt("Admin key (sk-admin-..., input hidden; Enter to skip)", default="", hide_input=True,
-                         show_default=False).strip() or None
+def _ask_keys(console: Console, known: Secrets) -> Secrets:
+    """Ask for the keys without echo; Enter keeps the keys already known (secrets file or environment)."""
+    keep = f"Enter to keep {mask(known.admin_key)}" if known.admin_key else "Enter to skip"
+    while True:
+        admin = typer.prompt(f"Admin key (sk-admin-..., input hidden; {keep})", default="", hide_input=True,
+                             show_default=False).strip() or known.admin_key
+        try:
+            if admin:
+                check_key_format(admin, "that Admin key")
+            break
+        except ConfigError as e:
+            console.print(f"[red]{e}[/]")
     keys: list[ProjectKey] = []
     while True:
-        k = typer.prompt(f"Project key {len(keys) + 1} (sk-proj-..., input hidden; Enter when done)", default="",
-                         hide_input=True, show_default=False).strip()
+        done = (f"Enter to keep the {len(known.project_keys)} known" if known.project_keys and not keys
+                else "Enter when done")
+        k = typer.prompt(f"Project key {len(keys) + 1} (sk-proj-... or PROJECT_ID=KEY, input hidden; {done})",
+                         default="", hide_input=True, show_default=False).strip()
         if not k:
             break
-        keys.extend(parse_project_keys([k], "input"))
+        try:
+            keys.extend(parse_project_keys([k], "that input"))
+        except ConfigError as e:
+            console.print(f"[red]{e}[/]")
+            continue
         console.print(f"  added {mask(keys[-1].key)}")
-    return Secrets(admin, keys)
+    return Secrets(admin, keys or known.project_keys)
 
 
-@app.command("setup", epilog="""
+@app.command("setup", cls=_Command, epilog="""
 Examples:
 
   openai-sync setup                                  # asks for everything; keys are read without echo
@@ -340,31 +393,36 @@ def setup_cmd(
     interactive = not non_interactive and sys.stdin.isatty()
     flags = _flags(connection=connection, config=config, base_url=base_url, destination=destination, schema=schema)
     try:
-        r = resolve(flags)
+        r = resolve(flags, allow_new=True)
     except ConfigError as e:
         if not interactive:
             raise _fail(str(e), as_json) from None
-        r = resolve({"config": config})  # start from defaults and ask
+        try:  # a bad schema or destination is asked again below; anything else is for the user to fix first
+            asked = {"OPENAI_SYNC_SCHEMA", "OPENAI_SYNC_DESTINATION"}
+            r = resolve({**flags, "schema": None, "destination": None},
+                        {k: v for k, v in os.environ.items() if k not in asked}, allow_new=True)
+        except ConfigError:
+            raise _fail(str(e), as_json) from None
+        console.print(f"[yellow]note:[/] {e}")
     if interactive:
         console.print("[bold]openai-sync setup[/]: a connection named "
                       f"[bold]{connection}[/], saved in {r.config_path}")
+        default = schema if schema and SCHEMA_RE.fullmatch(schema) else r.settings.schema_name
         while True:
-            schema = typer.prompt("Destination schema", default=schema or r.settings.schema_name)
+            schema = typer.prompt("Destination schema", default=default)
             if SCHEMA_RE.fullmatch(schema):
                 break
-            console.print("[red]Use letters, digits and _, not starting with a digit.[/]")
+            console.print("[red]Use letters, digits and _, not starting with a digit (at most 63).[/]")
         destination = typer.prompt("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name",
                                    default=destination or r.settings.destination)
-        secrets = _ask_keys(console)
-        if not secrets.admin_key and r.secrets.admin_key:
-            secrets.admin_key = r.secrets.admin_key
+        secrets = _ask_keys(console, r.secrets)
         flags.update(schema=schema, destination=destinations.normalize(destination))
     else:
         secrets = r.secrets
     for problem in key_problems(secrets):
         console.print(f"[yellow]note:[/] {problem}; the checks below say what to do.")
     try:
-        settings = resolve(flags).settings
+        settings = resolve(flags, allow_new=True).settings
     except ConfigError as e:
         raise _fail(str(e), as_json) from None
     resolved = Resolved(connection, settings, secrets, r.config_path, {})
@@ -374,13 +432,17 @@ def setup_cmd(
             interactive and typer.confirm("Some checks failed. Save this configuration anyway?", default=False)):
         console.print("Nothing saved.")
         raise typer.Exit(1)
-    sec = save(r.config_path, connection, settings, secrets)
+    try:
+        sec = save(r.config_path, connection, settings, secrets)
+    except (OSError, ConfigError) as e:
+        raise _fail(f"could not save to {r.config_path}: {getattr(e, 'strerror', None) or e}", as_json) from None
+    used = "" if default_connection(r.config_path) == connection else f" --connection {connection}"
     console.print(f"Saved connection {connection!r}: settings in {r.config_path}, keys in {sec} (mode 0600).\n"
-                  f"Next: openai-sync sync" + ("" if connection == "default" else f" --connection {connection}"))
+                  f"Next: openai-sync sync{used}")
     raise typer.Exit(0 if result == "ok" else 1)
 
 
-@app.command(epilog="""
+@app.command(cls=_Command, epilog="""
 Examples:
 
   openai-sync demo                                   # into ./openai_demo.duckdb

@@ -20,12 +20,15 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import destinations
 from .catalog import TABLES, WIDTH_SECONDS
 from .client import DEFAULT_BASE_URL, key_kind, mask
 
 DEFAULT_CONFIG = "openai-sync.toml"
-DEFAULT_DESTINATION = "duckdb:///./openai.duckdb"
+DEFAULT_DESTINATION = destinations.DEFAULT
 SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+KEY_RE = re.compile(r"[\x21-\x7e]+")  # what an API key is made of: printable ASCII, no space
+SECRET_NAMES = ("admin_key", "project_keys")
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -163,8 +166,9 @@ def parse_project_keys(raw: Any, where: str) -> list[ProjectKey]:
     if raw is None or raw == "":
         return []
     if isinstance(raw, dict):
-        return [ProjectKey(str(k), str(p)) for p, k in raw.items()]
-    items = raw.split(",") if isinstance(raw, str) else raw
+        items: Any = [f"{p}={k}" for p, k in raw.items()]
+    else:
+        items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list):
         raise ConfigError(f"{where}: project_keys must be a list of keys or a table of project_id = key")
     out = []
@@ -173,8 +177,22 @@ def parse_project_keys(raw: Any, where: str) -> list[ProjectKey]:
         if not it:
             continue
         pid, sep, key = it.partition("=")
-        out.append(ProjectKey(key.strip(), pid.strip()) if sep and pid.startswith("proj_") else ProjectKey(it))
+        if sep and not pid.strip().startswith("proj_"):
+            raise ConfigError(f"{where}: a project key is given as KEY or PROJECT_ID=KEY, with PROJECT_ID like "
+                              "proj_abc123; the text before '=' is not a project id")
+        pk = ProjectKey(key.strip(), pid.strip()) if sep else ProjectKey(it)
+        check_key_format(pk.key, f"a project key in {where}")
+        out.append(pk)
     return out
+
+
+def check_key_format(key: str, what: str) -> None:
+    """Refuse a key that cannot be one (a space, a line break, `…`, any non-ASCII character), without showing it:
+    sent as is, it would fail far from here, in an HTTP header error that may quote it."""
+    if not KEY_RE.fullmatch(key):
+        raise ConfigError(f"{what} contains a character that API keys never have (a space, a line break, "
+                          "'…' or another non-ASCII character): paste the whole key again, exactly as OpenAI "
+                          "showed it")
 
 
 def secrets_path(config_path: Path) -> Path:
@@ -191,8 +209,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from None
 
 
-def resolve(flags: dict[str, Any], env: dict[str, str] | None = None) -> Resolved:
-    """Merge defaults, files, environment and flags into one connection's settings and secrets."""
+def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_new: bool = False) -> Resolved:
+    """Merge defaults, files, environment and flags into one connection's settings and secrets.
+
+    A connection chosen by name (flag, OPENAI_SYNC_CONNECTION, the file's default_connection) must exist in
+    the file, unless `allow_new` (setup creates it)."""
     env = dict(os.environ) if env is None else env
     sources: dict[str, str] = {}
     config_path = Path(flags.get("config") or env.get("OPENAI_SYNC_CONFIG") or DEFAULT_CONFIG).expanduser()
@@ -204,10 +225,12 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None) -> Resolve
     connections = doc.get("connections", {})
     if not isinstance(connections, dict):
         raise ConfigError(f"{config_path}: [connections] must be a table of named connections")
-    name = flags.get("connection") or env.get("OPENAI_SYNC_CONNECTION") or doc.get("default_connection") or "default"
-    if flags.get("connection") and name not in connections and (connections or config_path.exists()):
+    chosen = flags.get("connection") or env.get("OPENAI_SYNC_CONNECTION") or doc.get("default_connection")
+    name = chosen or "default"
+    if name not in connections and not allow_new and (chosen or connections):
         valid = ", ".join(connections) or "(none yet: run openai-sync setup)"
-        raise ConfigError(f"no connection named {name!r} in {config_path}; connections: {valid}")
+        where = config_path if config_path.exists() else f"{config_path} (no such file)"
+        raise ConfigError(f"no connection named {name!r} in {where}; connections: {valid}")
     values: dict[str, Any] = {}
     file_values = connections.get(name, {})
     if not isinstance(file_values, dict):
@@ -232,26 +255,39 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None) -> Resolve
         loc = "schema" if loc == "schema_name" else loc
         origin = sources.get(loc, "")
         msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
+        if first["type"] == "extra_forbidden" and loc in SECRET_NAMES:
+            msg = f"keys do not belong in the config file; move {loc} to {sec_path} (mode 0600) or the environment"
+        elif first["type"] == "extra_forbidden":
             valid = ", ".join("schema" if f == "schema_name" else f for f in Settings.model_fields)
             msg = f"unknown setting; valid settings: {valid}"
         raise ConfigError(f"{loc}: {msg}" + (f" (from {origin})" if origin else "")) from None
 
     file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
+    if not isinstance(file_secrets, dict):
+        raise ConfigError(f"{sec_path}: [connections.{name}] must be a table")
+    unknown = [k for k in file_secrets if k not in SECRET_NAMES]
+    if unknown:
+        raise ConfigError(f"{sec_path}: unknown setting {unknown[0]!r} in [connections.{name}]; valid: "
+                          f"{', '.join(SECRET_NAMES)}")
+    admin_key = (env.get("OPENAI_ADMIN_KEY") or str(file_secrets.get("admin_key") or "")).strip() or None
+    if admin_key:
+        check_key_format(admin_key, "the Admin key (from " + (
+            "OPENAI_ADMIN_KEY)" if env.get("OPENAI_ADMIN_KEY") else f"{sec_path})"))
     secrets = Secrets(
-        admin_key=env.get("OPENAI_ADMIN_KEY") or file_secrets.get("admin_key") or None,
+        admin_key=admin_key,
         project_keys=parse_project_keys(env.get("OPENAI_PROJECT_KEYS"), "OPENAI_PROJECT_KEYS")
         if env.get("OPENAI_PROJECT_KEYS") else parse_project_keys(file_secrets.get("project_keys"), str(sec_path)),
     )
     return Resolved(name, settings, secrets, config_path, sources)
 
 
-def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool = True) -> Path:
+def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool | None = None) -> Path:
     """Write one connection into the config file and its keys into the secrets file (mode 0600),
-    keeping the other connections. Keys kept in the environment are not written."""
+    keeping the other connections. Only the keys given are written (none: the entry is emptied).
+    `make_default` None: the connection becomes the default only when the file names none yet."""
     doc = _read_toml(path) if path.exists() else {}
     doc.setdefault("connections", {})[name] = settings.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if make_default:
+    if make_default or (make_default is None and not doc.get("default_connection")):
         doc["default_connection"] = name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# openai-sync configuration: see README (Configuration). Keys live in "
@@ -270,6 +306,12 @@ def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_defau
         f.write("# openai-sync keys: keep this file private (mode 0600); never commit it.\n")
         f.write(tomli_w.dumps(sec_doc))
     return sec
+
+
+def default_connection(path: Path) -> str:
+    """The connection used when none is named: the file's default_connection, else `default`."""
+    doc = _read_toml(path) if path.exists() else {}
+    return str(doc.get("default_connection") or "default")
 
 
 def key_problems(secrets: Secrets) -> list[str]:

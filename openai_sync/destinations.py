@@ -14,6 +14,10 @@ from typing import Any
 
 import dlt
 
+# Not ./openai.duckdb: DuckDB would name that database "openai", like the default schema, and
+# `openai.users` would be ambiguous (see duckdb_collision).
+DEFAULT = "duckdb:///./openai_sync.duckdb"
+
 
 def normalize(spec: str) -> str:
     spec = spec.strip()
@@ -42,6 +46,18 @@ def duckdb_path(spec: str) -> Path:
 
 def filesystem_path(spec: str) -> Path:
     return Path(normalize(spec)[len("filesystem://"):]).expanduser()
+
+
+def duckdb_collision(spec: str, schema: str) -> str | None:
+    """DuckDB names a database after its file: `openai.duckdb` holding schema `openai` makes `openai.users`
+    ambiguous (catalog or schema?), for dlt's load and for anyone querying the file. Say so, or None."""
+    if kind(spec) != "duckdb":
+        return None
+    path = duckdb_path(spec)
+    if path.stem.lower() != schema.lower():
+        return None
+    return (f"DuckDB names the database after its file, so {path.name} and schema {schema!r} collide and the load "
+            f"would fail; name the file otherwise (e.g. {schema}_data.duckdb) or choose another schema.")
 
 
 def shown(spec: str) -> str:

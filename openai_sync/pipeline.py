@@ -37,7 +37,7 @@ from .pagination import bucket_pages, list_pages
 from .projects import ProjectKeyInfo, ProjectReader, commit_state, project_resource
 from .usage import buckets_to_arrow, floor_to
 
-DEFAULT_DESTINATION = "duckdb:///./openai.duckdb"
+DEFAULT_DESTINATION = destinations.DEFAULT
 DEFAULT_START = 1577836800  # 2020-01-01: a new user gets the full history
 TIMESTAMP_FIELDS = {"created", "effective_at"}
 
@@ -490,6 +490,9 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
+    collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
+    if collision:
+        raise SyncError(collision)  # before anything is read or written
     has_admin, has_project = bool(cfg.admin_key), bool(cfg.project_keys)
     if not has_admin and not has_project:
         preflight(cfg, [])  # says what is missing

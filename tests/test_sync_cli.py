@@ -120,3 +120,22 @@ def test_demo_prints_counts_and_the_three_queries(tmp_path):
                   "The last 5 audit events", "usage_completions", "audit_logs"):
         assert title in r.stdout, title
     assert (tmp_path / "demo.duckdb").exists()
+
+
+def test_a_duckdb_file_named_like_the_schema_is_refused_before_anything_is_read(sim, tmp_path):
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
+    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
+                            f"duckdb:///{tmp_path}/openai.duckdb", "--state-dir", str(tmp_path / "state")], env=env)
+    assert r.exit_code == 2 and "collide" in r.stderr
+    assert sim.stats()["total"] == 0 and not (tmp_path / "openai.duckdb").exists()
+
+
+def test_the_default_destination_and_schema_work_together(sim, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
+    r = runner.invoke(app, ["sync", "--tables", "users", "--state-dir", str(tmp_path / "state")], env=env)
+    assert r.exit_code == 0, r.output
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "openai_sync.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM openai.users").fetchall()[0][0] > 0
