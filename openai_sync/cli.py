@@ -180,7 +180,7 @@ def _sync_config(r: Resolved) -> SyncConfig:
         s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
         bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
         lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
-        project_keys=r.secrets.project_keys)
+        project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content)
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:

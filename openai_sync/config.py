@@ -60,6 +60,7 @@ class Settings(BaseModel):
     start_date: date | None = None
     lookback_hours: float = Field(24.0, ge=0)
     state_dir: str | None = None
+    chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
 
     @field_validator("schema_name")
     @classmethod

@@ -142,10 +142,12 @@ class ProjectReader:
         """All the objects a table reads for one project this run (a parent's, or a small table's)."""
         if table.parent:
             parents = self.parent_items(key, table.parent, state)
-            out = []
-            for p in parents:
-                out.extend(self._scope(key, table, table.path.format(**p), p["id"], state))
-            return out
+            if len(parents) <= 1:
+                return [it for p in parents for it in self._scope(key, table, table.path.format(**p), p["id"], state)]
+            # children of several parents in parallel (the gate still bounds the requests in flight)
+            with ThreadPoolExecutor(max_workers=min(len(parents), max(1, self.run.cfg.concurrency))) as pool:
+                chunks = pool.map(lambda p: self._scope(key, table, table.path.format(**p), p["id"], state), parents)
+                return [it for chunk in chunks for it in chunk]
         return self._scope(key, table, table.path, None, state)
 
     def _scope(self, key: ProjectKeyInfo, table: Table, path: str, parent_id: str | None,

@@ -216,3 +216,28 @@ def test_concurrency_is_bounded_across_every_key(world, tmp_path):
     assert all(r.status == "ok" for r in results)
     assert len(run.clients) == 1 + len(world.project_keys)
     assert 1 < run.client.gate.max_in_flight <= 4
+
+
+def test_cli_exit_code_and_json_say_the_failure_was_partial(world, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from openai_sync.cli import app
+
+    pids = list(world.project_keys)
+    with Simulator(world) as sim:
+        keys = ",".join(f"{p}={k}" for p, k in world.project_keys.items())
+        sim.set_faults([Rule("revoke", key=world.project_keys[pids[0]], skip=2)])
+        r = CliRunner().invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--json", "--destination",
+                                     f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")],
+                               env={"OPENAI_ADMIN_KEY": world.admin_key, "OPENAI_PROJECT_KEYS": keys,
+                                    "OPENAI_BASE_URL": sim.base_url})
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert out["status"] == "partial" and set(out["projects"]) == set(pids)
+    failed = [t for t in out["tables"] if t["status"] != "ok"]
+    assert failed and all(pids[0] in t["error"] for t in failed)
+    assert {t["table"] for t in out["tables"] if t["status"] == "ok"} >= {"users", "costs", "audit_logs"}
+    for k in [world.admin_key, *world.project_keys.values()]:
+        assert k not in r.output
