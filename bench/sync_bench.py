@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+from openai_sync.config import ProjectKey
 from openai_sync.pipeline import SyncConfig, sync
 
 
@@ -25,6 +26,7 @@ def main() -> None:
     ap.add_argument("--bucket-width", default="1d", choices=["1d", "1h", "1m"])
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--project-keys", action="store_true", help="also sync every project with its key")
     args = ap.parse_args()
 
     sim = subprocess.Popen([sys.executable, "-m", "openai_sync.cli", "simulator", "--size", args.size, "--seed", "1",
@@ -32,8 +34,10 @@ def main() -> None:
     try:
         info = json.loads(sim.stdout.readline())  # type: ignore[union-attr]
         tmp = tempfile.mkdtemp(prefix="openai-sync-bench-")
+        keys = [ProjectKey(k, pid) for pid, k in info["project_keys"].items()] if args.project_keys else []
         cfg = SyncConfig(admin_key=info["admin_key"], base_url=info["base_url"], destination=f"duckdb:///{tmp}/b.duckdb",
-                         pipelines_dir=f"{tmp}/state", concurrency=args.concurrency, bucket_width=args.bucket_width)
+                         pipelines_dir=f"{tmp}/state", concurrency=args.concurrency, bucket_width=args.bucket_width,
+                         project_keys=keys)
         print(f"size={args.size} bucket_width={args.bucket_width} concurrency={args.concurrency} "
               f"latency={args.latency_ms:g} ms")
         for label in ("full sync", "no-change sync"):
@@ -41,7 +45,7 @@ def main() -> None:
             results, run = sync(cfg)
             wall = time.perf_counter() - t0
             rows = sum(r.rows for r in results)
-            reqs = sum(run.client.requests.values())
+            reqs = sum(sum(c.requests.values()) for c in run.clients)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             top = sorted(results, key=lambda r: -r.requests)[:4]
             failed = [r.name for r in results if r.status != "ok"]

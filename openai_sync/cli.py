@@ -468,12 +468,14 @@ def demo(
         if not as_json:
             console.print(f"[bold]openai-sync demo[/]: a simulated {size.value} organization at {sim.base_url}, "
                           f"synced into {destination}")
+        # the Admin key and every project's key; which key belongs to which project is looked up, as for you
         cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,
-                         destination=destinations.normalize(destination), pipelines_dir=state_dir)
+                         destination=destinations.normalize(destination), pipelines_dir=state_dir,
+                         project_keys=[ProjectKey(k) for k in sim.world.project_keys.values()])
         code, run = _run_sync(cfg, as_json)
     if run is None or as_json:
         raise typer.Exit(code)
-    counts = row_counts(run.pipeline, [t.name for t in select(None)])
+    counts = row_counts(run.pipeline, [t.name for t in select(None, admin=True, project=True)])
     console.print("\n[bold]rows per table[/]")
     t = RichTable()
     t.add_column("table")
