@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import destinations
-from .client import ADMIN_KEYS_URL, Client, KeyProblem, SyncError, key_kind, mask
+from .client import ADMIN_KEYS_URL, Client, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .config import SCHEMA_RE, Resolved
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -40,15 +40,6 @@ class Check:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def _redacted_matches(redacted: str, key: str) -> bool:
-    """Does a redacted value (`sk-proj-****abcd`, `sk-abc...wxyz`) describe this key?"""
-    parts = [p for p in re.split(r"\*+|\.\.\.|…", redacted) if p]
-    if len(parts) != 2:
-        return False
-    head, tail = parts
-    return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
 
 
 def check_destination(destination: str, schema: str) -> Check:
@@ -227,7 +218,7 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
         except SyncError as e:
             checks.append(Check(label, FAIL, str(e)))
             continue
-        matches = [pid for pid, vals in redacted.items() if any(_redacted_matches(v, pk.key) for v in vals)]
+        matches = [pid for pid, vals in redacted.items() if any(redacted_matches(v, pk.key) for v in vals)]
         if pk.project_id and matches and pk.project_id not in matches:
             checks.append(Check(label, FAIL, f"{mask(pk.key)} was given for project {pk.project_id}, but it belongs "
                                              f"to {names.get(matches[0], matches[0])} ({matches[0]})."))
