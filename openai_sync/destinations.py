@@ -73,7 +73,14 @@ def make(spec: str) -> Any:
         path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(str(path))
     if k == "postgres":
-        return dlt.destinations.postgres(credentials=normalize(spec))
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        creds = PostgresCredentials()
+        creds.parse_native_representation(normalize(spec))
+        if creds.password is None:
+            creds.password = ""  # trust or peer authentication, or a password in ~/.pgpass / PGPASSWORD
+        creds.resolve()
+        return dlt.destinations.postgres(credentials=creds)
     if k == "filesystem":
         return dlt.destinations.filesystem(bucket_url="file://" + str(filesystem_path(spec).resolve()))
     return spec

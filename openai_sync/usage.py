@@ -76,8 +76,10 @@ def buckets_to_arrow(table: Table, buckets: list[dict[str, Any]], *, width: str,
         elif k == "quantity":
             arrays[k] = pa.array(v, pa.float64())
         else:
-            arr = pa.array(v)  # metrics: int64, including any the API adds later
-            arrays[k] = arr.cast(pa.int64()) if arr.type == pa.null() else arr
+            # metrics are int64, including any the API adds later; a field that is null on every row is a
+            # dimension that was not grouped by (user_id, api_source, ...): text
+            arr = pa.array(v)
+            arrays[k] = arr.cast(pa.string()) if arr.type == pa.null() else arr
     for d in dims:  # every dimension is a column, even when a page has it null throughout
         if d not in arrays:
             arrays[d] = pa.nulls(n, pa.bool_() if d == "batch" else pa.string())

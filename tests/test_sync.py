@@ -326,3 +326,12 @@ def test_the_key_is_never_written_to_the_destination_or_the_state(world, tmp_pat
         for table, col in cols:
             found = con.sql(f'SELECT count(*) FROM openai."{table}" WHERE "{col}"::VARCHAR LIKE \'%{needle}%\'')
             assert found.fetchall()[0][0] == 0, (table, col)
+
+
+def test_ungrouped_dimensions_are_text_columns(world, tmp_path):
+    """Costs results carry user_id and api_source (null: not grouped by); they must not become numbers."""
+    with Simulator(world) as sim:
+        sync(config(sim, tmp_path, tables=["costs"]))
+    types = dict(q(tmp_path, "SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = 'openai' AND table_name = 'costs'"))
+    assert types["user_id"] == "VARCHAR" and types["api_source"] == "VARCHAR"
