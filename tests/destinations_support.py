@@ -1,0 +1,74 @@
+"""One end-to-end suite, several destinations: a DuckDB file, or a fresh schema in the real PostgreSQL on
+127.0.0.1:5432. Tests write their SQL for DuckDB with the schema `openai`; `Dest.q` adapts it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg2
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+KINDS = ("duckdb", "postgres")
+
+# DuckDB's information_schema type names -> PostgreSQL's
+PG_TYPES = {"VARCHAR": "character varying", "BIGINT": "bigint", "BOOLEAN": "boolean", "JSON": "json",
+            "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "DECIMAL": "numeric", "DOUBLE": "double precision"}
+
+
+class Dest:
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        self.tmp = tmp
+        if kind == "duckdb":
+            self.schema = "openai"
+            self.destination = f"duckdb:///{tmp}/out.duckdb"
+        else:
+            self.schema = "openai_t" + uuid.uuid4().hex[:10]
+            self.destination = PG_DSN
+
+    def sql(self, text: str) -> str:
+        text = text.replace("openai.", f"{self.schema}.").replace("table_schema = 'openai'",
+                                                                 f"table_schema = '{self.schema}'")
+        if self.kind == "postgres":
+            text = re.sub(r"epoch\(([^()]*)\)::BIGINT", r"CAST(EXTRACT(EPOCH FROM \1) AS BIGINT)", text)
+            text = re.sub(r"epoch\(([^()]*)\)", r"EXTRACT(EPOCH FROM \1)", text)
+            text = text.replace("::VARCHAR", "::text")
+        return text
+
+    def q(self, text: str) -> list[tuple]:
+        if self.kind == "duckdb":
+            with duckdb.connect(str(self.tmp / "out.duckdb"), read_only=True) as con:
+                return con.sql(self.sql(text)).fetchall()
+        con = psycopg2.connect(PG_DSN)
+        try:
+            with con.cursor() as cur:
+                cur.execute(self.sql(text))
+                return cur.fetchall()
+        finally:
+            con.close()
+
+    def one(self, text: str) -> Any:
+        return self.q(text)[0][0]
+
+    def type_name(self, duckdb_name: str) -> str:
+        if self.kind == "duckdb":
+            return duckdb_name
+        return PG_TYPES.get(duckdb_name.split("(")[0], duckdb_name.lower())
+
+    def wipe(self) -> None:
+        """Empty the destination (a new or emptied warehouse)."""
+        if self.kind == "duckdb":
+            (self.tmp / "out.duckdb").unlink()
+            return
+        con = psycopg2.connect(PG_DSN)
+        con.autocommit = True
+        try:
+            with con.cursor() as cur:
+                cur.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE; "
+                            f"DROP SCHEMA IF EXISTS {self.schema}_staging CASCADE")
+        finally:
+            con.close()
