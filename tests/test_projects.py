@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import duckdb
 import pytest
 from conftest import NOW
+from destinations_support import KINDS, Dest
 
 from openai_sync.catalog import PROJECT_TABLES, TABLES
 from openai_sync.config import ProjectKey
@@ -15,24 +15,23 @@ from openai_sync.pipeline import SyncConfig, sync
 from openai_sync.simulator import Rule, Simulator, World
 
 
-def config(sim: Simulator, tmp: Path, *, admin: bool = True, explicit: bool = False, **kw: Any) -> SyncConfig:
+def config(sim: Simulator, dest: Dest, *, admin: bool = True, explicit: bool = False, **kw: Any) -> SyncConfig:
     keys = [ProjectKey(k, pid if explicit else None) for pid, k in sim.world.project_keys.items()]
     return SyncConfig(admin_key=sim.world.admin_key if admin else None, base_url=sim.base_url,
-                      destination=f"duckdb:///{tmp}/out.duckdb", pipelines_dir=str(tmp / "state"),
+                      destination=dest.destination, schema=dest.schema, pipelines_dir=str(dest.tmp / "state"),
                       project_keys=keys, **kw)
 
 
-def q(tmp: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(tmp / "out.duckdb"), read_only=True) as con:
-        return con.sql(sql).fetchall()
+@pytest.fixture(params=KINDS)
+def dest(request, tmp_path) -> Iterator[Dest]:
+    d = Dest(request.param, tmp_path)
+    yield d
+    if d.kind == "postgres":
+        d.wipe()
 
 
-def one(tmp: Path, sql: str) -> Any:
-    return q(tmp, sql)[0][0]
-
-
-def tables_in(tmp: Path) -> set[str]:
-    return {r[0] for r in q(tmp, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'openai'")}
+def tables_in(dest: Dest) -> set[str]:
+    return {r[0] for r in dest.q("SELECT table_name FROM information_schema.tables WHERE table_schema = 'openai'")}
 
 
 def active(w: World) -> list[str]:
@@ -71,17 +70,17 @@ def truth(w: World, pids: list[str] | None = None) -> dict[str, dict[str, int]]:
     return out
 
 
-def loaded(tmp: Path, table: str) -> dict[str, int]:
+def loaded(dest: Dest, table: str) -> dict[str, int]:
     live = "NOT _deleted" if TABLES[table].soft_delete else "true"
-    return dict(q(tmp, f"SELECT project_id, count(*) FROM openai.{table} WHERE {live} GROUP BY 1"))
+    return dict(dest.q(f"SELECT project_id, count(*) FROM openai.{table} WHERE {live} GROUP BY 1"))
 
 
-def assert_equals_truth(tmp: Path, w: World, pids: list[str] | None = None) -> None:
+def assert_equals_truth(dest: Dest, w: World, pids: list[str] | None = None) -> None:
     want = truth(w, pids)
-    have = tables_in(tmp)
+    have = tables_in(dest)
     for table, per_project in want.items():
         expected = {p: c for p, c in per_project.items() if c}
-        got = loaded(tmp, table) if table in have else {}
+        got = loaded(dest, table) if table in have else {}
         got = {p: c for p, c in got.items() if p in per_project}
         assert got == expected, table
 
@@ -91,54 +90,54 @@ def world() -> World:
     return World(seed=7, size="small", now=NOW)
 
 
-def test_project_tables_equal_ground_truth(world, tmp_path):
+def test_project_tables_equal_ground_truth(world, dest):
     with Simulator(world) as sim:
-        results, run = sync(config(sim, tmp_path))
+        results, run = sync(config(sim, dest))
     assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results if r.error]
     assert run.key_problems == []
-    assert_equals_truth(tmp_path, world)
+    assert_equals_truth(dest, world)
     for t in PROJECT_TABLES:
-        if t.name in tables_in(tmp_path):
+        if t.name in tables_in(dest):
             pk = ", ".join(t.primary_key)
-            assert one(tmp_path, f"SELECT count(*) - count(DISTINCT ({pk})) FROM openai.{t.name}") == 0, t.name
-            assert one(tmp_path, f"SELECT count(*) FROM openai.{t.name} WHERE project_id IS NULL") == 0
+            assert dest.one(f"SELECT count(*) - count(DISTINCT ({pk})) FROM openai.{t.name}") == 0, t.name
+            assert dest.one(f"SELECT count(*) FROM openai.{t.name} WHERE project_id IS NULL") == 0
     # sampled values: a batch's status and counts, as the API renders them
     pid = next(iter(world.project_keys))
     b = world.project_data(pid).batches_seq.alive(world.now)[0].render(world.now)
-    assert q(tmp_path, f"SELECT status, request_counts__total FROM openai.batches WHERE id = '{b['id']}'") == [
+    assert dest.q(f"SELECT status, request_counts__total FROM openai.batches WHERE id = '{b['id']}'") == [
         (b["status"], b["request_counts"]["total"])]
     # stored completions: metadata and usage, never the message content unless asked
-    cols = {r[0] for r in q(tmp_path, "SELECT column_name FROM information_schema.columns "
-                                      "WHERE table_name = 'chat_completions'")}
+    cols = {r[0] for r in dest.q("SELECT column_name FROM information_schema.columns "
+                                 "WHERE table_schema = 'openai' AND table_name = 'chat_completions'")}
     assert "usage__total_tokens" in cols and "model" in cols and not any(c.startswith("choices") for c in cols)
 
 
-def test_message_content_is_opt_in(world, tmp_path):
+def test_message_content_is_opt_in(world, dest):
     with Simulator(world) as sim:
-        sync(config(sim, tmp_path, tables=["chat_completions"], chat_completion_content=True))
-    cols = {r[0] for r in q(tmp_path, "SELECT column_name FROM information_schema.columns "
-                                      "WHERE table_name = 'chat_completions'")}
+        sync(config(sim, dest, tables=["chat_completions"], chat_completion_content=True))
+    cols = {r[0] for r in dest.q("SELECT column_name FROM information_schema.columns "
+                                 "WHERE table_schema = 'openai' AND table_name = 'chat_completions'")}
     assert "choices" in cols
 
 
-def test_the_next_sync_converges_with_few_requests(world, tmp_path, capsys):
+def test_the_next_sync_converges_with_few_requests(world, dest, capsys):
     with Simulator(world) as sim:
-        cfg = config(sim, tmp_path)
+        cfg = config(sim, dest)
         sync(cfg)
-        open_batches = one(tmp_path, "SELECT count(*) FROM openai.batches WHERE status = 'in_progress'")
+        open_batches = dest.one("SELECT count(*) FROM openai.batches WHERE status = 'in_progress'")
         sim.advance(48)  # batches finish, runs complete, files are deleted, skills get new versions
         gone = set(world.project_keys) - set(active(world))
         assert gone, "a project is archived within two days"
         results, run = sync(cfg)
         assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results if r.error]
         assert [n for n in run.notes if "archived" in n] and all(p in " ".join(run.notes) for p in gone)
-        assert_equals_truth(tmp_path, world, active(world))
+        assert_equals_truth(dest, world, active(world))
         # every batch now shows its status at the new clock
         for pid in active(world):
             for it in world.project_data(pid).batches_seq.alive(world.now):
                 b = it.render(world.now)
-                assert q(tmp_path, f"SELECT status FROM openai.batches WHERE id = '{b['id']}'") == [(b["status"],)]
-        assert one(tmp_path, "SELECT count(*) FROM openai.files WHERE _deleted") >= 1
+                assert dest.q(f"SELECT status FROM openai.batches WHERE id = '{b['id']}'") == [(b["status"],)]
+        assert dest.one("SELECT count(*) FROM openai.files WHERE _deleted") >= 1
         # a third sync with nothing changed: one listing per project (and parent), no re-read of finished work
         before = sim.stats()["by_endpoint"]
         results, _ = sync(cfg)
@@ -155,49 +154,49 @@ def test_the_next_sync_converges_with_few_requests(world, tmp_path, capsys):
     assert open_batches >= 0
 
 
-def test_project_keys_alone_give_the_project_tables_only(world, tmp_path):
+def test_project_keys_alone_give_the_project_tables_only(world, dest):
     with Simulator(world) as sim:
-        results, _ = sync(config(sim, tmp_path, admin=False, explicit=True))
+        results, _ = sync(config(sim, dest, admin=False, explicit=True))
     assert {r.name for r in results} == {t.name for t in PROJECT_TABLES}
-    assert_equals_truth(tmp_path, world)
-    assert "users" not in tables_in(tmp_path)
+    assert_equals_truth(dest, world)
+    assert "users" not in tables_in(dest)
 
 
-def test_an_admin_key_alone_gives_the_organization_tables_only(world, tmp_path):
+def test_an_admin_key_alone_gives_the_organization_tables_only(world, dest):
     with Simulator(world) as sim:
-        cfg = config(sim, tmp_path)
+        cfg = config(sim, dest)
         cfg.project_keys = []
         results, _ = sync(cfg)
     assert "files" not in {r.name for r in results} and "users" in {r.name for r in results}
 
 
-def test_without_an_admin_key_a_project_key_needs_its_project_id(world, tmp_path):
+def test_without_an_admin_key_a_project_key_needs_its_project_id(world, dest):
     with Simulator(world) as sim:
-        cfg = config(sim, tmp_path, admin=False)
+        cfg = config(sim, dest, admin=False)
         cfg.project_keys[0].project_id = next(iter(world.project_keys))
         _results, run = sync(cfg)
     assert len(run.key_problems) == len(world.project_keys) - 1
     assert all("PROJECT_ID=KEY" in p for p in run.key_problems)
 
 
-def test_a_key_given_for_another_project_is_refused_while_the_others_sync(world, tmp_path):
+def test_a_key_given_for_another_project_is_refused_while_the_others_sync(world, dest):
     pids = list(world.project_keys)
     with Simulator(world) as sim:
-        cfg = config(sim, tmp_path, explicit=True)
+        cfg = config(sim, dest, explicit=True)
         cfg.project_keys[0].project_id = pids[1]  # the first key claims to be the second project's
         _results, run = sync(cfg)
     assert len(run.key_problems) == 1 and "belongs to" in run.key_problems[0] and pids[0] in run.key_problems[0]
     assert world.project_keys[pids[0]] not in run.key_problems[0]
-    got = loaded(tmp_path, "files")
+    got = loaded(dest, "files")
     assert pids[0] not in got and set(got) == set(pids[1:])
 
 
-def test_a_key_revoked_mid_sync_fails_its_project_only(world, tmp_path):
+def test_a_key_revoked_mid_sync_fails_its_project_only(world, dest):
     pids = list(world.project_keys)
     victim = world.project_keys[pids[0]]
     with Simulator(world) as sim:
         sim.set_faults([Rule("revoke", key=victim, skip=3)])
-        results, _run = sync(config(sim, tmp_path, explicit=True))
+        results, _run = sync(config(sim, dest, explicit=True))
         failed = {r.name: r.error for r in results if r.status != "ok"}
         assert failed, "some table of the revoked project fails"
         assert all(pids[0] in e and "401" in e for e in failed.values())
@@ -205,14 +204,14 @@ def test_a_key_revoked_mid_sync_fails_its_project_only(world, tmp_path):
         # the other projects' tables are complete
         want = truth(world)
         for table in ("files", "batches", "models"):
-            got = loaded(tmp_path, table) if table in tables_in(tmp_path) else {}
+            got = loaded(dest, table) if table in tables_in(dest) else {}
             for pid in pids[1:]:
                 assert got.get(pid, 0) == want[table][pid], (table, pid)
 
 
-def test_concurrency_is_bounded_across_every_key(world, tmp_path):
+def test_concurrency_is_bounded_across_every_key(world, dest):
     with Simulator(world, latency_ms=15) as sim:
-        results, run = sync(config(sim, tmp_path, concurrency=4))
+        results, run = sync(config(sim, dest, concurrency=4))
     assert all(r.status == "ok" for r in results)
     assert len(run.clients) == 1 + len(world.project_keys)
     assert 1 < run.client.gate.max_in_flight <= 4
