@@ -286,6 +286,40 @@ def sync_cmd(
     raise typer.Exit(code)
 
 
+@app.command("resync", epilog="""
+Examples:
+
+  openai-sync resync users                           # drop users and list them again
+
+  openai-sync resync audit_logs usage_completions    # forget their watermarks: the whole history again
+
+  openai-sync resync batches --connection prod --json
+
+Other tables, their rows and their state are not touched.
+""")
+def resync_cmd(
+    names: Annotated[list[str], typer.Argument(metavar="TABLE...", help="The tables to reload from scratch.")],
+    connection: Connection = None,
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
+    concurrency: Concurrency = None,
+    bucket_width: Width = None,
+    start_date: Start = None,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Reload tables from scratch: drop them and their incremental state, then sync them again."""
+    r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
+                        schema=schema, tables=",".join(names), concurrency=concurrency, bucket_width=bucket_width,
+                        start_date=start_date, state_dir=state_dir), as_json)
+    cfg = _sync_config(r)
+    cfg.resync = True
+    code, _ = _run_sync(cfg, as_json)
+    raise typer.Exit(code)
+
+
 SYMBOL = {PASS: "[green]✔ pass[/]", WARN: "[yellow]! warn[/]", FAIL: "[red]✖ fail[/]"}
 
 

@@ -58,6 +58,7 @@ class SyncConfig:
     max_retries: int = 6
     project_keys: list[Any] = field(default_factory=list)  # config.ProjectKey: key and optional project id
     chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
+    resync: bool = False  # reload `tables` from scratch: drop them and their state first
 
     def width_for(self, table: Table) -> str:
         if table.mode == "costs":
@@ -490,6 +491,8 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
+    if cfg.resync and not cfg.tables:
+        raise SyncError("resync needs the tables to reload, e.g. openai-sync resync users audit_logs")
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
     if collision:
         raise SyncError(collision)  # before anything is read or written
@@ -514,7 +517,8 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     run.clients = [c for c in [admin, *[i.client for i in infos]] if c is not None]
     run.key_problems = key_problems
     run.notes = notes
-    run.reader = ProjectReader(run, infos) if wants_projects else None
+    run.reader = ProjectReader(run, infos, {t.name for t in tables if t.key == "project"} if cfg.resync
+                               else None) if wants_projects else None
     pipeline = dlt.pipeline(pipeline_name(cfg), destination=destinations.make(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
     pipeline = _forget_local_state_of_a_new_destination(pipeline)
@@ -530,7 +534,9 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         ticker.start()
     try:
         # a package left by a killed run is loaded first, then this run's data
-        pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet")
+        # a resync drops the selected tables and their resource state (watermarks, cursors) first
+        pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet",
+                         refresh="drop_resources" if cfg.resync else None)
         if run.reader is not None:  # after all the data: the project tables' state, for what fully succeeded
             pipeline.extract(dlt.resource(commit_state(run.reader), name="openai_sync_project_state"))
         pipeline.normalize()

@@ -113,9 +113,17 @@ def _path_fields(path: str) -> dict[str, str]:
 class ProjectReader:
     """Reads each project's objects once per run; parents are kept for their children."""
 
-    def __init__(self, run: Run, keys: list[ProjectKeyInfo]) -> None:
+    def __init__(self, run: Run, keys: list[ProjectKeyInfo], fresh: set[str] | None = None) -> None:
         self.run = run
         self.keys = keys
+        # tables read from scratch (a resync): their state is ignored; `resync` also replaces it whole
+        self.fresh = set(fresh or ())
+        for name in list(self.fresh):  # a child's parents must be read whole too, or children are missed
+            parent = TABLES[name].parent
+            while parent:
+                self.fresh.add(parent)
+                parent = TABLES[parent].parent
+        self.resync = set(fresh or ())
         self.lock = threading.Lock()
         self._parents: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._parent_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -154,7 +162,8 @@ class ProjectReader:
                state: dict[str, Any]) -> list[dict[str, Any]]:
         if table.mode == "recent":
             scope = f"{key.project_id}/{parent_id or ''}"
-            items, nxt = read_recent(key.client, table, path, state.get(table.name, {}).get(scope, {}))
+            old = {} if table.name in self.fresh else state.get(table.name, {}).get(scope, {})
+            items, nxt = read_recent(key.client, table, path, old)
             with self.lock:
                 self.next_state[(table.name, scope)] = nxt
         else:
@@ -233,6 +242,8 @@ def commit_state(reader: ProjectReader) -> Iterator[Any]:
     succeeded. Extracted after every data resource, so it is loaded after (and with) their data."""
     failed = {pid for per_project in reader.failed.values() for pid in per_project}
     state = dlt.current.source_state().setdefault(STATE_KEY, {})
+    for name in reader.resync:
+        state[name] = {}  # a resynced table starts over: no scope of the old state survives
     for (name, scope), nxt in reader.next_state.items():
         if scope.split("/")[0] not in failed:
             state.setdefault(name, {})[scope] = nxt

@@ -51,6 +51,20 @@ class Dest:
         finally:
             con.close()
 
+    def exec(self, text: str) -> None:
+        """Change the destination by hand (as a user might), outside any sync."""
+        if self.kind == "duckdb":
+            with duckdb.connect(str(self.tmp / "out.duckdb")) as con:
+                con.execute(self.sql(text))
+            return
+        con = psycopg2.connect(PG_DSN)
+        con.autocommit = True
+        try:
+            with con.cursor() as cur:
+                cur.execute(self.sql(text))
+        finally:
+            con.close()
+
     def one(self, text: str) -> Any:
         return self.q(text)[0][0]
 
