@@ -582,6 +582,7 @@ def test_environment_over_file_in_test(sim, tmp_path):
     ("test", "openai-sync test --connection prod --json"),
     ("setup", "openai-sync setup --non-interactive"),
     ("demo", "openai-sync demo --destination duckdb:///tmp/demo.duckdb"),
+    ("resync", "openai-sync resync audit_logs usage_completions"),
 ])
 def test_help_with_examples_for_every_command(command, example):
     r = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
@@ -610,6 +611,7 @@ def test_help_of_setup_and_test_name_their_options():
     ("sync", ["--tables", "--bucket-width", "--start-date", "--state-dir"]),
     ("demo", ["--destination", "--size", "--seed"]),
     ("simulator", ["--port", "--faults", "--size"]),
+    ("resync", ["--connection", "--destination", "--schema", "--json"]),
 ])
 def test_an_unknown_option_names_the_valid_ones(command, valid):
     r = runner.invoke(app, [command, "--xyzzy"], env={"COLUMNS": "300", "NO_COLOR": "1"})
@@ -626,7 +628,8 @@ def test_a_misspelt_option_or_command_suggests_and_lists():
     assert "No such option: --destinaton (did you mean --destination?). Valid options: --connection" in flat(r.stderr)
     r = runner.invoke(app, ["synk"], env={"COLUMNS": "300", "NO_COLOR": "1"})
     assert r.exit_code == 2
-    assert "No such command 'synk'. Did you mean 'sync'? Commands: simulator, sync, test, setup, demo." in flat(
+    assert ("No such command 'synk'. Did you mean 'sync', 'resync'? Commands: simulator, sync, resync, test, setup, "
+            "demo.") in flat(
         r.stderr)
 
 
