@@ -286,7 +286,7 @@ def sync_cmd(
     raise typer.Exit(code)
 
 
-@app.command("resync", epilog="""
+@app.command("resync", cls=_Command, epilog="""
 Examples:
 
   openai-sync resync users                           # drop users and list them again
