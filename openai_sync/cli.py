@@ -180,7 +180,8 @@ def _sync_config(r: Resolved) -> SyncConfig:
         s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
         bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
         lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
-        project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content)
+        project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
+        exclude_tables=s.exclude_tables or [])
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
@@ -224,6 +225,8 @@ Destination = Annotated[str | None, typer.Option(help="duckdb:///PATH (default d
 Schema = Annotated[str | None, typer.Option(help="The destination schema (dataset); default openai. "
                                             "Env OPENAI_SYNC_SCHEMA.")]
 Tables = Annotated[str | None, typer.Option(help="Comma-separated tables to sync (default: all).")]
+Exclude = Annotated[str | None, typer.Option("--exclude", help="Comma-separated tables not to sync (setting "
+                                             "exclude_tables).")]
 Concurrency = Annotated[int | None, typer.Option(help="At most this many API requests in flight (default 8).",
                                                  min=1, max=64)]
 Width = Annotated[str | None, typer.Option("--bucket-width", help="Usage bucket width: 1d (default), 1h or 1m; per "
@@ -238,8 +241,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with
 
 
 def _flags(**kw: Any) -> dict[str, Any]:
-    if kw.get("tables") is not None:
-        kw["tables"] = [t.strip() for t in kw["tables"].split(",") if t.strip()]
+    for name in ("tables", "exclude_tables"):
+        if kw.get(name) is not None:
+            kw[name] = [t.strip() for t in kw[name].split(",") if t.strip()]
     return kw
 
 
@@ -266,6 +270,7 @@ def sync_cmd(
     destination: Destination = None,
     schema: Schema = None,
     tables: Tables = None,
+    exclude: Exclude = None,
     concurrency: Concurrency = None,
     bucket_width: Width = None,
     start_date: Start = None,
@@ -280,8 +285,9 @@ def sync_cmd(
     audit logs from the newest event loaded.
     """
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
-                        schema=schema, tables=tables, concurrency=concurrency, bucket_width=bucket_width,
-                        start_date=start_date, lookback_hours=lookback_hours, state_dir=state_dir), as_json)
+                        schema=schema, tables=tables, exclude_tables=exclude, concurrency=concurrency,
+                        bucket_width=bucket_width, start_date=start_date, lookback_hours=lookback_hours,
+                        state_dir=state_dir), as_json)
     code, _ = _run_sync(_sync_config(r), as_json)
     raise typer.Exit(code)
 

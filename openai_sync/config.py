@@ -55,6 +55,7 @@ class Settings(BaseModel):
     schema_name: str = Field("openai", alias="schema")
     base_url: str = DEFAULT_BASE_URL
     tables: list[str] | None = None
+    exclude_tables: list[str] | None = None  # disabled tables: never synced
     concurrency: int = Field(8, ge=1, le=64)
     bucket_width: str = "1d"
     start_date: date | None = None
@@ -80,7 +81,7 @@ class Settings(BaseModel):
                 raise ValueError(f"{v!r} is not a date; use YYYY-MM-DD (UTC)") from None
         return v
 
-    @field_validator("tables")
+    @field_validator("tables", "exclude_tables")
     @classmethod
     def _tables(cls, v: list[str] | None) -> list[str] | None:
         if v:

@@ -49,6 +49,7 @@ class SyncConfig:
     destination: str = DEFAULT_DESTINATION
     schema: str = "openai"
     tables: list[str] | None = None
+    exclude_tables: list[str] = field(default_factory=list)
     concurrency: int = 8
     bucket_width: str = "1d"
     bucket_widths: dict[str, str] = field(default_factory=dict)  # per usage table
@@ -499,7 +500,10 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     has_admin, has_project = bool(cfg.admin_key), bool(cfg.project_keys)
     if not has_admin and not has_project:
         preflight(cfg, [])  # says what is missing
-    tables = catalog.select(cfg.tables, admin=has_admin, project=has_project)
+    tables = [t for t in catalog.select(cfg.tables, admin=has_admin, project=has_project)
+              if t.name not in cfg.exclude_tables]
+    if not tables:
+        raise SyncError("no table left to sync: every selected table is excluded (exclude_tables / --exclude)")
     if cfg.tables and not has_project and any(t.key == "project" for t in tables):
         raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
                          "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")

@@ -139,3 +139,16 @@ def test_the_default_destination_and_schema_work_together(sim, tmp_path, monkeyp
 
     with duckdb.connect(str(tmp_path / "openai_sync.duckdb"), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM openai.users").fetchall()[0][0] > 0
+
+
+def test_tables_can_be_disabled_by_flag_and_by_setting(sim, tmp_path):
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--json", "--tables", "users,roles,groups", "--exclude", "roles")
+    assert r.exit_code == 0, r.output
+    assert [t["table"] for t in json.loads(r.stdout)["tables"]] == ["users", "groups"]
+    (tmp_path / "openai-sync.toml").write_text('[connections.default]\nexclude_tables = ["users", "groups"]\n'
+                                               'tables = ["users", "groups", "invites"]\n')
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--json")
+    assert r.exit_code == 0, r.output
+    assert [t["table"] for t in json.loads(r.stdout)["tables"]] == ["invites"]
+    r = run_sync(sim, tmp_path, sim.world.admin_key, "--exclude", "bogus")
+    assert r.exit_code == 2 and "valid tables" in r.output
