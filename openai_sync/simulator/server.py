@@ -13,6 +13,8 @@ control endpoints under /_sim/ that tests and benchmarks use (no key needed; JSO
     POST /_sim/faults           {rules: [{kind, rate?, endpoint?, key?, times?, ms?, retry_after?}], replace?}
     POST /_sim/rate_limit       {rps} (null or 0: no limit)
     POST /_sim/latency          {ms}
+    POST /_sim/drift            {endpoint, field, value}: every object the endpoint returns gains (or has
+                                overridden) that field, for schema-drift tests
     POST /_sim/reset            back to the start-up faults, latency and rate limit, counters zeroed
 """
 
@@ -34,7 +36,7 @@ import orjson
 import uvicorn
 
 from .faults import Faults, RateLimiter, Rule, retry_after_value
-from .routes import ApiError, Request, match
+from .routes import ROUTES, ApiError, Request, match
 from .usage import UsageEngine
 from .world import ADMIN_SCOPES, PROJECT_SCOPES, World
 
@@ -111,6 +113,8 @@ class SimApp:
         self.limiter = RateLimiter(rate_limit)
         self.faults = Faults(faults, seed=world.seed)
         self.stats = Stats()
+        # schema drift: route template -> fields added to (or overriding) every object it returns
+        self.drift: dict[str, dict[str, Any]] = {}
         self._initial = (self.latency, rate_limit, [dataclasses.replace(r, hits=0, passed=0) for r in faults or []])
 
     def reset(self) -> None:
@@ -194,7 +198,13 @@ class SimApp:
                     return
             req = Request(self.world, self.usage, parse_qs(query, keep_blank_values=True), params, k,
                           self.world.now, rule.kind if rule and rule.kind in ("stuck", "nocursor") else None)
-            body = orjson.dumps(route.handler(req))
+            out = route.handler(req)
+            drifted = self.drift.get(route.template)
+            if drifted:
+                for obj in out["data"] if isinstance(out.get("data"), list) else [out]:
+                    if isinstance(obj, dict):
+                        obj.update(drifted)
+            body = orjson.dumps(out)
             if rule is not None and rule.kind == "malformed":
                 body = body[: max(1, len(body) // 2)] + b'",,}'
             if rule is not None and rule.kind == "drop":
@@ -321,6 +331,13 @@ class SimApp:
                 self.limiter.rps = rps
                 self.limiter.buckets.clear()
             return {"rps": self.limiter.rps}
+        if path == "/_sim/drift" and method == "POST":
+            template = str(data["endpoint"])
+            template = template[3:] if template.startswith("/v1/") else template
+            if match("/v1" + template) is None and template not in {r.template for r in ROUTES}:
+                raise KeyError(f"unknown endpoint {template!r}")
+            self.drift.setdefault(template, {})[str(data["field"])] = data.get("value")
+            return {"drift": self.drift}
         if path == "/_sim/latency" and method == "POST":
             ms = float(data.get("ms", 0))
             if not ms >= 0:
