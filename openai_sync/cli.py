@@ -181,7 +181,8 @@ def _sync_config(r: Resolved) -> SyncConfig:
         bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
         lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
         project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
-        exclude_tables=s.exclude_tables or [])
+        exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
+        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key)
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:

@@ -28,7 +28,7 @@ DEFAULT_CONFIG = "openai-sync.toml"
 DEFAULT_DESTINATION = destinations.DEFAULT
 SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 KEY_RE = re.compile(r"[\x21-\x7e]+")  # what an API key is made of: printable ASCII, no space
-SECRET_NAMES = ("admin_key", "project_keys")
+SECRET_NAMES = ("admin_key", "project_keys", "hash_key")
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -56,6 +56,8 @@ class Settings(BaseModel):
     base_url: str = DEFAULT_BASE_URL
     tables: list[str] | None = None
     exclude_tables: list[str] | None = None  # disabled tables: never synced
+    block_columns: list[str] | None = None  # TABLE.COLUMN never loaded
+    hash_columns: list[str] | None = None  # TABLE.COLUMN loaded as a keyed hash (hash_key is a secret)
     concurrency: int = Field(8, ge=1, le=64)
     bucket_width: str = "1d"
     start_date: date | None = None
@@ -129,6 +131,7 @@ class ProjectKey:
 class Secrets:
     admin_key: str | None = None
     project_keys: list[ProjectKey] = field(default_factory=list)
+    hash_key: str | None = None  # the key of hash_columns
 
     def __repr__(self) -> str:
         return f"Secrets(admin_key={mask(self.admin_key)}, project_keys={self.project_keys!r})"
@@ -276,6 +279,8 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
         check_key_format(admin_key, "the Admin key (from " + (
             "OPENAI_ADMIN_KEY)" if env.get("OPENAI_ADMIN_KEY") else f"{sec_path})"))
     secrets = Secrets(
+        hash_key=env.get("OPENAI_SYNC_HASH_KEY") or (str(file_secrets["hash_key"]) if file_secrets.get("hash_key")
+                                                    else None),
         admin_key=admin_key,
         project_keys=parse_project_keys(env.get("OPENAI_PROJECT_KEYS"), "OPENAI_PROJECT_KEYS")
         if env.get("OPENAI_PROJECT_KEYS") else parse_project_keys(file_secrets.get("project_keys"), str(sec_path)),
@@ -301,6 +306,8 @@ def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_defau
         entry["admin_key"] = secrets.admin_key
     if secrets.project_keys:
         entry["project_keys"] = [f"{p.project_id}={p.key}" if p.project_id else p.key for p in secrets.project_keys]
+    if secrets.hash_key:
+        entry["hash_key"] = secrets.hash_key
     sec_doc.setdefault("connections", {})[name] = entry
     fd = os.open(sec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

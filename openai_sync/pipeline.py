@@ -34,6 +34,7 @@ from . import catalog, destinations
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
 from .client import Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .pagination import bucket_pages, list_pages
+from .privacy import ColumnPolicy, PolicyError
 from .projects import ProjectKeyInfo, ProjectReader, commit_state, project_resource
 from .usage import buckets_to_arrow, floor_to
 
@@ -60,6 +61,9 @@ class SyncConfig:
     project_keys: list[Any] = field(default_factory=list)  # config.ProjectKey: key and optional project id
     chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
     resync: bool = False  # reload `tables` from scratch: drop them and their state first
+    block_columns: list[str] = field(default_factory=list)
+    hash_columns: list[str] = field(default_factory=list)
+    hash_key: str | None = None
 
     def width_for(self, table: Table) -> str:
         if table.mode == "costs":
@@ -99,6 +103,7 @@ class Run:
         self.key_problems: list[str] = []
         self.notes: list[str] = []
         self.reader: ProjectReader | None = None
+        self.policy = ColumnPolicy(cfg.block_columns, cfg.hash_columns, cfg.hash_key)
         self._parent_locks: dict[str, threading.Lock] = {t.name: threading.Lock() for t in catalog.ORG_TABLES}
 
     @property
@@ -146,7 +151,8 @@ def flatten(obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = 
     return out
 
 
-def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None = None) -> dict[str, Any]:
+def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None = None,
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:
     item = {k: v for k, v in item.items() if k != "object"}
     json_values = {c: item.pop(c) for c in table.json_columns if c in item}
     row = flatten(item)
@@ -157,16 +163,16 @@ def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None =
     row["_synced_at"] = run.synced_at
     if table.soft_delete:
         row["_deleted"] = False
-    return row
+    if extra:
+        row.update(extra)
+    return run.policy.row(table, row) if run.policy else row  # blocking and hashing: last, and once
 
 
 def audit_row(run: Run, table: Table, ev: dict[str, Any]) -> dict[str, Any]:
     """Actor and project flattened; the per-type detail object folded into one JSON column."""
     ev = dict(ev)
     detail = ev.pop(ev.get("type", ""), None)
-    row = to_row(run, table, ev)
-    row["event_data"] = detail
-    return row
+    return to_row(run, table, ev, extra={"event_data": detail})
 
 
 # ---- resources ---------------------------------------------------------------------------------------
@@ -285,6 +291,8 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
             tbl = buckets_to_arrow(table, page, width=width, dims=dims, final_before=final_before,
                                    organization_id=run.org_id, synced_at=run.synced_at)
             if tbl is not None:
+                if run.policy:
+                    tbl = run.policy.arrow(table, tbl)
                 run.count(table.name, tbl.num_rows)
                 yield tbl
     # next time, re-read every bucket that ended less than the lookback before this run
@@ -494,6 +502,10 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
     if cfg.resync and not cfg.tables:
         raise SyncError("resync needs the tables to reload, e.g. openai-sync resync users audit_logs")
+    try:
+        ColumnPolicy(cfg.block_columns, cfg.hash_columns, cfg.hash_key)  # a bad policy stops the run here
+    except PolicyError as e:
+        raise SyncError(str(e)) from None
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
     if collision:
         raise SyncError(collision)  # before anything is read or written

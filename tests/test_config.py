@@ -233,7 +233,7 @@ def test_an_unknown_entry_of_the_secrets_file_names_the_valid_ones(cfg):
     with pytest.raises(ConfigError) as e:
         resolve({}, env_of(cfg))
     assert str(e.value) == (f"{sec}: unknown setting 'admin-key' in [connections.staging]; valid: admin_key, "
-                            "project_keys")
+                            "project_keys, hash_key")
 
 
 @pytest.mark.parametrize(("setting", "value", "expected"), [
