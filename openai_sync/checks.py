@@ -89,12 +89,7 @@ def _check_destination(destination: str, schema: str) -> Check:
     if kind == "postgres":
         return _check_postgres(destinations.normalize(destination), schema)
     if kind == "filesystem":
-        folder = destinations.filesystem_path(destination)
-        if (folder.exists() and os.access(folder, os.W_OK)) or (not folder.exists() and os.access(folder.parent,
-                                                                                                    os.W_OK)):
-            return Check("destination", PASS, f"the folder {folder} is writable.")
-        return Check("destination", FAIL, f"the folder {folder} is not writable; fix its permissions or choose "
-                                          "another one.")
+        return Check("destination", FAIL, destinations.FILESYSTEM_NOT_YET)
     from dlt.common.destination import Destination
 
     try:

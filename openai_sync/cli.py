@@ -221,8 +221,8 @@ ConfigPath = Annotated[str | None, typer.Option("--config", help=f"The config fi
 BaseUrl = Annotated[str | None, typer.Option("--base-url", help="API base URL (data-residency hosts, proxies, the "
                                              f"simulator). Env OPENAI_BASE_URL; default {DEFAULT_BASE_URL}.")]
 Destination = Annotated[str | None, typer.Option(help="duckdb:///PATH (default duckdb:///./openai_sync.duckdb), "
-                                                 "postgresql://USER@HOST:PORT/DB, filesystem:///PATH, or a dlt "
-                                                 "destination name. Env OPENAI_SYNC_DESTINATION.")]
+                                                 "postgresql://USER@HOST:PORT/DB, or a dlt destination name. "
+                                                 "Env OPENAI_SYNC_DESTINATION.")]
 Schema = Annotated[str | None, typer.Option(help="The destination schema (dataset); default openai. "
                                             "Env OPENAI_SYNC_SCHEMA.")]
 Tables = Annotated[str | None, typer.Option(help="Comma-separated tables to sync (default: all).")]

@@ -60,6 +60,11 @@ def duckdb_collision(spec: str, schema: str) -> str | None:
             f"would fail; name the file otherwise (e.g. {schema}_data.duckdb) or choose another schema.")
 
 
+FILESYSTEM_NOT_YET = ("the filesystem destination is not supported yet: plain Parquet files cannot be merged into "
+                      "(every run would append duplicates) nor soft-deleted. Use DuckDB (duckdb:///PATH.duckdb) or "
+                      "PostgreSQL for now; Delta and Iceberg tables are planned.")
+
+
 def shown(spec: str) -> str:
     """The destination as it may be printed: any password hidden."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", spec)

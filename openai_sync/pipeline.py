@@ -506,6 +506,8 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         ColumnPolicy(cfg.block_columns, cfg.hash_columns, cfg.hash_key)  # a bad policy stops the run here
     except PolicyError as e:
         raise SyncError(str(e)) from None
+    if destinations.kind(cfg.destination) == "filesystem":
+        raise SyncError(destinations.FILESYSTEM_NOT_YET)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
     if collision:
         raise SyncError(collision)  # before anything is read or written

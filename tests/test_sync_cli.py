@@ -152,3 +152,11 @@ def test_tables_can_be_disabled_by_flag_and_by_setting(sim, tmp_path):
     assert [t["table"] for t in json.loads(r.stdout)["tables"]] == ["invites"]
     r = run_sync(sim, tmp_path, sim.world.admin_key, "--exclude", "bogus")
     assert r.exit_code == 2 and "valid tables" in r.output
+
+
+def test_the_filesystem_destination_is_refused_with_a_reason(sim, tmp_path):
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
+    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
+                            f"filesystem:///{tmp_path}/lake", "--state-dir", str(tmp_path / "state")], env=env)
+    assert r.exit_code == 2 and "not supported yet" in r.stderr and "DuckDB" in r.stderr
+    assert sim.stats()["total"] == 0 and not (tmp_path / "lake").exists()
