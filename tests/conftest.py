@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 from contract_support import Contract, load_contract
+from destinations_support import KINDS, Dest
 
 from openai_sync.simulator import Simulator, World
 
@@ -46,3 +47,12 @@ def contract() -> Iterator[Contract]:
     yield c
     print(f"\ncontract: {len(c.routes)} route templates, {c.requests} requests and {c.responses} responses "
           f"validated ({dict(sorted(c.statuses.items()))}), {c.objects} objects")
+
+
+@pytest.fixture(params=KINDS)
+def dest(request, tmp_path) -> Iterator[Dest]:
+    """End-to-end tests that take `dest` run on a DuckDB file and on a fresh schema of the real PostgreSQL."""
+    d = Dest(request.param, tmp_path)
+    yield d
+    if d.kind == "postgres":
+        d.wipe()

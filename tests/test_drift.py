@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx2
-import pytest
 from conftest import NOW
-from destinations_support import KINDS, Dest
+from destinations_support import Dest
 
 from openai_sync.pipeline import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
-
-
-@pytest.fixture(params=KINDS)
-def dest(request, tmp_path) -> Iterator[Dest]:
-    d = Dest(request.param, tmp_path)
-    yield d
-    if d.kind == "postgres":
-        d.wipe()
 
 
 def drift(sim: Simulator, endpoint: str, field: str, value: object) -> None:

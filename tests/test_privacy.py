@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import NOW
-from destinations_support import KINDS, Dest
+from destinations_support import Dest
 
 from openai_sync.client import SyncError
 from openai_sync.pipeline import SyncConfig, sync
@@ -18,13 +17,6 @@ from openai_sync.simulator import Simulator, World
 
 KEY = "a-long-random-hash-key-for-tests"
 
-
-@pytest.fixture(params=KINDS)
-def dest(request, tmp_path) -> Iterator[Dest]:
-    d = Dest(request.param, tmp_path)
-    yield d
-    if d.kind == "postgres":
-        d.wipe()
 
 
 def config(sim: Simulator, dest: Dest, **kw: Any) -> SyncConfig:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import NOW
-from destinations_support import KINDS, Dest
+from destinations_support import Dest
 
 from openai_sync.catalog import PROJECT_TABLES, TABLES
 from openai_sync.config import ProjectKey
@@ -21,13 +20,6 @@ def config(sim: Simulator, dest: Dest, *, admin: bool = True, explicit: bool = F
                       destination=dest.destination, schema=dest.schema, pipelines_dir=str(dest.tmp / "state"),
                       project_keys=keys, **kw)
 
-
-@pytest.fixture(params=KINDS)
-def dest(request, tmp_path) -> Iterator[Dest]:
-    d = Dest(request.param, tmp_path)
-    yield d
-    if d.kind == "postgres":
-        d.wipe()
 
 
 def tables_in(dest: Dest) -> set[str]:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import NOW
-from destinations_support import KINDS, Dest
+from destinations_support import Dest
 
 from openai_sync.config import ProjectKey
 from openai_sync.pipeline import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
-
-
-@pytest.fixture(params=KINDS)
-def dest(request, tmp_path) -> Iterator[Dest]:
-    d = Dest(request.param, tmp_path)
-    yield d
-    if d.kind == "postgres":
-        d.wipe()
 
 
 def config(sim: Simulator, dest: Dest, **kw: Any) -> SyncConfig:

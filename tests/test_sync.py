@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import NOW
-from destinations_support import KINDS, Dest
+from destinations_support import Dest
 
 from openai_sync.catalog import COSTS_API_KEY_GROUPING_FROM, ORG_TABLES, TABLES, USAGE_PAGE
 from openai_sync.pipeline import SyncConfig, sync
@@ -21,14 +20,6 @@ def config(sim: Simulator, dest: Dest, **kw: Any) -> SyncConfig:
     return SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=dest.destination,
                       schema=dest.schema, pipelines_dir=str(dest.tmp / "state"), **kw)
 
-
-@pytest.fixture(params=KINDS)
-def dest(request, tmp_path) -> Iterator[Dest]:
-    """The suite runs on a DuckDB file and on a fresh schema of the real PostgreSQL server."""
-    d = Dest(request.param, tmp_path)
-    yield d
-    if d.kind == "postgres":
-        d.wipe()
 
 
 # ---- ground truth, straight from the simulator's world ----------------------------------------------
