@@ -38,10 +38,17 @@ def kind(spec: str) -> str:
 
 
 def duckdb_path(spec: str) -> Path:
+    """The DuckDB file, absolute: a relative path means the working directory of this run, so that the
+    same `./x.duckdb` in two folders is two destinations (and dlt does not reuse a path stored earlier)."""
     rest = normalize(spec)[len("duckdb://"):]
     if rest.startswith("//") or rest.startswith("/./") or rest.startswith("/../") or rest.startswith("/~"):
         rest = rest[1:]
-    return Path(rest).expanduser()
+    return Path(rest).expanduser().absolute()
+
+
+def identity(spec: str) -> str:
+    """What makes two destination strings the same destination (a DuckDB file's absolute path)."""
+    return f"duckdb://{duckdb_path(spec)}" if kind(spec) == "duckdb" else normalize(spec)
 
 
 def filesystem_path(spec: str) -> Path:

@@ -345,7 +345,8 @@ def make_resource(run: Run, table: Table) -> Any:
 
 
 def pipeline_name(cfg: SyncConfig) -> str:
-    digest = hashlib.blake2b(f"{cfg.destination}|{cfg.schema}".encode(), digest_size=5).hexdigest()
+    digest = hashlib.blake2b(f"{destinations.identity(cfg.destination)}|{cfg.schema}".encode(),
+                             digest_size=5).hexdigest()
     return f"openai_sync_{cfg.schema}_{digest}"
 
 

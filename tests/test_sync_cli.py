@@ -160,3 +160,19 @@ def test_the_filesystem_destination_is_refused_with_a_reason(sim, tmp_path):
                             f"filesystem:///{tmp_path}/lake", "--state-dir", str(tmp_path / "state")], env=env)
     assert r.exit_code == 2 and "not supported yet" in r.stderr and "DuckDB" in r.stderr
     assert sim.stats()["total"] == 0 and not (tmp_path / "lake").exists()
+
+
+def test_the_same_relative_duckdb_path_in_two_folders_is_two_destinations(sim, tmp_path, monkeypatch):
+    """dlt remembers a pipeline's DuckDB path: a relative path must not send a run in another folder (a
+    second clone, say) into the first folder's file."""
+    import duckdb
+
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        r = runner.invoke(app, ["sync", "--tables", "users", "--destination", "duckdb:///./out.duckdb",
+                                "--state-dir", str(tmp_path / "state")], env=env)
+        assert r.exit_code == 0, r.output
+        with duckdb.connect(str(tmp_path / folder / "out.duckdb"), read_only=True) as con:
+            assert con.sql("SELECT count(*) FROM openai.users").fetchall()[0][0] > 0
