@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import destinations
 from .client import ADMIN_KEYS_URL, Client, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .config import SCHEMA_RE, Resolved
+from .projects import key_index
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 AUDIT_LOG_SETTINGS = "https://platform.openai.com/settings/organization/data-controls/data-retention"
@@ -182,14 +182,7 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
     redacted: dict[str, list[str]] = {}
     if admin is not None and sec.project_keys:
         try:
-            projects = [p for page in _pages(admin, "/organization/projects", {"include_archived": "true"})
-                        for p in page]
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                for pid, vals in zip([p["id"] for p in projects], pool.map(
-                        lambda pid: [k.get("redacted_value", "") for page in _pages(
-                            admin, f"/organization/projects/{pid}/api_keys", {}) for k in page],
-                        [p["id"] for p in projects]), strict=True):
-                    redacted[pid] = vals
+            projects, redacted = key_index(admin, "check")
         except SyncError as e:
             checks.append(Check("project keys", WARN, f"could not list the projects' keys to tell which project each "
                                                       f"key belongs to: {e}"))
@@ -270,12 +263,6 @@ def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
 def _missing(e: KeyProblem, path: str) -> str:
     scope = re.search(r"permission (\S+)", str(e))
     return f"{scope.group(1) if scope else path} ({PROJECT_PROBES[path]})"
-
-
-def _pages(client: Client, path: str, params: dict[str, Any]):
-    from .pagination import list_pages
-
-    return list_pages(client, path, params, limit=100, label="check")
 
 
 def verdict(checks: list[Check]) -> str:

@@ -35,7 +35,7 @@ from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
 from .client import Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .pagination import bucket_pages, list_pages
 from .privacy import ColumnPolicy, PolicyError
-from .projects import ProjectKeyInfo, ProjectReader, commit_state, project_resource
+from .projects import ProjectKeyInfo, ProjectReader, commit_state, key_index, project_resource
 from .usage import buckets_to_arrow, floor_to
 
 DEFAULT_DESTINATION = destinations.DEFAULT
@@ -406,15 +406,8 @@ def identify_project_keys(cfg: SyncConfig, admin: Client | None, gate: Gate,
         pid = pk.project_id
         if admin is not None:
             if redacted is None:
-                redacted = {}
-                for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
-                                       label="identify project keys"):
-                    for p in page:
-                        if p.get("archived_at") or p.get("status") == "archived":
-                            archived.add(p["id"])
-                        redacted[p["id"]] = [k.get("redacted_value", "") for pg in list_pages(
-                            admin, f"/organization/projects/{p['id']}/api_keys", {}, limit=100,
-                            label="identify project keys") for k in pg]
+                projects, redacted = key_index(admin, "identify project keys")
+                archived = {p["id"] for p in projects if p.get("archived_at") or p.get("status") == "archived"}
             found = [p for p, vals in redacted.items() if any(redacted_matches(v, pk.key) for v in vals)]
             if pid is not None and found and pid not in found:
                 problems.append(f"the project key {mask(pk.key)} was given for project {pid}, but it belongs to "

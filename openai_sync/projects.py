@@ -40,6 +40,21 @@ class ProjectKeyInfo:
     client: Client
 
 
+def key_index(admin: Client, label: str) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Every project (archived included) and the redacted values of its API keys, as the Admin key sees
+    them: how a project key is matched to its project. One listing, then one per project, in parallel."""
+    projects = [p for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
+                                         label=label) for p in page]
+
+    def redacted(pid: str) -> list[str]:
+        return [k.get("redacted_value", "") for page in list_pages(
+            admin, f"/organization/projects/{pid}/api_keys", {}, limit=100, label=label) for k in page]
+
+    ids = [p["id"] for p in projects]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return projects, dict(zip(ids, pool.map(redacted, ids), strict=True))
+
+
 def _params(table: Table) -> dict[str, Any]:
     params = dict(table.params)
     if table.order_param:

@@ -9,7 +9,7 @@ lookback before the run that wrote it.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -87,6 +87,3 @@ def buckets_to_arrow(table: Table, buckets: list[dict[str, Any]], *, width: str,
     arrays["_synced_at"] = pa.array([synced_at] * n, TS)
     return pa.table(arrays)
 
-
-def utc(t: int) -> datetime:
-    return datetime.fromtimestamp(t, tz=UTC)
