@@ -182,7 +182,7 @@ def _sync_config(r: Resolved) -> SyncConfig:
         lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
         project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
         exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
-        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key)
+        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [])
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
@@ -228,6 +228,8 @@ Schema = Annotated[str | None, typer.Option(help="The destination schema (datase
 Tables = Annotated[str | None, typer.Option(help="Comma-separated tables to sync (default: all).")]
 Exclude = Annotated[str | None, typer.Option("--exclude", help="Comma-separated tables not to sync (setting "
                                              "exclude_tables).")]
+History = Annotated[str | None, typer.Option("--history", help="Comma-separated tables to keep in history mode "
+                                             "(every version, with _valid_from / _valid_to; setting history_tables).")]
 Concurrency = Annotated[int | None, typer.Option(help="At most this many API requests in flight (default 8).",
                                                  min=1, max=64)]
 Width = Annotated[str | None, typer.Option("--bucket-width", help="Usage bucket width: 1d (default), 1h or 1m; per "
@@ -242,7 +244,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with
 
 
 def _flags(**kw: Any) -> dict[str, Any]:
-    for name in ("tables", "exclude_tables"):
+    for name in ("tables", "exclude_tables", "history_tables"):
         if kw.get(name) is not None:
             kw[name] = [t.strip() for t in kw[name].split(",") if t.strip()]
     return kw
@@ -272,6 +274,7 @@ def sync_cmd(
     schema: Schema = None,
     tables: Tables = None,
     exclude: Exclude = None,
+    history: History = None,
     concurrency: Concurrency = None,
     bucket_width: Width = None,
     start_date: Start = None,
@@ -286,9 +289,9 @@ def sync_cmd(
     audit logs from the newest event loaded.
     """
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
-                        schema=schema, tables=tables, exclude_tables=exclude, concurrency=concurrency,
-                        bucket_width=bucket_width, start_date=start_date, lookback_hours=lookback_hours,
-                        state_dir=state_dir), as_json)
+                        schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
+                        concurrency=concurrency, bucket_width=bucket_width, start_date=start_date,
+                        lookback_hours=lookback_hours, state_dir=state_dir), as_json)
     code, _ = _run_sync(_sync_config(r), as_json)
     raise typer.Exit(code)
 

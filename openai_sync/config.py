@@ -58,6 +58,7 @@ class Settings(BaseModel):
     exclude_tables: list[str] | None = None  # disabled tables: never synced
     block_columns: list[str] | None = None  # TABLE.COLUMN never loaded
     hash_columns: list[str] | None = None  # TABLE.COLUMN loaded as a keyed hash (hash_key is a secret)
+    history_tables: list[str] | None = None  # SCD2: every version kept, with _valid_from / _valid_to
     concurrency: int = Field(8, ge=1, le=64)
     bucket_width: str = "1d"
     start_date: date | None = None
@@ -90,6 +91,19 @@ class Settings(BaseModel):
             unknown = [t for t in v if t not in TABLES]
             if unknown:
                 raise ValueError(f"unknown table(s) {', '.join(unknown)}; valid tables: {', '.join(TABLES)}")
+        return v or None
+
+    @field_validator("history_tables")
+    @classmethod
+    def _history(cls, v: list[str] | None) -> list[str] | None:
+        if v:
+            from .history import capable
+
+            ok = [t.name for t in TABLES.values() if capable(t)]
+            wrong = [t for t in v if t not in ok]
+            if wrong:
+                raise ValueError(f"history mode is not available for {', '.join(wrong)}; it is for organization "
+                                 f"tables listed whole each run: {', '.join(ok)}")
         return v or None
 
     @field_validator("bucket_width")

@@ -30,7 +30,7 @@ from typing import Any
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
-from . import catalog, destinations
+from . import catalog, destinations, history
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
 from .client import Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches
 from .pagination import bucket_pages, list_pages
@@ -64,6 +64,7 @@ class SyncConfig:
     block_columns: list[str] = field(default_factory=list)
     hash_columns: list[str] = field(default_factory=list)
     hash_key: str | None = None
+    history_tables: list[str] = field(default_factory=list)  # SCD2: every version kept (history.py)
 
     def width_for(self, table: Table) -> str:
         if table.mode == "costs":
@@ -95,6 +96,8 @@ class Run:
         self.errors: dict[str, str] = {}
         self.complete: dict[str, bool] = {}
         self.complete_parents: dict[str, list[str]] = {}
+        self.keep_parents: dict[str, set[str]] = {}  # history fan-outs: parents whose rows stay current
+        self.history: set[str] = set(cfg.history_tables)
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
         self._parents: dict[str, list[dict[str, Any]]] = {}
@@ -109,6 +112,9 @@ class Run:
     @property
     def org_id(self) -> str | None:
         return self.client.organization_id
+
+    def soft_delete(self, table: Table) -> bool:
+        return table.soft_delete and table.name not in self.history
 
     def count(self, table: str, n: int) -> None:
         with self.lock:
@@ -161,11 +167,14 @@ def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None =
         row[table.parent_column] = parent_id
     row["organization_id"] = run.org_id
     row["_synced_at"] = run.synced_at
-    if table.soft_delete:
+    if run.soft_delete(table):
         row["_deleted"] = False
     if extra:
         row.update(extra)
-    return run.policy.row(table, row) if run.policy else row  # blocking and hashing: last, and once
+    row = run.policy.row(table, row) if run.policy else row  # blocking and hashing: last, and once
+    if table.name in run.history:
+        row[history.VERSION] = history.version_hash(row)
+    return row
 
 
 def audit_row(run: Run, table: Table, ev: dict[str, Any]) -> dict[str, Any]:
@@ -194,11 +203,17 @@ def full_listing(run: Run, table: Table) -> Iterator[Any]:
         run.count(table.name, len(rows))
         yield rows
     else:
+        whole: list[dict[str, Any]] = []
         for page in list_pages(run.client, table.path, dict(table.params), limit=table.page_limit,
                                envelope=table.envelope, label=table.name):
             rows = [to_row(run, table, it) for it in page]
             run.count(table.name, len(rows))
-            yield rows
+            if table.name in run.history:
+                whole.extend(rows)  # SCD2 retires what a load lacks: only a whole listing may be loaded
+            else:
+                yield rows
+        if whole:
+            yield whole
     run.complete[table.name] = True
 
 
@@ -206,6 +221,7 @@ def fan_out(run: Run, table: Table) -> Iterator[Any]:
     parents = [p["id"] for p in run.parent_items(table.parent)]  # type: ignore[arg-type]
     done: list[str] = []
     failures: list[str] = []
+    keep: set[str] = set()
 
     def one(pid: str) -> list[dict[str, Any]]:
         if table.mode == "settings":
@@ -227,12 +243,15 @@ def fan_out(run: Run, table: Table) -> Iterator[Any]:
                 rows = fut.result()
             except SyncError as e:
                 failures.append(f"{pid}: {e}")
+                keep.add(pid)
                 continue
             done.append(pid)
             run.count(table.name, len(rows))
             if rows:
+                keep.add(pid)
                 yield rows
     run.complete_parents[table.name] = done
+    run.keep_parents[table.name] = keep
     if failures:
         raise SyncError(f"{len(failures)} of {len(parents)} listings failed; first: {failures[0]}")
 
@@ -309,12 +328,12 @@ def _costs_ranges(start: int, dims: tuple[str, ...]) -> list[tuple[int, int | No
             (COSTS_API_KEY_GROUPING_FROM, None, dims)]
 
 
-def _hints(table: Table) -> dict[str, Any]:
+def _hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     cols: dict[str, Any] = {c: {"data_type": "json"} for c in table.json_columns}
     cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
     cols.update({c: {"data_type": "text"} for c in table.text_columns})
     cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
-    if table.soft_delete:
+    if soft_delete:
         cols["_deleted"] = {"data_type": "bool", "nullable": False}
     for c in table.primary_key:
         cols[c] = {"data_type": "text", "nullable": False}
@@ -327,7 +346,14 @@ def make_resource(run: Run, table: Table) -> Any:
         return dlt.resource(
             _guard(run, table, lambda: project_resource(run, run.reader, table)),
             name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
-            max_table_nesting=0, columns=_hints(table), parallelized=True,
+            max_table_nesting=0, columns=_hints(table, run.soft_delete(table)), parallelized=True,
+        )
+    if table.name in run.history:
+        return dlt.resource(
+            _guard(run, table, lambda: (fan_out if table.parent else full_listing)(run, table)),
+            name=table.name, primary_key=list(table.primary_key), max_table_nesting=0,
+            write_disposition=history.write_disposition(run.synced_at), merge_key=table.parent_column or (),
+            columns=_hints(table, False), parallelized=True,
         )
     if table.mode == "audit":
         gen = audit_logs
@@ -340,7 +366,7 @@ def make_resource(run: Run, table: Table) -> Any:
     return dlt.resource(
         _guard(run, table, lambda: gen(run, table)),
         name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
-        max_table_nesting=0, columns=_hints(table), parallelized=True,
+        max_table_nesting=0, columns=_hints(table, run.soft_delete(table)), parallelized=True,
     )
 
 
@@ -364,6 +390,24 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     except DestinationUndefinedEntity:
         known = False
     return pipeline if known else pipeline.drop()
+
+
+def _history_switched(pipeline: Any, run: Run, tables: list[Table]) -> list[str]:
+    """Tables whose history mode differs from what the destination holds: they are rebuilt from scratch
+    (a table of current rows has no versions to continue, and a table of versions cannot be merged by key)."""
+    capable = [t for t in tables if history.capable(t)]
+    if not capable:
+        return []
+    switched = []
+    with pipeline.sql_client() as sql:
+        for t in capable:
+            stored = history.stored_mode(sql, pipeline.dataset_name, t.name)
+            if stored is not None and stored != (t.name in run.history):
+                switched.append(t.name)
+                run.notes.append(f"{t.name}: history mode turned {'on' if t.name in run.history else 'off'}, so "
+                                 "the table was rebuilt from a full listing" + (" (its history starts now)"
+                                                                                if t.name in run.history else ""))
+    return switched
 
 
 def preflight(cfg: SyncConfig, tables: list[Table], gate: Gate | None = None) -> Client:
@@ -459,7 +503,14 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
     schema_tables = pipeline.default_schema.tables
     with pipeline.sql_client() as sql:
         for t in tables:
-            if not t.soft_delete or t.name not in schema_tables:
+            if t.name in run.history and t.name in schema_tables:
+                name = sql.make_qualified_table_name(t.name)
+                history.retire_unseen(sql, t, name, run.synced_at, complete=bool(run.complete.get(t.name)),
+                                      written=run.rows[t.name],
+                                      keep_parents=run.keep_parents.get(t.name) if t.parent else None)
+                results[t.name].deleted = history.gone_count(sql, t, name, run.synced_at)
+                continue
+            if not run.soft_delete(t) or t.name not in schema_tables:
                 continue
             name = sql.make_qualified_table_name(t.name)
             if t.key == "project":
@@ -500,6 +551,11 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         ColumnPolicy(cfg.block_columns, cfg.hash_columns, cfg.hash_key)  # a bad policy stops the run here
     except PolicyError as e:
         raise SyncError(str(e)) from None
+    for name in cfg.history_tables:
+        if name not in catalog.TABLES or not history.capable(catalog.TABLES[name]):
+            ok = ", ".join(t.name for t in catalog.ORG_TABLES if history.capable(t))
+            raise SyncError(f"history mode is not available for {name!r}: it is for organization tables that are "
+                            f"listed whole each run ({ok})")
     if destinations.kind(cfg.destination) == "filesystem":
         raise SyncError(destinations.FILESYSTEM_NOT_YET)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
@@ -535,7 +591,8 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
     pipeline = _forget_local_state_of_a_new_destination(pipeline)
     run.pipeline = pipeline
-    resources = [make_resource(run, t) for t in tables]
+    rebuild = [] if cfg.resync else _history_switched(pipeline, run, tables)
+    resources = [make_resource(run, t) for t in tables if t.name not in rebuild]
     stop = threading.Event()
     ticker = None
     if progress is not None:
@@ -547,8 +604,12 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     try:
         # a package left by a killed run is loaded first, then this run's data
         # a resync drops the selected tables and their resource state (watermarks, cursors) first
-        pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet",
-                         refresh="drop_resources" if cfg.resync else None)
+        if rebuild:  # history mode turned on or off: those tables are rebuilt, in a package of their own
+            pipeline.extract([make_resource(run, t) for t in tables if t.name in rebuild],
+                             workers=max(1, cfg.concurrency), loader_file_format="parquet", refresh="drop_resources")
+        if resources:
+            pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet",
+                             refresh="drop_resources" if cfg.resync else None)
         if run.reader is not None:  # after all the data: the project tables' state, for what fully succeeded
             pipeline.extract(dlt.resource(commit_state(run.reader), name="openai_sync_project_state"))
         pipeline.normalize()

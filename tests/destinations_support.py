@@ -86,3 +86,20 @@ class Dest:
                             f"DROP SCHEMA IF EXISTS {self.schema}_staging CASCADE")
         finally:
             con.close()
+
+    def tables(self) -> list[str]:
+        return sorted(r[0] for r in self.q("SELECT table_name FROM information_schema.tables WHERE "
+                                           "table_schema = 'openai' AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'"))
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Every table's rows as the user sees them: current rows only (not soft-deleted), without the
+        system columns that say when or by which load a row was written."""
+        out: dict[str, list[tuple]] = {}
+        for t in self.tables():
+            cols = [r[0] for r in self.q(f"SELECT column_name FROM information_schema.columns WHERE "
+                                         f"table_schema = 'openai' AND table_name = '{t}' ORDER BY column_name")]
+            data = [c for c in cols if not c.startswith("_")]
+            where = "WHERE NOT _deleted" if "_deleted" in cols else ""
+            select = ", ".join(f"CAST({c} AS VARCHAR)" for c in data)
+            out[t] = sorted(self.q(f"SELECT {select} FROM openai.{t} {where}"), key=repr)
+        return out

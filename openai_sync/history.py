@@ -1,0 +1,80 @@
+"""History mode (SCD2), opt-in per table: every version of a row is kept, with `_valid_from` / `_valid_to`.
+
+dlt's `scd2` merge strategy does the versioning: a row whose content changed gets a new version and the
+old one is retired; a row missing from the load is retired. Three things are ours:
+- the version hash leaves out `_synced_at`, so an unchanged row stays one version (dlt's own row hash
+  would see a new `_synced_at` every run, and version every row every run);
+- retirement is limited to what was listed completely: a fan-out retires per parent (`merge_key`), so
+  a project whose listing failed keeps its rows current, and a top-level listing is loaded only whole;
+- what dlt cannot see, because no row arrives for it: a complete listing that came back empty, or the
+  children of a parent that no longer exists, is retired here after the load.
+
+The current version of a row is the one with `_valid_to IS NULL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .catalog import Table
+
+VALID_FROM, VALID_TO, VERSION = "_valid_from", "_valid_to", "_version"
+UNVERSIONED = {"_synced_at"}  # changes every run without the object changing
+
+
+def capable(table: Table) -> bool:
+    """Tables whose every run lists the current state of every object: organization full listings."""
+    return table.key == "admin" and table.mode in ("full", "settings")
+
+
+def version_hash(row: dict[str, Any]) -> str:
+    body = {k: v for k, v in row.items() if k not in UNVERSIONED}
+    return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z,
+                                        default=str), digest_size=16).hexdigest()
+
+
+def write_disposition(boundary: datetime) -> dict[str, Any]:
+    # one boundary for the whole run, so that versions retired by dlt and by `retire_unseen` agree
+    return {"disposition": "merge", "strategy": "scd2", "validity_column_names": [VALID_FROM, VALID_TO],
+            "row_version_column_name": VERSION, "boundary_timestamp": boundary}
+
+
+def retire_unseen(sql: Any, table: Table, qualified: str, boundary: datetime, *, complete: bool,
+                  written: int, keep_parents: set[str] | None = None) -> int:
+    """Retire current versions that no row of this run replaced. A top-level table: every current row,
+    when its complete listing was empty. A fan-out: rows of every parent not in `keep_parents` (the
+    parents that returned rows, or whose listing failed and must be left alone)."""
+    if table.parent is None:
+        if not complete or written:
+            return 0
+        where, args = "", []
+    else:
+        if keep_parents is None:
+            return 0
+        keep = sorted(keep_parents)
+        where = f"AND {table.parent_column} NOT IN ({', '.join(['%s'] * len(keep))})" if keep else ""
+        args = keep
+    found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} IS NULL {where}", *args)
+    sql.execute_sql(f"UPDATE {qualified} SET {VALID_TO} = %s WHERE {VALID_TO} IS NULL {where}", boundary, *args)
+    return int(found[0][0]) if found else 0
+
+
+def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime) -> int:
+    """Objects that this run retired without a new version: deleted from the organization."""
+    pk = ", ".join(table.primary_key)
+    found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} = %s AND ({pk}) NOT IN "
+                            f"(SELECT {pk} FROM {qualified} WHERE {VALID_TO} IS NULL)", boundary)
+    return int(found[0][0]) if found else 0
+
+
+def stored_mode(sql: Any, schema: str, table: str) -> bool | None:
+    """Whether the destination's table holds history (True), current state (False), or does not exist."""
+    rows = sql.execute_sql("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                           "AND table_name = %s", schema, table)
+    if not rows:
+        return None
+    return VALID_TO in {r[0] for r in rows}
