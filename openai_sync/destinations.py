@@ -77,13 +77,19 @@ def shown(spec: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", spec)
 
 
+# dlt 1.31 leaves `supports_transactions` unset for DuckDB and PostgreSQL, so a merge's DELETE and INSERT
+# ran as two autocommitted statements: a process killed between them lost the deleted rows until the
+# next run. Both databases have transactions; saying so makes each table's merge atomic (tests/test_kill.py).
+ATOMIC = {"supports_transactions": True}
+
+
 def make(spec: str) -> Any:
     """The dlt destination for a destination string."""
     k = kind(spec)
     if k == "duckdb":
         path = duckdb_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(path))
+        return dlt.destinations.duckdb(str(path), **ATOMIC)
     if k == "postgres":
         from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
@@ -92,7 +98,7 @@ def make(spec: str) -> Any:
         if creds.password is None:
             creds.password = ""  # trust or peer authentication, or a password in ~/.pgpass / PGPASSWORD
         creds.resolve()
-        return dlt.destinations.postgres(credentials=creds)
+        return dlt.destinations.postgres(credentials=creds, **ATOMIC)
     if k == "filesystem":
         return dlt.destinations.filesystem(bucket_url="file://" + str(filesystem_path(spec).resolve()))
     return spec
