@@ -72,6 +72,9 @@ def _check_destination(destination: str, schema: str) -> Check:
         if collision:
             return Check("destination", FAIL, collision)
         if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return Check("destination", FAIL, f"{path} is on a read-only file system; mount it read-write or "
+                                                  "choose another path.")
             return Check("destination", FAIL, f"{path} is not writable by this user; fix its permissions or choose "
                                               "another path.")
         if path.exists():
@@ -89,7 +92,17 @@ def _check_destination(destination: str, schema: str) -> Check:
     if kind == "postgres":
         return _check_postgres(destinations.normalize(destination), schema)
     if kind == "filesystem":
-        return Check("destination", FAIL, destinations.FILESYSTEM_NOT_YET)
+        folder = destinations.filesystem_path(destination).resolve()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".openai-sync-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            return Check("destination", FAIL, f"the folder {folder} is not writable ({e.strerror}); choose another "
+                                              "folder or fix its permissions.")
+        return Check("destination", PASS, f"folder {folder} is writable; tables go in {folder / schema} as Delta "
+                                          "tables (Parquet files with a transaction log).")
     from dlt.common.destination import Destination
 
     try:

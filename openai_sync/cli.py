@@ -41,6 +41,7 @@ from .config import (
 )
 from .pipeline import DEFAULT_START, SyncConfig, sync
 from .report import Progress, overall_status, result_json, row_counts, run_queries, summary_table
+from .simulator.faults import KINDS as FAULT_KINDS
 
 
 class _Group(TyperGroup):
@@ -122,9 +123,9 @@ def simulator(
                                               min=0)] = 0.0,
     rate_limit: Annotated[float | None, typer.Option(help="Requests per second allowed per key (429 beyond).",
                                                       min=0.001)] = None,
-    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE[@ENDPOINT],... with KIND one of 429, "
-                                             "500, 502, 503, slow, drop, malformed, html, stuck, nocursor, revoke, "
-                                             "RATE the fraction of requests (0..1) and ENDPOINT an optional route "
+    faults: Annotated[str, typer.Option(help="Faults to inject, KIND:RATE[@ENDPOINT],... with KIND one of "
+                                             f"{', '.join(FAULT_KINDS)}, RATE the fraction of requests (0..1) and "
+                                             "ENDPOINT an optional route "
                                              "or path prefix such as /organization/users.")] = "",
     now: Annotated[int | None, typer.Option(help="Initial clock (Unix seconds, floored to the hour); "
                                                  "default: the current time.")] = None,
@@ -182,7 +183,31 @@ def _sync_config(r: Resolved) -> SyncConfig:
         lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
         project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
         exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
-        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [])
+        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
+        time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None)
+
+
+def _keys(cfg: SyncConfig) -> list[str | None]:
+    return [cfg.admin_key, cfg.hash_key, *(pk.key for pk in cfg.project_keys)]
+
+
+HINTS = {"No space left on device": "the disk holding the destination is full: free some space (or choose another "
+                                     "destination) and run again",
+         "Read-only file system": "the destination is on a read-only file system",
+         "Permission denied": "this user may not write the destination"}
+
+
+def _first_lines(e: BaseException, n: int = 3) -> str:
+    """What went wrong, in a sentence: a traceback quoted in a message is cut down to its last line, the
+    exception that started it, and a known operating-system failure is named first."""
+    text = str(e).strip()
+    hint = next((h for cause, h in HINTS.items() if cause in text), None)
+    if "Traceback (most recent call last)" in text:
+        last = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "Traceback"))]
+        text = last[-1] if last else text
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    out = " ".join(lines[:n])[:600] or type(e).__name__
+    return f"{hint} ({out})" if hint else out
 
 
 def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
@@ -200,8 +225,13 @@ def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
         raise _fail(str(e), as_json) from None
     except PipelineStepFailed as e:
         msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
-               f"{type(e.exception).__name__}: {e.exception}")
-        raise _fail(scrub(msg, cfg.admin_key), as_json, 1) from None
+               f"{type(e.exception).__name__}: {_first_lines(e.exception)}. Nothing of this run is half-loaded: "
+               "each table's merge is atomic, and the next run loads what this one could not.")
+        raise _fail(scrub(msg, *_keys(cfg)), as_json, 1) from None
+    except Exception as e:  # anything else: one sentence, never a traceback (which could quote a key)
+        msg = (f"the sync stopped unexpectedly: {type(e).__name__}: {_first_lines(e)}. The destination is as the "
+               "last completed load left it; the next run resumes. If it persists, report this message.")
+        raise _fail(scrub(msg, *_keys(cfg)), as_json, 1) from None
     seconds = time.monotonic() - started
     if as_json:
         print(json.dumps(result_json(results, run, seconds, destinations.shown(cfg.destination), cfg.schema)))
@@ -210,6 +240,10 @@ def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
         for r in results:
             if r.error:
                 err.print(f"[red]{r.name}:[/] {r.error}", highlight=False)
+        for problem in run.key_problems:
+            err.print(f"[red]key:[/] {problem}", highlight=False)
+        for note in run.notes:
+            err.print(f"[yellow]note:[/] {note}", highlight=False)
     status = overall_status(results)
     return (0 if status == "ok" else 1), run
 
@@ -230,6 +264,10 @@ Exclude = Annotated[str | None, typer.Option("--exclude", help="Comma-separated 
                                              "exclude_tables).")]
 History = Annotated[str | None, typer.Option("--history", help="Comma-separated tables to keep in history mode "
                                              "(every version, with _valid_from / _valid_to; setting history_tables).")]
+Budget = Annotated[float | None, typer.Option("--time-budget", help="Minutes the run may spend reading the API "
+                                             "(setting time_budget_minutes). When it runs out, what was read is "
+                                             "loaded, the unfinished tables are reported, and the next run goes on.",
+                                             min=0.01)]
 Concurrency = Annotated[int | None, typer.Option(help="At most this many API requests in flight (default 8).",
                                                  min=1, max=64)]
 Width = Annotated[str | None, typer.Option("--bucket-width", help="Usage bucket width: 1d (default), 1h or 1m; per "
@@ -276,6 +314,7 @@ def sync_cmd(
     exclude: Exclude = None,
     history: History = None,
     concurrency: Concurrency = None,
+    time_budget: Budget = None,
     bucket_width: Width = None,
     start_date: Start = None,
     lookback_hours: Lookback = None,
@@ -290,8 +329,8 @@ def sync_cmd(
     """
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
-                        concurrency=concurrency, bucket_width=bucket_width, start_date=start_date,
-                        lookback_hours=lookback_hours, state_dir=state_dir), as_json)
+                        concurrency=concurrency, time_budget_minutes=time_budget, bucket_width=bucket_width,
+                        start_date=start_date, lookback_hours=lookback_hours, state_dir=state_dir), as_json)
     code, _ = _run_sync(_sync_config(r), as_json)
     raise typer.Exit(code)
 

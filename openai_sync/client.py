@@ -83,18 +83,105 @@ class Gate:
         self.sem.release()
 
 
+class BudgetExceeded(SyncError):
+    """The run's time budget ran out: what was read is loaded, the rest is left for the next run."""
+
+
+def _seconds(value: str | None) -> float | None:
+    """A rate-limit duration as the API writes it: `1s`, `6m0s`, `20ms`, `1.5s`, `2h3m`."""
+    if not value:
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", value.strip())
+    if not parts:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+class Throttle:
+    """One key's adaptive pace, from what the API says (SPEC: be rate-limited as little as possible).
+
+    - a 429 halves the requests this key may have in flight and pauses the key for its Retry-After;
+      each success then adds back a little (additive increase, multiplicative decrease);
+    - `x-ratelimit-remaining-requests` low: requests are spaced at the announced rate, so the key's
+      budget is spent evenly instead of in a burst that ends in 429s; at 0 the key waits for the reset.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.allowed = float(self.limit)
+        self.cond = threading.Condition()
+        self.in_flight = 0
+        self.pause_until = 0.0
+        self.next_start = 0.0
+        self.interval = 0.0
+        self.throttled = 0  # 429s seen
+        self.paced = 0  # requests held back by the pace or a pause
+
+    def __enter__(self) -> Throttle:
+        with self.cond:
+            held = False
+            while True:
+                now = time.monotonic()
+                wait = max(self.pause_until, self.next_start) - now
+                if wait <= 0 and self.in_flight < int(self.allowed):
+                    break
+                held = held or wait > 0
+                self.cond.wait(timeout=wait if wait > 0 else None)
+            self.paced += held
+            self.in_flight += 1
+            self.next_start = max(now, self.next_start) + self.interval
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.cond:
+            self.in_flight -= 1
+            self.cond.notify_all()
+
+    def observe(self, status: int, headers: Any) -> None:
+        now = time.monotonic()
+        with self.cond:
+            if status == 429:
+                self.throttled += 1
+                self.allowed = max(1.0, self.allowed / 2)
+                wait = _seconds(headers.get("retry-after-ms") and headers["retry-after-ms"] + "ms") \
+                    or _seconds(headers.get("retry-after")) or 1.0
+                self.pause_until = max(self.pause_until, now + min(wait, 120.0))
+            elif status < 400:
+                self.allowed = min(float(self.limit), self.allowed + 1.0 / self.allowed)
+                limit, left = headers.get("x-ratelimit-limit-requests"), headers.get("x-ratelimit-remaining-requests")
+                if limit and left and limit.isdigit() and left.isdigit() and int(limit) > 0:
+                    per_second = int(limit) / 60.0
+                    # pace once a fifth of the budget is left; run free while plenty remains
+                    self.interval = 1.0 / per_second if int(left) < max(2 * self.limit, int(limit) // 5) else 0.0
+                    if int(left) == 0:
+                        reset = _seconds(headers.get("x-ratelimit-reset-requests")) or 1.0 / per_second
+                        self.pause_until = max(self.pause_until, now + min(reset, 60.0))
+            self.cond.notify_all()
+
+
 class Client:
     """One key's view of the API. Thread-safe; at most `max_concurrency` requests in flight (across every
     client sharing its gate)."""
 
     def __init__(self, base_url: str, key: str, *, admin: bool, max_concurrency: int = 8, max_retries: int = 6,
-                 timeout: float = 120.0, gate: Gate | None = None) -> None:
+                 timeout: float = 120.0, gate: Gate | None = None, deadline: float | None = None,
+                 max_rate_limit_wait: float = 900.0) -> None:
         self.key = key
         self.admin = admin
         self.role = "Admin key" if admin else "project key"
+        self.throttle = Throttle(max_concurrency)
+        hook = lambda r: self.throttle.observe(r.status_code, r.headers)  # noqa: E731
         self.sdk = openai.OpenAI(api_key=key if not admin else "unused", admin_api_key=key if admin else None,
-                                 base_url=base_url, max_retries=max_retries, timeout=timeout)
+                                 base_url=base_url, max_retries=max_retries, timeout=timeout,
+                                 http_client=openai.DefaultHttpxClient(event_hooks={"response": [hook]},
+                                                                       timeout=timeout))
         self.gate = gate or Gate(max_concurrency)
+        self.deadline = deadline  # time.monotonic() after which no request starts (the run's time budget)
+        self.max_rate_limit_wait = max_rate_limit_wait  # per request, beyond the SDK's own retries
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.organization_id: str | None = None
@@ -104,11 +191,29 @@ class Client:
         """GET one page; returns the parsed JSON object."""
         options = make_request_options(query=params or {},
                                        security={"admin_api_key_auth": True} if self.admin else None)
-        with self.gate:
+        waited = 0.0
+        while True:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise BudgetExceeded(f"the time budget ran out before GET {path}; what was read is loaded and the "
+                                     "next run goes on from there (raise time_budget_minutes to finish in one run)")
             try:
-                resp = self.sdk.get(path, cast_to=httpx2.Response, options=options)
+                resp = self._get_once(path, options, label)
+                break
             except openai.APIStatusError as e:
+                if e.status_code == 429:  # the SDK's retries were not enough: keep the pace, do not give up
+                    wait = max(0.5, self.throttle.pause_until - time.monotonic())
+                    if waited + wait <= self.max_rate_limit_wait and (
+                            self.deadline is None or time.monotonic() + wait < self.deadline):
+                        waited += wait
+                        time.sleep(wait)
+                        continue
                 raise self._status_error(e, path) from None
+        return self._parse(resp, path)
+
+    def _get_once(self, path: str, options: Any, label: str) -> httpx2.Response:
+        with self.throttle, self.gate:
+            try:
+                return self.sdk.get(path, cast_to=httpx2.Response, options=options)
             except openai.APIConnectionError as e:
                 raise ApiProblem(f"could not reach the API at {self.sdk.base_url} for GET {path} after "
                                  f"{self.sdk.max_retries} retries: {type(e.__cause__ or e).__name__}. "
@@ -116,6 +221,8 @@ class Client:
             finally:
                 with self.lock:
                     self.requests[label or path] += 1
+
+    def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
         if self.organization_id is None:
             self.organization_id = resp.headers.get("openai-organization")
         if self.server_time is None:
@@ -151,8 +258,14 @@ class Client:
         if e.status_code == 404:
             return ApiProblem(f"GET {path} answered 404 (not found): {_scrub(msg, self.key)}")
         if e.status_code == 429:
-            return ApiProblem(f"GET {path} stayed rate-limited (429) after {self.sdk.max_retries} retries; "
-                              "lower --concurrency or try again later.")
+            why = ("the time budget would run out first" if self.deadline is not None
+                   else f"after waiting {self.max_rate_limit_wait:.0f} s")
+            return BudgetExceeded(f"GET {path} stayed rate-limited (429), {why}; what was read is loaded and the "
+                                  "next run goes on from there. Lower --concurrency, or sync less often.")
+        if "html" in e.response.headers.get("content-type", ""):
+            return ApiProblem(f"GET {path} kept answering {e.status_code} with an HTML page, not JSON, after "
+                              f"{self.sdk.max_retries} retries: a proxy or gateway between here and the API is "
+                              "failing, or --base-url points at a web site rather than the API.")
         if e.status_code >= 500:
             return ApiProblem(f"GET {path} kept failing with {e.status_code} after {self.sdk.max_retries} retries; "
                               "the API may be having trouble. Try again later.")

@@ -60,6 +60,7 @@ class Settings(BaseModel):
     hash_columns: list[str] | None = None  # TABLE.COLUMN loaded as a keyed hash (hash_key is a secret)
     history_tables: list[str] | None = None  # SCD2: every version kept, with _valid_from / _valid_to
     concurrency: int = Field(8, ge=1, le=64)
+    time_budget_minutes: float | None = Field(None, gt=0)  # no request starts after it; what was read is loaded
     bucket_width: str = "1d"
     start_date: date | None = None
     lookback_hours: float = Field(24.0, ge=0)

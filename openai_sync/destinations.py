@@ -67,9 +67,8 @@ def duckdb_collision(spec: str, schema: str) -> str | None:
             f"would fail; name the file otherwise (e.g. {schema}_data.duckdb) or choose another schema.")
 
 
-FILESYSTEM_NOT_YET = ("the filesystem destination is not supported yet: plain Parquet files cannot be merged into "
-                      "(every run would append duplicates) nor soft-deleted. Use DuckDB (duckdb:///PATH.duckdb) or "
-                      "PostgreSQL for now; Delta and Iceberg tables are planned.")
+LAKE_NO_HISTORY = ("history mode is not available on the filesystem destination: dlt cannot keep SCD2 versions in "
+                   "Delta tables. Sync the history tables into DuckDB or PostgreSQL, or turn history_tables off.")
 
 
 def shown(spec: str) -> str:
@@ -98,7 +97,11 @@ def make(spec: str) -> Any:
         if creds.password is None:
             creds.password = ""  # trust or peer authentication, or a password in ~/.pgpass / PGPASSWORD
         creds.resolve()
-        return dlt.destinations.postgres(credentials=creds, **ATOMIC)
+        # no UNIQUE constraint on _dlt_id: a package resumed after a kill may insert a staging file that the
+        # killed run had inserted but not marked done; the merge dedups by primary key (tests/test_kill.py)
+        return dlt.destinations.postgres(credentials=creds, create_indexes=False, **ATOMIC)
     if k == "filesystem":
-        return dlt.destinations.filesystem(bucket_url="file://" + str(filesystem_path(spec).resolve()))
+        path = filesystem_path(spec).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.filesystem(bucket_url="file://" + str(path))
     return spec

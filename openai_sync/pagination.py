@@ -16,7 +16,7 @@ from typing import Any
 from .client import ApiProblem, Client
 
 
-def _data(page: dict[str, Any], path: str) -> list[dict[str, Any]]:
+def page_data(page: dict[str, Any], path: str) -> list[dict[str, Any]]:
     data = page.get("data")
     if not isinstance(data, list):
         raise ApiProblem(f"GET {path} answered a page without a 'data' list")
@@ -33,7 +33,7 @@ def list_pages(client: Client, path: str, params: dict[str, Any], *, limit: int,
         if after is not None:
             q["after"] = after
         page = client.get(path, q, label=label)
-        data = _data(page, path)
+        data = page_data(page, path)
         yield data
         if not page.get("has_more") or not data:
             return
@@ -64,7 +64,7 @@ def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: in
         if token is not None:
             q["page"] = token
         page = client.get(path, q, label=label)
-        data = _data(page, path)
+        data = page_data(page, path)
         if data:
             yield data
         if not page.get("has_more") or not data:

@@ -16,6 +16,7 @@ Design:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -30,10 +31,12 @@ from typing import Any
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
-from . import catalog, destinations, history
-from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, Table
-from .client import Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches
-from .pagination import bucket_pages, list_pages
+from . import catalog, destinations, history, locks
+from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
+from .client import ApiProblem, Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches, scrub
+from .lake import LakeSQL
+from .pagination import bucket_pages, list_pages, page_data
+from .parallel import interleave, split_range
 from .privacy import ColumnPolicy, PolicyError
 from .projects import ProjectKeyInfo, ProjectReader, commit_state, key_index, project_resource
 from .usage import buckets_to_arrow, floor_to
@@ -65,6 +68,8 @@ class SyncConfig:
     hash_columns: list[str] = field(default_factory=list)
     hash_key: str | None = None
     history_tables: list[str] = field(default_factory=list)  # SCD2: every version kept (history.py)
+    time_budget: float | None = None  # seconds: no request starts after that; what was read is loaded
+    deadline: float | None = field(default=None, init=False)  # time.monotonic() when the budget runs out
 
     def width_for(self, table: Table) -> str:
         if table.mode == "costs":
@@ -171,10 +176,27 @@ def to_row(run: Run, table: Table, item: dict[str, Any], parent_id: str | None =
         row["_deleted"] = False
     if extra:
         row.update(extra)
+    _check(table, row)
     row = run.policy.row(table, row) if run.policy else row  # blocking and hashing: last, and once
     if table.name in run.history:
         row[history.VERSION] = history.version_hash(row)
     return row
+
+
+INT64 = 2**63
+
+
+def _check(table: Table, row: dict[str, Any]) -> None:
+    """Refuse what no table can hold: an object without its primary key, a number beyond 64 bits. The table
+    fails with the reason; rows of earlier pages are loaded, its watermark does not move."""
+    for c in table.primary_key:
+        if row.get(c) is None:
+            raise ApiProblem(f"GET {table.path} returned an object without its {c!r} (its primary key); the "
+                             f"{table.name} table was not finished. If it persists, report it.")
+    for k, v in row.items():  # JSON parsers turn integers beyond 64 bits into floats
+        if type(v) in (int, float) and not -INT64 <= v < INT64:
+            raise ApiProblem(f"GET {table.path} returned {k} = {v:.3g} for {table.name} {row.get('id')!r}, beyond "
+                             "any 64-bit integer column; that object was not loaded and the table was not finished.")
 
 
 def audit_row(run: Run, table: Table, ev: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +214,11 @@ def _guard(run: Run, table: Table, gen: Callable[[], Iterator[Any]]) -> Iterator
         yield from gen()
     except SyncError as e:
         run.fail(table.name, e)
+    except Exception as e:  # a response of an unexpected shape fails its table, not the whole run
+        detail = scrub(f"{type(e).__name__}: {str(e)[:300]}", *(c.key for c in run.clients))
+        run.fail(table.name, ApiProblem(f"the API returned data of an unexpected shape for {table.name} ({detail}); "
+                                        "the table was not finished and its watermark did not move. If it "
+                                        "persists, report it with this message."))
     finally:
         run.finished[table.name] = time.monotonic()
 
@@ -257,22 +284,53 @@ def fan_out(run: Run, table: Table) -> Iterator[Any]:
 
 
 def audit_logs(run: Run, table: Table) -> Iterator[Any]:
+    """The audit log from the watermark (or the beginning) to now. It is one newest-first cursor chain, so a
+    first sync of a large organization would be thousands of requests one after another: after the first
+    page, the rest of the range is cut into `effective_at` windows read in parallel."""
     state = dlt.current.resource_state()
     watermark = state.get("watermark")
-    params: dict[str, Any] = {}
-    if watermark is not None:
-        # gte, not gt: events of the same second may arrive later; merge on id keeps each one once
-        params["effective_at"] = {"gte": int(watermark)}
+    lo = int(watermark) if watermark is not None else None
+    # gte, not gt: events of the same second may arrive later; merge on id keeps each one once
+    bounds: dict[str, int] = {"gte": lo} if lo is not None else {}
     newest = watermark
-    for page in list_pages(run.client, table.path, params, limit=table.page_limit, label=table.name):
-        rows = [audit_row(run, table, ev) for ev in page]
+
+    seen: set[str] = set()  # events of the first page's oldest second, which the windows read again
+
+    def rows(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal newest
+        page = [ev for ev in page if ev.get("id") not in seen]  # one row per event in a load (Delta needs it)
         for ev in page:
             t = ev.get("effective_at")
             if isinstance(t, int) and (newest is None or t > newest):
                 newest = t
-        run.count(table.name, len(rows))
-        yield rows
-    # newest-first pages: the watermark moves only once every page down to the old one was read
+        out = [audit_row(run, table, ev) for ev in page]
+        run.count(table.name, len(out))
+        return out
+
+    first = run.client.get(table.path, {**({"effective_at": bounds} if bounds else {}), "limit": table.page_limit},
+                           label=table.name)
+    data = page_data(first, table.path)
+    yield rows(data)
+    stamps = [ev["effective_at"] for ev in data if isinstance(ev.get("effective_at"), int)]
+    if first.get("has_more") and stamps:
+        oldest = min(stamps)
+        seen.update(ev.get("id") for ev in data if ev.get("effective_at") == oldest)
+        floor = lo if lo is not None else min(usage_start(run), oldest)
+        # windows of about 16 pages each (as the first page's density estimates them): each window's last page
+        # is partial, so more windows cost more requests; at most 4 per worker
+        density = len(data) / max(1, max(stamps) - oldest)
+        pages_left = density * max(0, oldest - floor) / table.page_limit
+        windows = split_range(floor, oldest + 1, max(1, min(4 * run.cfg.concurrency, int(pages_left // 16))))
+
+        def window(i: int, a: int, b: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+            w = {"lt": b} | ({"gte": a} if i or lo is not None else {})  # the oldest window is open below
+            return lambda: list_pages(run.client, table.path, {"effective_at": w}, limit=table.page_limit,
+                                      label=table.name)
+
+        for page in interleave([window(i, a, b) for i, (a, b) in enumerate(windows)], run.cfg.concurrency,
+                               table.name):
+            yield rows(page)
+    # the watermark moves only once every window down to the old one was read
     if newest is not None:
         state["watermark"] = newest
     run.complete[table.name] = True
@@ -292,7 +350,13 @@ def usage_start(run: Run) -> int:
     return start
 
 
+RESULTS_PER_PAGE = 30_000  # a page's results held at once, per worker: bounds memory whatever the organization
+
+
 def buckets(run: Run, table: Table) -> Iterator[Any]:
+    """Usage or cost buckets from the cursor (or the start) to now. A range longer than one page is cut into
+    bucket ranges read in parallel; pages are as large as the API allows, unless the organization's buckets
+    hold so many results that a page would not fit the memory bound (RESULTS_PER_PAGE)."""
     state = dlt.current.resource_state()
     width = run.cfg.width_for(table)
     if state.get("width") != width:
@@ -300,24 +364,45 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
     start = floor_to(int(state.get("cursor") or usage_start(run)), width)
     final_before = run.now - run.cfg.lookback_seconds
     dims = table.group_by
-    ranges = _costs_ranges(start, dims) if table.mode == "costs" else [(start, None, dims)]
-    for lo, hi, group_by in ranges:
-        params: dict[str, Any] = {"start_time": lo, "bucket_width": width, "group_by": list(group_by),
-                                  "limit": COSTS_PAGE if table.mode == "costs" else USAGE_PAGE[width]}
-        if hi is not None:
-            params["end_time"] = hi
-        for page in bucket_pages(run.client, table.path, params, until=hi or run.now, label=table.name):
-            tbl = buckets_to_arrow(table, page, width=width, dims=dims, final_before=final_before,
-                                   organization_id=run.org_id, synced_at=run.synced_at)
-            if tbl is not None:
-                if run.policy:
-                    tbl = run.policy.arrow(table, tbl)
-                run.count(table.name, tbl.num_rows)
-                yield tbl
+    w = WIDTH_SECONDS[width]
+    most = COSTS_PAGE if table.mode == "costs" else USAGE_PAGE[width]
+    streams = []
+    for lo, hi, group_by in _costs_ranges(start, dims) if table.mode == "costs" else [(start, None, dims)]:
+        base: dict[str, Any] = {"bucket_width": width, "group_by": list(group_by)}
+        end = hi if hi is not None else floor_to(run.now, width) + w  # the bucket in progress included
+        n = -(-(end - lo) // w)
+        per_page = most if n <= most else _buckets_per_page(run, table, base, end - w, most)
+        for a, b in split_range(lo, end, -(-n // per_page), align=w):
+            last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
+            params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
+            streams.append(lambda p=params, until=(run.now if last else b): _arrow_pages(
+                run, table, p, until, width, final_before))
+    for tbl in interleave(streams, run.cfg.concurrency, table.name):
+        run.count(table.name, tbl.num_rows)
+        yield tbl
     # next time, re-read every bucket that ended less than the lookback before this run
     state["width"] = width
     state["cursor"] = max(start, floor_to(final_before, width))
     run.complete[table.name] = True
+
+
+def _buckets_per_page(run: Run, table: Table, base: dict[str, Any], last_bucket: int, most: int) -> int:
+    """How many buckets a page may hold: one request for the newest complete bucket tells how many results a
+    bucket has (the newest is the fullest: an organization grows)."""
+    probe = run.client.get(table.path, {**base, "start_time": last_bucket - WIDTH_SECONDS[base["bucket_width"]],
+                                        "end_time": last_bucket, "limit": 1}, label=table.name)
+    results = sum(len(b.get("results") or []) for b in page_data(probe, table.path))
+    return max(1, min(most, RESULTS_PER_PAGE // max(1, results)))
+
+
+def _arrow_pages(run: Run, table: Table, params: dict[str, Any], until: int, width: str,
+                 final_before: int) -> Iterator[Any]:
+    """One bucket range's pages as Arrow tables, built in the worker that read them."""
+    for page in bucket_pages(run.client, table.path, params, until=until, label=table.name):
+        tbl = buckets_to_arrow(table, page, width=width, dims=table.group_by, final_before=final_before,
+                               organization_id=run.org_id, synced_at=run.synced_at)
+        if tbl is not None:
+            yield run.policy.arrow(table, tbl) if run.policy else tbl
 
 
 def _costs_ranges(start: int, dims: tuple[str, ...]) -> list[tuple[int, int | None, tuple[str, ...]]]:
@@ -342,6 +427,14 @@ def _hints(table: Table, soft_delete: bool) -> dict[str, Any]:
 
 
 def make_resource(run: Run, table: Table) -> Any:
+    resource = _resource(run, table)
+    if destinations.kind(run.cfg.destination) == "filesystem":
+        # Delta tables: delta-rs merges by primary key (dlt's upsert); plain Parquet files cannot merge
+        resource.apply_hints(table_format="delta", write_disposition={"disposition": "merge", "strategy": "upsert"})
+    return resource
+
+
+def _resource(run: Run, table: Table) -> Any:
     if table.key == "project":
         return dlt.resource(
             _guard(run, table, lambda: project_resource(run, run.reader, table)),
@@ -383,10 +476,8 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     if not pipeline.has_data:
         return pipeline  # no local state either: nothing to forget
     try:
-        with pipeline.sql_client() as sql:
-            table = sql.make_qualified_table_name("_dlt_pipeline_state")
-            found = sql.execute_sql(f"SELECT count(*) FROM {table} WHERE pipeline_name = %s", pipeline.pipeline_name)
-            known = bool(found and found[0][0])
+        with pipeline.destination_client() as client:
+            known = client.get_stored_state(pipeline.pipeline_name) is not None  # type: ignore[attr-defined]
     except DestinationUndefinedEntity:
         known = False
     return pipeline if known else pipeline.drop()
@@ -420,7 +511,7 @@ def preflight(cfg: SyncConfig, tables: list[Table], gate: Gate | None = None) ->
                          "tables need a read-only Admin key (sk-admin-...); project keys go in "
                          "OPENAI_PROJECT_KEYS.")
     client = Client(cfg.base_url, cfg.admin_key, admin=True, max_concurrency=cfg.concurrency,
-                    max_retries=cfg.max_retries, gate=gate)
+                    max_retries=cfg.max_retries, gate=gate, deadline=cfg.deadline)
     modes = {t.mode for t in tables if t.key == "admin"}
     # one cheap request per permission the selected tables need
     client.get("/organization/projects", {"limit": 1}, label="preflight")
@@ -468,7 +559,7 @@ def identify_project_keys(cfg: SyncConfig, admin: Client | None, gate: Gate,
                          "tables keep the data of the last sync")
             continue
         infos.append(ProjectKeyInfo(pid, Client(cfg.base_url, pk.key, admin=False, max_concurrency=cfg.concurrency,
-                                                max_retries=cfg.max_retries, gate=gate)))
+                                                max_retries=cfg.max_retries, gate=gate, deadline=cfg.deadline)))
     return infos, problems
 
 
@@ -501,7 +592,8 @@ def _cascade(sql: Any, name: str, t: Table, run: Run) -> int:
 
 def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: dict[str, TableResult]) -> None:
     schema_tables = pipeline.default_schema.tables
-    with pipeline.sql_client() as sql:
+    lake = destinations.kind(run.cfg.destination) == "filesystem"
+    with (LakeSQL(pipeline) if lake else pipeline.sql_client()) as sql:
         for t in tables:
             if t.name in run.history and t.name in schema_tables:
                 name = sql.make_qualified_table_name(t.name)
@@ -544,7 +636,8 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
 
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's chatter; the summary says what matters
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt logs tracebacks; our messages say it
+    cfg.deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
     if cfg.resync and not cfg.tables:
         raise SyncError("resync needs the tables to reload, e.g. openai-sync resync users audit_logs")
     try:
@@ -556,11 +649,20 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
             ok = ", ".join(t.name for t in catalog.ORG_TABLES if history.capable(t))
             raise SyncError(f"history mode is not available for {name!r}: it is for organization tables that are "
                             f"listed whole each run ({ok})")
-    if destinations.kind(cfg.destination) == "filesystem":
-        raise SyncError(destinations.FILESYSTEM_NOT_YET)
+    if destinations.kind(cfg.destination) == "filesystem" and cfg.history_tables:
+        raise SyncError(destinations.LAKE_NO_HISTORY)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
     if collision:
         raise SyncError(collision)  # before anything is read or written
+    what = f"{destinations.shown(cfg.destination)} schema {cfg.schema}"
+    pg = destinations.normalize(cfg.destination) if destinations.kind(cfg.destination) == "postgres" else None
+    with locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, what, pg):  # before any request
+        run, tables = _start(cfg)
+        return _sync_locked(cfg, run, tables, progress)
+
+
+def _start(cfg: SyncConfig) -> tuple[Run, list[Table]]:
+    """Check the keys and the destination, and identify the project keys: the run, and its tables."""
     has_admin, has_project = bool(cfg.admin_key), bool(cfg.project_keys)
     if not has_admin and not has_project:
         preflight(cfg, [])  # says what is missing
@@ -587,6 +689,20 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
     run.notes = notes
     run.reader = ProjectReader(run, infos, {t.name for t in tables if t.key == "project"} if cfg.resync
                                else None) if wants_projects else None
+    if destinations.kind(cfg.destination) != "named":  # reachable and writable, before any data is read
+        from .checks import FAIL, check_destination
+
+        if destinations.kind(cfg.destination) == "duckdb":
+            with contextlib.suppress(OSError):  # the check below says why the folder cannot be used
+                destinations.duckdb_path(cfg.destination).parent.mkdir(parents=True, exist_ok=True)
+        found = check_destination(cfg.destination, cfg.schema)
+        if found.status == FAIL:
+            raise SyncError(found.message)
+    return run, tables
+
+
+def _sync_locked(cfg: SyncConfig, run: Run, tables: list[Table],
+                 progress: Callable[[Run], None] | None) -> tuple[list[TableResult], Run]:
     pipeline = dlt.pipeline(pipeline_name(cfg), destination=destinations.make(cfg.destination),
                             dataset_name=cfg.schema, pipelines_dir=cfg.pipelines_dir)
     pipeline = _forget_local_state_of_a_new_destination(pipeline)
@@ -622,6 +738,10 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
                                    seconds=run.finished.get(t.name, 0) - run.started.get(t.name, 0))
                for t in tables}
     apply_soft_deletes(pipeline, run, tables, results)
+    limited = sum(c.throttle.throttled for c in run.clients)
+    if limited:
+        run.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as asked "
+                         "by Retry-After and x-ratelimit-* instead of giving up")
     for name, err in run.errors.items():
         if name in results:
             results[name].status = "failed"

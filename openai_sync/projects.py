@@ -213,9 +213,8 @@ def project_resource(run: Run, reader: ProjectReader, table: Table) -> Iterator[
     def rows_of(key: ProjectKeyInfo, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows = []
         for it in page:
-            row = to_row(run, table, {k: v for k, v in it.items() if k not in drop})
-            row["project_id"] = key.project_id
-            rows.append(row)
+            rows.append(to_row(run, table, {k: v for k, v in it.items() if k not in drop},
+                               extra={"project_id": key.project_id}))
         return rows
 
     # Projects are read in parallel; their pages pass through a bounded queue, so that a project with

@@ -48,7 +48,9 @@ class Progress:
         done = len(run.finished)
         rows = sum(run.rows.values())
         reqs = sum(sum(c.requests.values()) for c in run.clients)
-        self.live.update(f"[bold]syncing[/] {done}/{self.n} tables · {rows:,} rows · {reqs:,} requests")
+        limited = sum(c.throttle.throttled for c in run.clients)
+        self.live.update(f"[bold]syncing[/] {done}/{self.n} tables · {rows:,} rows · {reqs:,} requests"
+                         + (f" · [yellow]{limited:,} rate-limited (429), slowing down[/]" if limited else ""))
 
 
 def summary_table(results: list[TableResult]) -> RichTable:
@@ -84,6 +86,8 @@ def result_json(results: list[TableResult], run: Run, seconds: float, destinatio
         "rows": sum(r.rows for r in results),
         "requests": sum(sum(c.requests.values()) for c in run.clients),
         "max_parallel_requests": run.client.gate.max_in_flight,
+        "rate_limited": sum(c.throttle.throttled for c in run.clients),  # 429s received
+        "paced": sum(c.throttle.paced for c in run.clients),  # requests held back to respect a rate limit
         "projects": [k.project_id for k in run.reader.keys] if run.reader else [],
         "key_problems": run.key_problems,
         "notes": run.notes,

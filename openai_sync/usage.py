@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .catalog import WIDTH_SECONDS, Table
+from .client import ApiProblem
 
 NULL = "\x00null"  # the sentinel for a null dimension: no real value contains a NUL byte
 TS = pa.timestamp("us", tz="UTC")
@@ -41,7 +43,10 @@ def buckets_to_arrow(table: Table, buckets: list[dict[str, Any]], *, width: str,
     cols: dict[str, list[Any]] = {}
     n = 0
     for b in buckets:
-        start, end = int(b["start_time"]), int(b["end_time"])
+        if not isinstance(b.get("start_time"), int) or not isinstance(b.get("end_time"), int):
+            raise ApiProblem(f"GET {table.path} returned a bucket without its start_time or end_time; the "
+                             f"{table.name} table was not finished. If it persists, report it.")
+        start, end = b["start_time"], b["end_time"]
         for r in b.get("results") or []:
             row = {k: v for k, v in r.items() if k != "object"}
             amount = row.pop("amount", None)
@@ -79,6 +84,11 @@ def buckets_to_arrow(table: Table, buckets: list[dict[str, Any]], *, width: str,
             # metrics are int64, including any the API adds later; a field that is null on every row is a
             # dimension that was not grouped by (user_id, api_source, ...): text
             arr = pa.array(v)
+            if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+                top = pc.max(pc.abs(arr)).as_py()
+                if top is not None and top >= 2**63:  # JSON parsers turn such integers into floats
+                    raise ApiProblem(f"GET {table.path} returned {k} = {top:.3g}, beyond any 64-bit integer; "
+                                     f"that page of {table.name} was not loaded and the table was not finished.")
             arrays[k] = arr.cast(pa.string()) if arr.type == pa.null() else arr
     for d in dims:  # every dimension is a column, even when a page has it null throughout
         if d not in arrays:

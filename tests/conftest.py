@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
@@ -10,6 +12,35 @@ from contract_support import Contract, load_contract
 from destinations_support import KINDS, Dest
 
 from openai_sync.simulator import Simulator, World
+
+# Every key of every simulated organization created in this process: no test may leave one in a file.
+WORLDS: list[World] = []
+_init = World.__init__
+
+
+def _register(self: World, *args, **kw) -> None:
+    _init(self, *args, **kw)
+    WORLDS.append(self)
+
+
+World.__init__ = _register  # type: ignore[method-assign]
+KEY_SHAPE = re.compile(rb"sk-(?:admin|proj|svcacct)-[A-Za-z0-9_\-]{16,}")
+
+
+@pytest.fixture(autouse=True)
+def no_key_in_any_file(request) -> Iterator[None]:
+    """After each test that had a temporary folder: no file it left there holds a key, except the secrets file
+    (`*.secrets.toml`, mode 0600), which is where keys belong. DuckDB, Parquet, state, logs: all searched."""
+    root: Path | None = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if root is None:
+        return
+    keys = {k.encode() for w in WORLDS for k in w.keys}
+    for f in root.rglob("*"):
+        if f.is_file() and not f.name.endswith(".secrets.toml"):
+            found = [m for m in KEY_SHAPE.findall(f.read_bytes()) if m in keys]
+            assert not found, f"a key was written to {f.relative_to(root)}"
+
 
 # A fixed clock keeps every test deterministic (2026-01-05 00:00 UTC: after the costs api_key_id cut-off).
 NOW = 1767571200

@@ -103,3 +103,33 @@ class Dest:
             select = ", ".join(f"CAST({c} AS VARCHAR)" for c in data)
             out[t] = sorted(self.q(f"SELECT {select} FROM openai.{t} {where}"), key=repr)
         return out
+
+
+class LakeDest(Dest):
+    """The filesystem destination (Delta tables), read through an in-memory DuckDB: each Delta table becomes
+    a view `openai.<table>`, so the same queries and snapshots work."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.kind = "lake"
+        self.tmp = tmp
+        self.schema = "openai"
+        self.destination = f"filesystem:///{tmp}/lake"
+
+    _con: Any = None
+    _version: tuple = ()
+
+    def q(self, text: str) -> list[tuple]:
+        from deltalake import DeltaTable
+
+        root = self.tmp / "lake" / self.schema
+        tables = [d for d in sorted(root.iterdir()) if (d / "_delta_log").exists()] if root.exists() else []
+        version = tuple((d.name, len(list((d / "_delta_log").iterdir()))) for d in tables)
+        if self._con is None or version != self._version:  # read the tables again only after a commit
+            if self._con is not None:
+                self._con.close()
+            self._con, self._version = duckdb.connect(), version
+            self._con.execute("CREATE SCHEMA openai")
+            for d in tables:
+                self._con.register(f"t_{d.name}", DeltaTable(str(d)).to_pyarrow_table())
+                self._con.execute(f"CREATE VIEW openai.{d.name} AS SELECT * FROM t_{d.name}")
+        return self._con.sql(text).fetchall()

@@ -55,7 +55,15 @@ from openai.types.admin.organization import usage_decisions_params
 from openapi_core.exceptions import OpenAPIError
 from openapi_schema_validator import OAS31Validator
 
-from openai_sync.catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, ORG_TABLES, TABLES, USAGE_PAGE, Table
+from openai_sync.catalog import (
+    COSTS_API_KEY_GROUPING_FROM,
+    COSTS_PAGE,
+    ORG_TABLES,
+    TABLES,
+    USAGE_PAGE,
+    WIDTH_SECONDS,
+    Table,
+)
 from openai_sync.pipeline import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.server import mask
@@ -397,7 +405,8 @@ def test_every_request_honours_the_contract(checked, capsys: pytest.CaptureFixtu
     assert encodings["group_by[]"] and encodings["effective_at[...]"]
     seen = {(k, str(v)) for _s, _e, ck in checked for k, v in ck.values.items() if k in ("bucket_width", "page")}
     assert {("bucket_width", w) for w in ("1m", "1h", "1d")} <= seen
-    assert any(k == "page" for k, _ in seen), "no usage page was followed by its token"
+    # usage and costs ranges are cut to one page each, so page tokens are rarely followed in a sync;
+    # tests/test_parallel.py follows them with the connector
     assert any("after" in ck.values for _s, _e, ck in checked), "no list was followed by its cursor"
     assert any("end_time" in ck.values for _s, _e, ck in checked), "costs were not read in two ranges"
 
@@ -449,6 +458,10 @@ def test_page_sizes_are_the_contracts_maxima(checked, contract: Contract) -> Non
                     wrong.append(f"{where}: not a table's listing, nor a project setting")
                 continue
             got = ck.values.get("limit")
+            if table.mode in ("usage", "costs") and str(got) == "1" and "end_time" in ck.values and (
+                    int(ck.values["end_time"]) - int(ck.values["start_time"])
+                    == WIDTH_SECONDS[s.cfg.width_for(table)]):
+                continue  # the one-bucket probe that sizes pages to the memory bound (pipeline.buckets)
             claim = expected_limit(table, s.cfg)
             if got != claim:
                 wrong.append(f"{where}: limit={got}, but the catalog reads {table.name} with {claim}")

@@ -236,9 +236,12 @@ def test_full_sync_request_count_is_near_the_minimum(dest, capsys):
               f"usage_completions {by_table['usage_completions']} (minimum {minimum['usage_completions']}), "
               f"costs {by_table['costs']} (minimum {minimum['costs']}), "
               f"fan-out per project {by_table['project_users']} for {n_proj} projects")
-    assert by_table["audit_logs"] == minimum["audit_logs"]
+    # the audit log is read in parallel time windows of about 16 pages, each ending on a partial page
+    assert minimum["audit_logs"] <= by_table["audit_logs"] <= minimum["audit_logs"] * 17 // 16 + 2
+    # more than a page of buckets: one more request tells how many results a bucket holds (memory bound)
+    probe = int(days + 1 > USAGE_PAGE["1d"])
     for k in USAGE_TYPES:
-        assert by_table[f"usage_{k}"] == minimum[f"usage_{k}"], k
+        assert by_table[f"usage_{k}"] == minimum[f"usage_{k}"] + probe, k
     assert by_table["costs"] == minimum["costs"]
     assert by_table["project_users"] == n_proj
 

@@ -154,12 +154,16 @@ def test_tables_can_be_disabled_by_flag_and_by_setting(sim, tmp_path):
     assert r.exit_code == 2 and "valid tables" in r.output
 
 
-def test_the_filesystem_destination_is_refused_with_a_reason(sim, tmp_path):
+def test_the_filesystem_destination_writes_delta_tables_and_refuses_history(sim, tmp_path):
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
-    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
-                            f"filesystem:///{tmp_path}/lake", "--state-dir", str(tmp_path / "state")], env=env)
-    assert r.exit_code == 2 and "not supported yet" in r.stderr and "DuckDB" in r.stderr
+    args = ["sync", "--config", str(tmp_path / "c.toml"), "--destination", f"filesystem:///{tmp_path}/lake",
+            "--state-dir", str(tmp_path / "state"), "--tables", "users,projects"]
+    r = runner.invoke(app, [*args, "--history", "users"], env=env)
+    assert r.exit_code == 2 and "history mode is not available on the filesystem destination" in r.stderr
     assert sim.stats()["total"] == 0 and not (tmp_path / "lake").exists()
+    r = runner.invoke(app, [*args, "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "lake" / "openai" / "users" / "_delta_log").is_dir()
 
 
 def test_the_same_relative_duckdb_path_in_two_folders_is_two_destinations(sim, tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import json
 import logging
 import signal
 import socket
@@ -100,6 +101,32 @@ class Stats:
             if with_log:
                 out["log"] = list(self.log)
             return out
+
+
+def _corrupt(out: dict[str, Any], kind: str) -> None:
+    """Valid JSON, wrong content, in the page's first object: `noid` drops its id (a bucket its start_time),
+    `unknown` makes it an object type and a field that no client knows yet, `huge` puts an absurdly large
+    number in each of its numeric fields and a 1 MB string beside them."""
+    data = out.get("data") if isinstance(out.get("data"), list) else [out]
+    if not data or not isinstance(data[0], dict):
+        return
+    first = data[0]
+    if first.get("object") == "bucket" and first.get("results"):
+        first = first["results"][0] if kind != "noid" else first
+    if kind == "noid":
+        first.pop("id", None) if "id" in first else first.pop("start_time", None)
+    elif kind == "unknown":
+        first["object"] = "organization.thing_from_the_future"
+        if "type" in first and "effective_at" in first:  # an audit event of a type added later
+            first.pop(first["type"], None)
+            first["type"] = "thing.invented"
+            first["thing.invented"] = {"id": "thing_1", "shape": {"sides": 7}}
+        first["field_from_the_future"] = {"nested": [1, 2, 3]}
+    elif kind == "huge":
+        for k, v in list(first.items()):
+            if isinstance(v, int) and not isinstance(v, bool) and not k.endswith(("_at", "_time")):
+                first[k] = 10**30
+        first["enormous_text"] = "x" * 1_000_000
 
 
 class SimApp:
@@ -204,7 +231,10 @@ class SimApp:
                 for obj in out["data"] if isinstance(out.get("data"), list) else [out]:
                     if isinstance(obj, dict):
                         obj.update(drifted)
-            body = orjson.dumps(out)
+            if rule is not None and rule.kind in ("noid", "unknown", "huge"):
+                _corrupt(out, rule.kind)
+            # orjson refuses integers beyond 64 bits; the standard library writes them, as a server might
+            body = json.dumps(out).encode() if rule is not None and rule.kind == "huge" else orjson.dumps(out)
             if rule is not None and rule.kind == "malformed":
                 body = body[: max(1, len(body) // 2)] + b'",,}'
             if rule is not None and rule.kind == "drop":
