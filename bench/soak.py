@@ -115,14 +115,38 @@ def finish(proc: subprocess.Popen, log: list[str]) -> int:
     return proc.returncode
 
 
-def phase(state: Path, name: str) -> str:
-    """Where a killed run was: load (a normalized package exists), normalize (an extracted one), or extract."""
+def phase(sim: Simulator, state: Path, name: str) -> str:
+    """Where a running sync is: extract while it talks to the API, load once a package is being loaded
+    (normalized jobs exist), normalize once a package was extracted, else start-up."""
+    before = sim.stats()["total"]
+    time.sleep(0.03)
+    if sim.stats()["total"] != before:
+        return "extract"
     load = state / name / "load"
     if any((load / "normalized").glob("*/*_jobs/*")):
         return "load"
-    if any((load / "new").glob("*")) or any((state / name / "normalize").glob("*/*")):
+    if any((load / "new").glob("*")) or any((state / name / "normalize" / "extracted").glob("*/*")):
         return "normalize"
-    return "extract"
+    return "start-up"
+
+
+def kill_in(proc: subprocess.Popen, sim: Simulator, state: Path, name: str, target: str, rnd: random.Random,
+            log: list[str]) -> str | None:
+    """SIGKILL the sync at a random point of the `target` step; None when it ended before reaching it."""
+    seen = 0
+    while proc.poll() is None:
+        where = phase(sim, state, name)
+        if where == target:
+            seen += 1
+            # a random point of the step: each observation of it is a chance to strike
+            if rnd.random() < (0.15 if target == "extract" else 0.5):
+                proc.send_signal(signal.SIGKILL)
+                finish(proc, log)
+                return where
+        elif seen and target != "extract":
+            break  # the step went by
+    finish(proc, log)
+    return None
 
 
 def main() -> None:
@@ -145,7 +169,6 @@ def main() -> None:
     kills: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     started = time.monotonic()
-    durations: list[float] = []
     name = pipeline_name(SyncConfig(admin_key=None, destination=dest.spec, schema=dest.schema))
     try:
         with Simulator(world) as sim:
@@ -156,23 +179,17 @@ def main() -> None:
                 assert finish(run_sync(sim, truth, work / "truth" / "state", log), log) == 0, log[-1]
                 sim.set_faults(rules)
                 before = sim.stats()["faults"]
-                kill = trial > 0 and rnd.random() < 0.85  # the first run builds the destination once whole
-                t0 = time.monotonic()
+                kill = trial > 0  # the first run builds the destination once, whole
                 proc = run_sync(sim, dest, work / "dest" / "state", log)
                 if kill:
-                    delay = rnd.uniform(0.2, (sum(durations) / len(durations)) if durations else 5.0)
-                    try:
-                        proc.wait(timeout=delay)
-                        tally["kills missed (run ended first)"] += 1
-                        finish(proc, log)
-                    except subprocess.TimeoutExpired:
-                        where = phase(work / "dest" / "state", name)
-                        proc.send_signal(signal.SIGKILL)
-                        finish(proc, log)
+                    target = ("extract", "normalize", "load")[trial % 3]  # each step in turn
+                    where = kill_in(proc, sim, work / "dest" / "state", name, target, rnd, log)
+                    if where is None:
+                        tally["kills missed (the step went by too fast)"] += 1
+                    else:
                         kills[where] += 1
                 else:
                     code = finish(proc, log)
-                    durations.append(time.monotonic() - t0)
                     tally["runs that failed and were resumed"] += code != 0
                 for _ in range(6):  # resume until a clean run
                     tally["runs"] += 1
@@ -222,9 +239,9 @@ def main() -> None:
     print(f"| faults injected, all kinds | {sum(faults.values()):,} |")
     print(f"| requests retried (every fault but `slow` makes the request fail once) | "
           f"{sum(v for k, v in faults.items() if k != 'slow'):,} |")
-    for where in ("extract", "normalize", "load"):
+    for where in ("extract", "normalize", "load", "start-up"):
         print(f"| runs killed during {where} (then resumed) | {kills[where]} |")
-    for k in ("kills missed (run ended first)", "runs", "runs that failed and were resumed", "rows compared",
+    for k in ("kills missed (the step went by too fast)", "runs", "runs that failed and were resumed", "rows compared",
               "rows lost", "rows extra", "duplicate keys", "keys found in outputs, files or columns"):
         print(f"| {k} | {tally[k]:,} |")
     bad = tally["rows lost"] + tally["rows extra"] + tally["duplicate keys"] + tally["keys found in outputs, files or "
