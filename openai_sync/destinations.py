@@ -80,6 +80,7 @@ def shown(spec: str) -> str:
 # ran as two autocommitted statements: a process killed between them lost the deleted rows until the
 # next run. Both databases have transactions; saying so makes each table's merge atomic (tests/test_kill.py).
 ATOMIC = {"supports_transactions": True}
+DUCKDB_MEMORY = "1GB"
 
 
 def make(spec: str) -> Any:
@@ -88,7 +89,12 @@ def make(spec: str) -> Any:
     if k == "duckdb":
         path = duckdb_path(spec)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(path), **ATOMIC)
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        # DuckDB's buffer pool defaults to 80 % of the machine's memory; a merge of millions of usage rows
+        # would take gigabytes of it. Capped, DuckDB spills to a temporary folder beside the file instead.
+        creds = DuckDbCredentials(str(path), global_config={"memory_limit": DUCKDB_MEMORY})
+        return dlt.destinations.duckdb(creds, **ATOMIC)
     if k == "postgres":
         from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
