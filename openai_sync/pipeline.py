@@ -371,7 +371,8 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
         base: dict[str, Any] = {"bucket_width": width, "group_by": list(group_by)}
         end = hi if hi is not None else floor_to(run.now, width) + w  # the bucket in progress included
         n = -(-(end - lo) // w)
-        per_page = most if n <= most else _buckets_per_page(run, table, base, end - w, most)
+        # two pages at most (an incremental run's lookback): not worth a probe
+        per_page = most if n <= 2 * most else _buckets_per_page(run, table, base, end - w, most)
         for a, b in split_range(lo, end, -(-n // per_page), align=w):
             last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
             params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
