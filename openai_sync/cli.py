@@ -197,6 +197,10 @@ HINTS = {"No space left on device": "the disk holding the destination is full: f
          "Permission denied": "this user may not write the destination"}
 
 
+def _cut(text: str, most: int = 1200) -> str:
+    return text if len(text) <= most else text[:most] + "…"
+
+
 def _first_lines(e: BaseException, n: int = 3) -> str:
     """What went wrong, in a sentence: a traceback quoted in a message is cut down to its last line, the
     exception that started it, and a known operating-system failure is named first."""
@@ -206,7 +210,7 @@ def _first_lines(e: BaseException, n: int = 3) -> str:
         last = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "Traceback"))]
         text = last[-1] if last else text
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    out = " ".join(lines[:n])[:600] or type(e).__name__
+    out = " ".join(lines[:n]) or type(e).__name__  # cut after the caller scrubbed keys: see _cut
     return f"{hint} ({out})" if hint else out
 
 
@@ -227,11 +231,11 @@ def _run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, Any]:
         msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
                f"{type(e.exception).__name__}: {_first_lines(e.exception)}. Nothing of this run is half-loaded: "
                "each table's merge is atomic, and the next run loads what this one could not.")
-        raise _fail(scrub(msg, *_keys(cfg)), as_json, 1) from None
+        raise _fail(_cut(scrub(msg, *_keys(cfg))), as_json, 1) from None
     except Exception as e:  # anything else: one sentence, never a traceback (which could quote a key)
         msg = (f"the sync stopped unexpectedly: {type(e).__name__}: {_first_lines(e)}. The destination is as the "
                "last completed load left it; the next run resumes. If it persists, report this message.")
-        raise _fail(scrub(msg, *_keys(cfg)), as_json, 1) from None
+        raise _fail(_cut(scrub(msg, *_keys(cfg))), as_json, 1) from None
     seconds = time.monotonic() - started
     if as_json:
         print(json.dumps(result_json(results, run, seconds, destinations.shown(cfg.destination), cfg.schema)))
@@ -266,7 +270,8 @@ History = Annotated[str | None, typer.Option("--history", help="Comma-separated 
                                              "(every version, with _valid_from / _valid_to; setting history_tables).")]
 Budget = Annotated[float | None, typer.Option("--time-budget", help="Minutes the run may spend reading the API "
                                              "(setting time_budget_minutes). When it runs out, what was read is "
-                                             "loaded, the unfinished tables are reported, and the next run goes on.",
+                                             "loaded and the unfinished tables are reported (the next run reads "
+                                             "them again from their watermarks).",
                                              min=0.01)]
 Concurrency = Annotated[int | None, typer.Option(help="At most this many API requests in flight (default 8).",
                                                  min=1, max=64)]

@@ -194,8 +194,9 @@ class Client:
         waited = 0.0
         while True:
             if self.deadline is not None and time.monotonic() > self.deadline:
-                raise BudgetExceeded(f"the time budget ran out before GET {path}; what was read is loaded and the "
-                                     "next run goes on from there (raise time_budget_minutes to finish in one run)")
+                raise BudgetExceeded(f"the time budget ran out before GET {path}; what was read is loaded, and the "
+                                     "next run reads this table again from its last watermark (raise "
+                                     "time_budget_minutes to finish it in one run)")
             try:
                 resp = self._get_once(path, options, label)
                 break
@@ -260,8 +261,9 @@ class Client:
         if e.status_code == 429:
             why = ("the time budget would run out first" if self.deadline is not None
                    else f"after waiting {self.max_rate_limit_wait:.0f} s")
-            return BudgetExceeded(f"GET {path} stayed rate-limited (429), {why}; what was read is loaded and the "
-                                  "next run goes on from there. Lower --concurrency, or sync less often.")
+            return BudgetExceeded(f"GET {path} stayed rate-limited (429), {why}; what was read is loaded and "
+                                  "the next run reads this table again from its last watermark. Lower "
+                                  "--concurrency, or sync less often.")
         if "html" in e.response.headers.get("content-type", ""):
             return ApiProblem(f"GET {path} kept answering {e.status_code} with an HTML page, not JSON, after "
                               f"{self.sdk.max_retries} retries: a proxy or gateway between here and the API is "

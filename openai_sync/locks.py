@@ -35,7 +35,8 @@ def _pipelines_dir(pipelines_dir: str | None) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive(name: str, pipelines_dir: str | None, what: str, pg_dsn: str | None = None) -> Iterator[None]:
+def exclusive(name: str, pipelines_dir: str | None, what: str, pg_dsn: str | None = None,
+              schema: str = "") -> Iterator[None]:
     """Hold the lock of pipeline `name` for the duration; raise Busy at once if another run holds it."""
     folder = _pipelines_dir(pipelines_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,8 @@ def exclusive(name: str, pipelines_dir: str | None, what: str, pg_dsn: str | Non
                        "(each connection syncs one run at a time).") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
-        with _pg_lock(pg_dsn, name, what):
+        # advisory locks are per database: the schema is the key, however the connection string is spelled
+        with _pg_lock(pg_dsn, f"openai_sync|{schema.lower()}", what):
             yield
     finally:
         os.close(fd)  # closing releases the flock

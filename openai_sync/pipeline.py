@@ -103,6 +103,7 @@ class Run:
         self.complete_parents: dict[str, list[str]] = {}
         self.keep_parents: dict[str, set[str]] = {}  # history fan-outs: parents whose rows stay current
         self.history: set[str] = set(cfg.history_tables)
+        self.untouched: set[str] = set()  # tables this run must leave exactly as they are
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
         self._parents: dict[str, list[dict[str, Any]]] = {}
@@ -215,10 +216,10 @@ def _guard(run: Run, table: Table, gen: Callable[[], Iterator[Any]]) -> Iterator
     except SyncError as e:
         run.fail(table.name, e)
     except Exception as e:  # a response of an unexpected shape fails its table, not the whole run
-        detail = scrub(f"{type(e).__name__}: {str(e)[:300]}", *(c.key for c in run.clients))
-        run.fail(table.name, ApiProblem(f"the API returned data of an unexpected shape for {table.name} ({detail}); "
-                                        "the table was not finished and its watermark did not move. If it "
-                                        "persists, report it with this message."))
+        detail = scrub(f"{type(e).__name__}: {e}", *(c.key for c in run.clients))[:300]  # scrub, then cut
+        run.fail(table.name, ApiProblem(f"reading {table.name} failed unexpectedly ({detail}), most likely on data "
+                                        "of a shape the API did not send before; the table was not finished and "
+                                        "its watermark did not move. If it persists, report this message."))
     finally:
         run.finished[table.name] = time.monotonic()
 
@@ -427,29 +428,25 @@ def _hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     return cols
 
 
-def make_resource(run: Run, table: Table) -> Any:
-    resource = _resource(run, table)
+def make_resource(run: Run, table: Table, rows: list[Any] | None = None) -> Any:
+    """The dlt resource of a table; `rows`: pages already read (a table rebuilt for a history-mode switch)."""
+    resource = _resource(run, table, rows)
     if destinations.kind(run.cfg.destination) == "filesystem":
         # Delta tables: delta-rs merges by primary key (dlt's upsert); plain Parquet files cannot merge
         resource.apply_hints(table_format="delta", write_disposition={"disposition": "merge", "strategy": "upsert"})
     return resource
 
 
-def _resource(run: Run, table: Table) -> Any:
+def _resource(run: Run, table: Table, rows: list[Any] | None = None) -> Any:
     if table.key == "project":
         return dlt.resource(
             _guard(run, table, lambda: project_resource(run, run.reader, table)),
             name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
             max_table_nesting=0, columns=_hints(table, run.soft_delete(table)), parallelized=True,
         )
-    if table.name in run.history:
-        return dlt.resource(
-            _guard(run, table, lambda: (fan_out if table.parent else full_listing)(run, table)),
-            name=table.name, primary_key=list(table.primary_key), max_table_nesting=0,
-            write_disposition=history.write_disposition(run.synced_at), merge_key=table.parent_column or (),
-            columns=_hints(table, False), parallelized=True,
-        )
-    if table.mode == "audit":
+    if rows is not None:
+        gen: Callable[..., Iterator[Any]] = lambda _run, _table: iter(rows)  # noqa: E731
+    elif table.mode == "audit":
         gen = audit_logs
     elif table.mode in ("usage", "costs"):
         gen = buckets
@@ -457,6 +454,13 @@ def _resource(run: Run, table: Table) -> Any:
         gen = fan_out
     else:
         gen = full_listing
+    if table.name in run.history:
+        return dlt.resource(
+            _guard(run, table, lambda: gen(run, table)),
+            name=table.name, primary_key=list(table.primary_key), max_table_nesting=0,
+            write_disposition=history.write_disposition(run.synced_at), merge_key=table.parent_column or (),
+            columns=_hints(table, False), parallelized=True,
+        )
     return dlt.resource(
         _guard(run, table, lambda: gen(run, table)),
         name=table.name, primary_key=list(table.primary_key), write_disposition="merge",
@@ -465,7 +469,8 @@ def _resource(run: Run, table: Table) -> Any:
 
 
 def pipeline_name(cfg: SyncConfig) -> str:
-    digest = hashlib.blake2b(f"{destinations.identity(cfg.destination)}|{cfg.schema}".encode(),
+    # the password is not part of a destination's identity (nor may a hash of it reach dlt's state)
+    digest = hashlib.blake2b(f"{destinations.shown(destinations.identity(cfg.destination))}|{cfg.schema}".encode(),
                              digest_size=5).hexdigest()
     return f"openai_sync_{cfg.schema}_{digest}"
 
@@ -484,6 +489,27 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     return pipeline if known else pipeline.drop()
 
 
+def _rebuilt(run: Run, tables: list[Table]) -> list[Any]:
+    """Resources for the tables a history-mode switch rebuilds. Dropping a table is only safe once its whole
+    listing was read: each is read first, and one whose listing failed is left as it is (and fails)."""
+    out = []
+    for t in tables:
+        gen = fan_out if t.parent else full_listing
+        pages: list[Any] = []
+        try:
+            pages = list(gen(run, t))
+        except SyncError as e:
+            run.fail(t.name, e)
+        if t.name in run.errors:
+            run.notes.append(f"{t.name}: not rebuilt for the history-mode switch, since its listing failed; the "
+                             "table is as it was, and the next run tries again")
+            run.untouched.add(t.name)
+            continue
+        out.append(make_resource(run, t, [r for page in pages for r in page]
+                                 if pages and isinstance(pages[0], list) else pages))
+    return out
+
+
 def _history_switched(pipeline: Any, run: Run, tables: list[Table]) -> list[str]:
     """Tables whose history mode differs from what the destination holds: they are rebuilt from scratch
     (a table of current rows has no versions to continue, and a table of versions cannot be merged by key)."""
@@ -493,7 +519,7 @@ def _history_switched(pipeline: Any, run: Run, tables: list[Table]) -> list[str]
     switched = []
     with pipeline.sql_client() as sql:
         for t in capable:
-            stored = history.stored_mode(sql, pipeline.dataset_name, t.name)
+            stored = history.stored_mode(sql, sql.dataset_name, t.name)  # as dlt normalized it
             if stored is not None and stored != (t.name in run.history):
                 switched.append(t.name)
                 run.notes.append(f"{t.name}: history mode turned {'on' if t.name in run.history else 'off'}, so "
@@ -596,6 +622,8 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
     lake = destinations.kind(run.cfg.destination) == "filesystem"
     with (LakeSQL(pipeline) if lake else pipeline.sql_client()) as sql:
         for t in tables:
+            if t.name in run.untouched:
+                continue
             if t.name in run.history and t.name in schema_tables:
                 name = sql.make_qualified_table_name(t.name)
                 history.retire_unseen(sql, t, name, run.synced_at, complete=bool(run.complete.get(t.name)),
@@ -657,7 +685,7 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         raise SyncError(collision)  # before anything is read or written
     what = f"{destinations.shown(cfg.destination)} schema {cfg.schema}"
     pg = destinations.normalize(cfg.destination) if destinations.kind(cfg.destination) == "postgres" else None
-    with locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, what, pg):  # before any request
+    with locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, what, pg, schema=cfg.schema):  # before any request
         run, tables = _start(cfg)
         return _sync_locked(cfg, run, tables, progress)
 
@@ -721,9 +749,11 @@ def _sync_locked(cfg: SyncConfig, run: Run, tables: list[Table],
     try:
         # a package left by a killed run is loaded first, then this run's data
         # a resync drops the selected tables and their resource state (watermarks, cursors) first
-        if rebuild:  # history mode turned on or off: those tables are rebuilt, in a package of their own
-            pipeline.extract([make_resource(run, t) for t in tables if t.name in rebuild],
-                             workers=max(1, cfg.concurrency), loader_file_format="parquet", refresh="drop_resources")
+        # history mode turned on or off: those tables are rebuilt, in a package of their own
+        rebuilt = _rebuilt(run, [t for t in tables if t.name in rebuild]) if rebuild else []
+        if rebuilt:
+            pipeline.extract(rebuilt, workers=max(1, cfg.concurrency), loader_file_format="parquet",
+                             refresh="drop_resources")
         if resources:
             pipeline.extract(resources, workers=max(1, cfg.concurrency), loader_file_format="parquet",
                              refresh="drop_resources" if cfg.resync else None)

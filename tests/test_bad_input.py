@@ -80,7 +80,7 @@ def test_postgres_refuses_a_second_sync_from_another_machine(tmp_path):
 
     dest = Dest("postgres", tmp_path)
     cfg = SyncConfig(admin_key="unused", destination=PG_DSN, schema=dest.schema)
-    key = locks.pg_key(pipeline_name(cfg))
+    key = locks.pg_key(f"openai_sync|{dest.schema}")
     con = psycopg2.connect(PG_DSN)
     try:
         with con.cursor() as cur:

@@ -162,3 +162,19 @@ def test_history_from_the_config_file_and_the_command_line(tmp_path):
 
         with duckdb.connect(str(out), read_only=True) as con:
             assert con.sql("SELECT count(*) FROM openai.users WHERE _valid_to IS NULL").fetchall()[0][0] > 0
+
+
+def test_a_switch_whose_listing_fails_leaves_the_table_as_it_was(dest):
+    world = World(seed=7, size="small", now=NOW)
+    with Simulator(world) as sim:
+        sync(config(sim, dest, tables=["users"], history_tables=[]))
+        n = dest.one("SELECT count(*) FROM openai.users")
+        sim.set_faults([Rule("500", endpoint="/organization/users")])
+        results, run = sync(config(sim, dest, tables=["users"], history_tables=["users"], max_retries=0))
+        assert [r.status for r in results] == ["failed"]
+        assert any("not rebuilt for the history-mode switch" in note for note in run.notes)
+        assert dest.one("SELECT count(*) FROM openai.users WHERE NOT _deleted") == n  # not dropped, not changed
+        sim.set_faults([])
+        results, run = sync(config(sim, dest, tables=["users"], history_tables=["users"]))
+        assert [r.status for r in results] == ["ok"] and any("history mode turned on" in x for x in run.notes)
+        assert dest.one("SELECT count(*) FROM openai.users WHERE _valid_to IS NULL") == n
