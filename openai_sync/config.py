@@ -98,10 +98,9 @@ class Settings(BaseModel):
     @classmethod
     def _history(cls, v: list[str] | None) -> list[str] | None:
         if v:
-            from .history import capable
+            from .history import refused
 
-            ok = [t.name for t in TABLES.values() if capable(t)]
-            wrong = [t for t in v if t not in ok]
+            wrong, ok = refused(v)
             if wrong:
                 raise ValueError(f"history mode is not available for {', '.join(wrong)}; it is for organization "
                                  f"tables listed whole each run: {', '.join(ok)}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import Table
+from .catalog import TABLES, Table
 
 VALID_FROM, VALID_TO, VERSION = "_valid_from", "_valid_to", "_version"
 UNVERSIONED = {"_synced_at"}  # changes every run without the object changing
@@ -29,6 +29,12 @@ UNVERSIONED = {"_synced_at"}  # changes every run without the object changing
 def capable(table: Table) -> bool:
     """Tables whose every run lists the current state of every object: organization full listings."""
     return table.key == "admin" and table.mode in ("full", "settings")
+
+
+def refused(names: list[str]) -> tuple[list[str], list[str]]:
+    """The names among `names` that cannot be kept in history mode, and the tables that can."""
+    ok = [t.name for t in TABLES.values() if capable(t)]
+    return [n for n in names if n not in ok], ok
 
 
 def version_hash(row: dict[str, Any]) -> str:

@@ -673,11 +673,10 @@ def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tupl
         ColumnPolicy(cfg.block_columns, cfg.hash_columns, cfg.hash_key)  # a bad policy stops the run here
     except PolicyError as e:
         raise SyncError(str(e)) from None
-    for name in cfg.history_tables:
-        if name not in catalog.TABLES or not history.capable(catalog.TABLES[name]):
-            ok = ", ".join(t.name for t in catalog.ORG_TABLES if history.capable(t))
-            raise SyncError(f"history mode is not available for {name!r}: it is for organization tables that are "
-                            f"listed whole each run ({ok})")
+    wrong, ok = history.refused(cfg.history_tables)
+    if wrong:
+        raise SyncError(f"history mode is not available for {wrong[0]!r}: it is for organization tables that are "
+                        f"listed whole each run ({', '.join(ok)})")
     if destinations.kind(cfg.destination) == "filesystem" and cfg.history_tables:
         raise SyncError(destinations.LAKE_NO_HISTORY)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
