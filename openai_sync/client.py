@@ -13,7 +13,8 @@ import re
 import threading
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx2
 import openai
@@ -48,6 +49,8 @@ def redacted_matches(redacted: str, key: str) -> bool:
     head, tail = parts
     return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
 
+T = TypeVar("T")
+
 
 class SyncError(Exception):
     """An error the user can act on; its message is safe to print (keys masked)."""
@@ -62,10 +65,15 @@ class ApiProblem(SyncError):
 
 
 class Gate:
-    """The bound on requests in flight, shared by every key's client of a run, and its high-water mark."""
+    """The bound on requests in flight, shared by every key's client of a run, and its high-water mark.
 
-    def __init__(self, limit: int) -> None:
+    `digesting` bounds the big pages held as Python objects at once (a usage page of 30,000 results is
+    about 100 MB as dicts): turning them into Arrow holds the GIL anyway, so two at a time lose nothing.
+    """
+
+    def __init__(self, limit: int, digest: int = 2) -> None:
         self.sem = threading.BoundedSemaphore(max(1, limit))
+        self.digesting = threading.BoundedSemaphore(max(1, digest))
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -187,8 +195,13 @@ class Client:
         self.organization_id: str | None = None
         self.server_time: int | None = None  # the API's clock (Date header) at the first response
 
-    def get(self, path: str, params: dict[str, Any] | None = None, *, label: str = "") -> dict[str, Any]:
-        """GET one page; returns the parsed JSON object."""
+    def get(self, path: str, params: dict[str, Any] | None = None, *, label: str = "",
+            digest: Callable[[dict[str, Any]], T] | None = None) -> Any:
+        """GET one page; returns the parsed JSON object, or what `digest` makes of it.
+
+        With `digest`, the response is parsed and digested while its request slot is still held, and under the
+        run's `digesting` bound: at most the gate's size of raw bodies and two parsed pages exist at once, however
+        many tables read big pages in parallel."""
         options = make_request_options(query=params or {},
                                        security={"admin_api_key_auth": True} if self.admin else None)
         waited = 0.0
@@ -198,8 +211,7 @@ class Client:
                                      "next run reads this table again from its last watermark (raise "
                                      "time_budget_minutes to finish it in one run)")
             try:
-                resp = self._get_once(path, options, label)
-                break
+                return self._get_once(path, options, label, digest)
             except openai.APIStatusError as e:
                 if e.status_code == 429:  # the SDK's retries were not enough: keep the pace, do not give up
                     wait = max(0.5, self.throttle.pause_until - time.monotonic())
@@ -209,12 +221,11 @@ class Client:
                         time.sleep(wait)
                         continue
                 raise self._status_error(e, path) from None
-        return self._parse(resp, path)
 
-    def _get_once(self, path: str, options: Any, label: str) -> httpx2.Response:
+    def _get_once(self, path: str, options: Any, label: str, digest: Callable[[dict[str, Any]], T] | None) -> Any:
         with self.throttle, self.gate:
             try:
-                return self.sdk.get(path, cast_to=httpx2.Response, options=options)
+                resp = self.sdk.get(path, cast_to=httpx2.Response, options=options)
             except openai.APIConnectionError as e:
                 raise ApiProblem(f"could not reach the API at {self.sdk.base_url} for GET {path} after "
                                  f"{self.sdk.max_retries} retries: {type(e.__cause__ or e).__name__}. "
@@ -222,6 +233,10 @@ class Client:
             finally:
                 with self.lock:
                     self.requests[label or path] += 1
+            if digest is None:
+                return self._parse(resp, path)
+            with self.gate.digesting:
+                return digest(self._parse(resp, path))
 
     def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
         if self.organization_id is None:

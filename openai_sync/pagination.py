@@ -10,10 +10,12 @@ that does not advance, or `has_more` without any cursor, is an error, never an e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from .client import ApiProblem, Client
+
+T = TypeVar("T")
 
 
 def page_data(page: dict[str, Any], path: str) -> list[dict[str, Any]]:
@@ -50,31 +52,36 @@ def list_pages(client: Client, path: str, params: dict[str, Any], *, limit: int,
         after = cursor
 
 
-def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: int | None = None,
-                 label: str = "") -> Iterator[list[dict[str, Any]]]:
-    """Pages of usage or cost buckets. An empty page ends the stream (costs may hand out a trailing token).
+def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: int | None = None, label: str = "",
+                 digest: Callable[[list[dict[str, Any]]], T] | None = None) -> Iterator[T]:
+    """Pages of usage or cost buckets (or what `digest` makes of each page's buckets, done under the client's
+    bound on pages held as Python objects). An empty page ends the stream (costs may hand out a trailing token).
 
     `until`: the end of the range (end_time, or the API's clock). A page whose last bucket reaches it is
     the last one, whatever token it carries: this spares the empty page costs' trailing token asks for.
     """
+
+    def read(page: dict[str, Any]) -> tuple[Any, Any, Any, bool, Any]:
+        data = page_data(page, path)
+        last_end = data[-1].get("end_time") if data and isinstance(data[-1], dict) else None
+        return page.get("has_more"), page.get("next_page"), last_end, bool(data), digest(data) if digest else data
+
     seen: set[str] = set()
     token: str | None = None
     while True:
         q = dict(params)
         if token is not None:
             q["page"] = token
-        page = client.get(path, q, label=label)
-        data = page_data(page, path)
-        if data:
-            yield data
-        if not page.get("has_more") or not data:
+        more, nxt, last_end, any_data, out = client.get(path, q, label=label, digest=read)
+        if any_data:
+            yield out
+        if not more or not any_data:
             return
-        if until is not None and isinstance(data[-1].get("end_time"), int) and data[-1]["end_time"] >= until:
+        if until is not None and isinstance(last_end, int) and last_end >= until:
             return
-        nxt = page.get("next_page")
         if not isinstance(nxt, str) or not nxt:
             raise ApiProblem(f"GET {path} said has_more but gave no next_page; the data after "
-                             f"{data[-1].get('end_time')} was not read. Retry later.")
+                             f"{last_end} was not read. Retry later.")
         if nxt in seen:
             raise ApiProblem(f"GET {path} returned the page token {nxt!r} again (it does not advance); "
                              "stopping instead of looping.")

@@ -367,24 +367,38 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
     dims = table.group_by
     w = WIDTH_SECONDS[width]
     most = COSTS_PAGE if table.mode == "costs" else USAGE_PAGE[width]
+    known: dict[str, int] = dict(state.get("results_per_bucket") or {})  # the fullest bucket each grouping had
+    fullest: dict[str, int] = {}
+    lock = threading.Lock()
     streams = []
     for lo, hi, group_by in _costs_ranges(start, dims) if table.mode == "costs" else [(start, None, dims)]:
         base: dict[str, Any] = {"bucket_width": width, "group_by": list(group_by)}
         end = hi if hi is not None else floor_to(run.now, width) + w  # the bucket in progress included
         n = -(-(end - lo) // w)
-        # two pages at most (an incremental run's lookback): not worth a probe
-        per_page = most if n <= 2 * most else _buckets_per_page(run, table, base, end - w, most)
+        grouping = ",".join(group_by)
+        if n <= 1:
+            per_page = most
+        elif grouping in known:  # what the last run saw: no probe on an incremental run
+            per_page = max(1, min(most, RESULTS_PER_PAGE // max(1, known[grouping])))
+        else:
+            per_page = _buckets_per_page(run, table, base, end - w, most)
         for a, b in split_range(lo, end, -(-n // per_page), align=w):
             last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
             params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
-            streams.append(lambda p=params, until=(run.now if last else b): _arrow_pages(
-                run, table, p, until, width, final_before))
+
+            def seen(results: int, g: str = grouping) -> None:
+                with lock:
+                    fullest[g] = max(fullest.get(g, 0), results)
+
+            streams.append(lambda p=params, until=(run.now if last else b), note=seen: _arrow_pages(
+                run, table, p, until, width, final_before, note))
     for tbl in interleave(streams, run.cfg.concurrency, table.name):
         run.count(table.name, tbl.num_rows)
         yield tbl
     # next time, re-read every bucket that ended less than the lookback before this run
     state["width"] = width
     state["cursor"] = max(start, floor_to(final_before, width))
+    state["results_per_bucket"] = known | fullest
     run.complete[table.name] = True
 
 
@@ -398,13 +412,19 @@ def _buckets_per_page(run: Run, table: Table, base: dict[str, Any], last_bucket:
 
 
 def _arrow_pages(run: Run, table: Table, params: dict[str, Any], until: int, width: str,
-                 final_before: int) -> Iterator[Any]:
-    """One bucket range's pages as Arrow tables, built in the worker that read them."""
-    for page in bucket_pages(run.client, table.path, params, until=until, label=table.name):
+                 final_before: int, note: Callable[[int], None]) -> Iterator[Any]:
+    """One bucket range's pages as Arrow tables, built in the worker that read them. `note` hears the most
+    results a bucket of each page held, which sizes the next run's pages."""
+
+    def arrow(page: list[dict[str, Any]]) -> Any:
+        note(max((len(b.get("results") or []) for b in page if isinstance(b, dict)), default=0))
         tbl = buckets_to_arrow(table, page, width=width, dims=table.group_by, final_before=final_before,
                                organization_id=run.org_id, synced_at=run.synced_at)
+        return run.policy.arrow(table, tbl) if run.policy and tbl is not None else tbl
+
+    for tbl in bucket_pages(run.client, table.path, params, until=until, label=table.name, digest=arrow):
         if tbl is not None:
-            yield run.policy.arrow(table, tbl) if run.policy else tbl
+            yield tbl
 
 
 def _costs_ranges(start: int, dims: tuple[str, ...]) -> list[tuple[int, int | None, tuple[str, ...]]]:

@@ -238,11 +238,11 @@ def test_full_sync_request_count_is_near_the_minimum(dest, capsys):
               f"fan-out per project {by_table['project_users']} for {n_proj} projects")
     # the audit log is read in parallel time windows of about 16 pages, each ending on a partial page
     assert minimum["audit_logs"] <= by_table["audit_logs"] <= minimum["audit_logs"] * 17 // 16 + 2
-    # more than a page of buckets: one more request tells how many results a bucket holds (memory bound)
-    probe = int(days + 1 > 2 * USAGE_PAGE["1d"])
+    # a first sync asks once per range how many results a bucket holds (the memory bound sizes its pages);
+    # the next runs remember it
     for k in USAGE_TYPES:
-        assert by_table[f"usage_{k}"] == minimum[f"usage_{k}"] + probe, k
-    assert by_table["costs"] == minimum["costs"]
+        assert by_table[f"usage_{k}"] == minimum[f"usage_{k}"] + 1, k
+    assert by_table["costs"] == minimum["costs"] + (before_cut > 1) + (days - before_cut > 1)
     assert by_table["project_users"] == n_proj
 
 
@@ -329,3 +329,55 @@ def test_ungrouped_dimensions_are_text_columns(world, dest):
     types = dict(dest.q("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_schema = 'openai' AND table_name = 'costs'"))
     assert types["user_id"] == dest.type_name("VARCHAR") and types["api_source"] == dest.type_name("VARCHAR")
+
+
+def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
+    """A usage or cost page holds about RESULTS_PER_PAGE results at most, however many a bucket has: a first sync
+    asks how full the newest bucket is, the next runs remember the fullest bucket they read (no further probe)."""
+    import urllib.parse
+
+    import httpx2 as httpx
+
+    import openai_sync.pipeline as pl
+
+    monkeypatch.setattr(pl, "RESULTS_PER_PAGE", 60)
+    tables = ["usage_completions", "costs"]
+    probes = [0]
+    sizer = pl._buckets_per_page
+
+    def counted(*a: Any) -> int:
+        probes[-1] += 1
+        return sizer(*a)
+
+    monkeypatch.setattr(pl, "_buckets_per_page", counted)
+
+    def pages_read(sim: Simulator, since: int) -> list[tuple[str, dict[str, list[str]], int]]:
+        """(path, query, results on the page) of every bucket request after the `since`-th, asked again."""
+        out = []
+        for e in sim.app.stats.snapshot(with_log=True)["log"][since:]:
+            if e["path"].endswith(("/usage/completions", "/costs")):
+                q = urllib.parse.parse_qs(e["query"])
+                r = httpx.get(f"{sim.base_url}{e['path'].removeprefix('/v1')}?{e['query']}",
+                              headers={"Authorization": f"Bearer {world.admin_key}"})
+                out.append((e["path"], q, sum(len(b["results"]) for b in r.json()["data"])))
+        return out
+
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=tables)
+        results, _ = sync(cfg)
+        assert all(r.status == "ok" for r in results)
+        first = pages_read(sim, 0)
+        rows = {t: dest.one(f"SELECT count(*) FROM openai.{t}") for t in tables}
+        sim.advance(72)
+        probes.append(0)
+        seen = len(sim.app.stats.snapshot(with_log=True)["log"])
+        results, _ = sync(cfg)
+        assert all(r.status == "ok" for r in results)
+        later = pages_read(sim, seen)
+    pages = [(p, q, n) for p, q, n in first + later if "bucket_width" in q]
+    assert max(n for _p, _q, n in pages) <= 2 * 60  # the newest bucket predicts the others within 2x here
+    assert max(int(q["limit"][0]) for _p, q, _n in pages) < 31  # cut below the API's largest (31 days, 180)
+    start = min(p.created_at for p in world.projects) // DAY * DAY
+    cost_ranges = len(pl._costs_ranges(start, TABLES["costs"].group_by))  # split where api_key_id grouping begins
+    assert probes == [1 + cost_ranges, 0]  # one per range of the first sync; then none
+    assert all(rows[t] > 0 for t in tables)
