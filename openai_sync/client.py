@@ -21,8 +21,11 @@ import openai
 import orjson
 from openai._base_client import make_request_options
 
+from . import memory
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ADMIN_KEYS_URL = "https://platform.openai.com/settings/organization/admin-keys"
+BIG_PAGE = 2 << 20  # bytes: a digested page this large is followed by giving the freed memory back (memory.py)
 
 
 def mask(key: str | None) -> str:
@@ -236,7 +239,11 @@ class Client:
             if digest is None:
                 return self._parse(resp, path)
             with self.gate.digesting:
-                return digest(self._parse(resp, path))
+                out = digest(self._parse(resp, path))
+            if len(resp.content) > BIG_PAGE:
+                del resp
+                memory.trim()
+            return out
 
     def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
         if self.organization_id is None:

@@ -31,7 +31,7 @@ from typing import Any
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
-from . import catalog, destinations, history, locks
+from . import catalog, destinations, history, locks, memory
 from .catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
 from .client import ApiProblem, Client, Gate, KeyProblem, SyncError, key_kind, mask, redacted_matches, scrub
 from .lake import LakeSQL
@@ -686,6 +686,7 @@ def apply_soft_deletes(pipeline: Any, run: Run, tables: list[Table], results: di
 def sync(cfg: SyncConfig, progress: Callable[[Run], None] | None = None) -> tuple[list[TableResult], Run]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt logs tracebacks; our messages say it
+    memory.configure()
     cfg.deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
     if cfg.resync and not cfg.tables:
         raise SyncError("resync needs the tables to reload, e.g. openai-sync resync users audit_logs")
@@ -778,7 +779,9 @@ def _sync_locked(cfg: SyncConfig, run: Run, tables: list[Table],
                              refresh="drop_resources" if cfg.resync else None)
         if run.reader is not None:  # after all the data: the project tables' state, for what fully succeeded
             pipeline.extract(dlt.resource(commit_state(run.reader), name="openai_sync_project_state"))
+        memory.trim()  # what extraction freed, before normalize and load take theirs
         pipeline.normalize()
+        memory.trim()
         pipeline.load()
     finally:
         stop.set()
