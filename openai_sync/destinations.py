@@ -84,6 +84,28 @@ ATOMIC = {"supports_transactions": True}
 DUCKDB_MEMORY = "256MB"
 
 
+def out_of_memory(e: BaseException | None) -> bool:
+    """Whether DuckDB ran out of its capped buffer pool, somewhere in the exception's chain."""
+    for _ in range(20):
+        if e is None:
+            return False
+        if type(e).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def lift_memory_cap(destination: Any) -> bool:
+    """Drop the cap on DuckDB's buffer pool (back to DuckDB's default, 80 % of RAM) for the next connections.
+    False when there was no cap to lift (not DuckDB, or lifted already)."""
+    creds = getattr(destination, "config_params", {}).get("credentials")
+    config = getattr(creds, "global_config", None)
+    if not isinstance(config, dict) or "memory_limit" not in config:
+        return False
+    del config["memory_limit"]
+    return True
+
+
 def make(spec: str) -> Any:
     """The dlt destination for a destination string."""
     k = kind(spec)

@@ -56,3 +56,26 @@ def test_trim_and_configure_on_linux():
     assert pa.default_memory_pool().backend_name == "system"
     memory.configure()  # once per process: a second call changes nothing
     assert pa.default_memory_pool().backend_name == "system"
+
+
+def test_a_duckdb_load_that_outgrows_the_cap_is_retried_without_it(tmp_path, monkeypatch):
+    """The cap keeps the sync's memory flat; a load that needs more is retried once with DuckDB's default."""
+    import duckdb
+    from conftest import NOW
+
+    from openai_sync import destinations
+    from openai_sync.pipeline import SyncConfig, sync
+    from openai_sync.simulator import Simulator, World
+
+    monkeypatch.setattr(destinations, "DUCKDB_MEMORY", "1MB")  # far too little for any merge
+    world = World(seed=7, size="small", now=NOW)
+    db = tmp_path / "x.duckdb"
+    with Simulator(world) as sim:
+        results, run = sync(SyncConfig(admin_key=world.admin_key, base_url=sim.base_url, destination=f"duckdb:///{db}",
+                                       pipelines_dir=str(tmp_path / "state"), tables=["users", "usage_completions"]))
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert any("1MB cap" in n and "retried" in n for n in run.notes)
+    with duckdb.connect(str(db), read_only=True) as con:
+        users = con.execute("SELECT count(*) FROM openai.users").fetchone()[0]
+        usage = con.execute("SELECT count(*) FROM openai.usage_completions").fetchone()[0]
+    assert users == len(world.users_seq.alive(NOW)) and usage > 0
