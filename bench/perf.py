@@ -465,7 +465,7 @@ def main() -> None:
         child(sys.argv[2])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
     ap.add_argument("--bucket-width", default="1d", choices=["1d", "1h", "1m"])
     ap.add_argument("--scenarios", default=None,
                     help="'all' (small, medium, large x 1d; medium x 1h, 1m) or SIZE:WIDTH,... (default: --size "
@@ -487,7 +487,7 @@ def main() -> None:
         todo = []
         for item in args.scenarios.split(","):
             size, _, width = item.strip().partition(":")
-            if size not in ("small", "medium", "large") or (width or "1d") not in WIDTH_SECONDS:
+            if size not in ("small", "medium", "large", "xlarge") or (width or "1d") not in WIDTH_SECONDS:
                 ap.error(f"bad scenario {item!r}: SIZE:WIDTH with SIZE small|medium|large, WIDTH 1d|1h|1m")
             todo.append((size, width or "1d"))
     else:

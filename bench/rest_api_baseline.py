@@ -130,7 +130,7 @@ def _get_json(url: str) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--tables", action="store_true", help="print the rows of every table")

@@ -91,7 +91,7 @@ def load(base: str, paths: list[tuple[str, str]], seconds: float, conns: int, pr
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="large", choices=["small", "medium", "large"])
+    ap.add_argument("--size", default="large", choices=["small", "medium", "large", "xlarge"])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()

@@ -22,7 +22,7 @@ from openai_sync.pipeline import SyncConfig, sync
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large"])
+    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
     ap.add_argument("--bucket-width", default="1d", choices=["1d", "1h", "1m"])
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=0.0)

@@ -85,6 +85,7 @@ class SizeName(StrEnum):
     small = "small"
     medium = "medium"
     large = "large"
+    xlarge = "xlarge"
 
 
 def _version(value: bool) -> None:

@@ -116,6 +116,9 @@ SIZES: dict[str, Size] = {
                   containers_per_project=3, assistants_per_project=5, chat_completions_per_project=2000,
                   invites=50, groups=40, members_per_project=20, keys_per_project=3, usage_models_per_key=2),
 }
+# the large organization after another year at twice the activity: 1.46M audit events, about 5M usage rows
+# (bench/perf.py shows with it that a sync's peak memory does not grow with the organization)
+SIZES["xlarge"] = replace(SIZES["large"], history_days=730, audit_events_per_day=2000)
 
 
 def floor_hour(t: float) -> int:
