@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from openai_sync.config import ProjectKey
 from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.simulator.world import SIZES
 
 
 def rss_mib() -> int:
@@ -38,7 +39,7 @@ def rss_mib() -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="large", choices=["small", "medium", "large", "xlarge"])
+    ap.add_argument("--size", default="large", choices=list(SIZES))
     ap.add_argument("--project-keys", action="store_true")
     ap.add_argument("--tables", default="", help="comma-separated tables (default: all the key allows)")
     args = ap.parse_args()

@@ -86,6 +86,7 @@ from openai_sync.catalog import (
     WIDTH_SECONDS,
     Table,
 )
+from openai_sync.simulator.world import SIZES
 
 DAY = 86400
 ALL = [("small", "1d"), ("medium", "1d"), ("large", "1d"), ("medium", "1h"), ("medium", "1m")]
@@ -465,7 +466,7 @@ def main() -> None:
         child(sys.argv[2])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
+    ap.add_argument("--size", default="medium", choices=list(SIZES))
     ap.add_argument("--bucket-width", default="1d", choices=["1d", "1h", "1m"])
     ap.add_argument("--scenarios", default=None,
                     help="'all' (small, medium, large x 1d; medium x 1h, 1m) or SIZE:WIDTH,... (default: --size "
@@ -487,8 +488,8 @@ def main() -> None:
         todo = []
         for item in args.scenarios.split(","):
             size, _, width = item.strip().partition(":")
-            if size not in ("small", "medium", "large", "xlarge") or (width or "1d") not in WIDTH_SECONDS:
-                ap.error(f"bad scenario {item!r}: SIZE:WIDTH with SIZE small|medium|large, WIDTH 1d|1h|1m")
+            if size not in SIZES or (width or "1d") not in WIDTH_SECONDS:
+                ap.error(f"bad scenario {item!r}: SIZE:WIDTH with SIZE {'|'.join(SIZES)}, WIDTH 1d|1h|1m")
             todo.append((size, width or "1d"))
     else:
         todo = [(args.size, args.bucket_width)]

@@ -45,6 +45,8 @@ from typing import Any
 import dlt
 from dlt.sources.rest_api import rest_api_source
 
+from openai_sync.simulator.world import SIZES
+
 # the list envelope {"object": "list", "data": [...], "first_id", "last_id", "has_more"}
 LIST_PAGINATOR = {"type": "cursor", "cursor_path": "last_id", "cursor_param": "after", "has_more_path": "has_more"}
 # groups and roles: {"data": [...], "has_more", "next"}; `next` is null on the last page
@@ -130,7 +132,7 @@ def _get_json(url: str) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
+    ap.add_argument("--size", default="medium", choices=list(SIZES))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--tables", action="store_true", help="print the rows of every table")

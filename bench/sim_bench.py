@@ -20,6 +20,8 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
+from openai_sync.simulator.world import SIZES
+
 
 def start_simulator(size: str) -> tuple[subprocess.Popen, dict, float]:
     t0 = time.perf_counter()
@@ -91,7 +93,7 @@ def load(base: str, paths: list[tuple[str, str]], seconds: float, conns: int, pr
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="large", choices=["small", "medium", "large", "xlarge"])
+    ap.add_argument("--size", default="large", choices=list(SIZES))
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()

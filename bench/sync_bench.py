@@ -18,11 +18,12 @@ import time
 
 from openai_sync.config import ProjectKey
 from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.simulator.world import SIZES
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", default="medium", choices=["small", "medium", "large", "xlarge"])
+    ap.add_argument("--size", default="medium", choices=list(SIZES))
     ap.add_argument("--bucket-width", default="1d", choices=["1d", "1h", "1m"])
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=0.0)

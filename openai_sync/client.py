@@ -25,6 +25,7 @@ from . import memory
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ADMIN_KEYS_URL = "https://platform.openai.com/settings/organization/admin-keys"
+T = TypeVar("T")
 BIG_PAGE = 2 << 20  # bytes: a digested page this large is followed by giving the freed memory back (memory.py)
 
 
@@ -51,9 +52,6 @@ def redacted_matches(redacted: str, key: str) -> bool:
         return False
     head, tail = parts
     return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
-
-T = TypeVar("T")
-
 
 class SyncError(Exception):
     """An error the user can act on; its message is safe to print (keys masked)."""
@@ -240,10 +238,11 @@ class Client:
                 return self._parse(resp, path)
             with self.gate.digesting:
                 out = digest(self._parse(resp, path))
-            if len(resp.content) > BIG_PAGE:
-                del resp
-                memory.trim()
-            return out
+            big = len(resp.content) > BIG_PAGE
+            del resp  # the body is no longer needed: let the trim below return it
+        if big:  # outside the request slot: trimming walks the heap
+            memory.trim()
+        return out
 
     def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
         if self.organization_id is None:

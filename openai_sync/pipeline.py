@@ -380,18 +380,18 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
         if n <= 1:
             per_page = most
         elif grouping in known:  # what the last run saw: no probe on an incremental run
-            per_page = max(1, min(most, RESULTS_PER_PAGE // max(1, known[grouping])))
+            per_page = _page_size(known[grouping], most)
         else:
-            per_page = _buckets_per_page(run, table, base, end - w, most)
+            per_page = _page_size(_newest_bucket_results(run, table, base, end - w), most)
+
+        def note(results: int, g: str = grouping) -> None:
+            with lock:
+                fullest[g] = max(fullest.get(g, 0), results)
+
         for a, b in split_range(lo, end, -(-n // per_page), align=w):
             last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
             params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
-
-            def seen(results: int, g: str = grouping) -> None:
-                with lock:
-                    fullest[g] = max(fullest.get(g, 0), results)
-
-            streams.append(lambda p=params, until=(run.now if last else b), note=seen: _arrow_pages(
+            streams.append(lambda p=params, until=(run.now if last else b), note=note: _arrow_pages(
                 run, table, p, until, width, final_before, note))
     for tbl in interleave(streams, run.cfg.concurrency, table.name):
         run.count(table.name, tbl.num_rows)
@@ -403,13 +403,17 @@ def buckets(run: Run, table: Table) -> Iterator[Any]:
     run.complete[table.name] = True
 
 
-def _buckets_per_page(run: Run, table: Table, base: dict[str, Any], last_bucket: int, most: int) -> int:
-    """How many buckets a page may hold: one request for the newest complete bucket tells how many results a
-    bucket has (the newest is the fullest: an organization grows)."""
+def _page_size(results_per_bucket: int, most: int) -> int:
+    """How many buckets a page may hold to stay within RESULTS_PER_PAGE (at least one, at most the API's)."""
+    return max(1, min(most, RESULTS_PER_PAGE // max(1, results_per_bucket)))
+
+
+def _newest_bucket_results(run: Run, table: Table, base: dict[str, Any], last_bucket: int) -> int:
+    """The probe: one request for the newest complete bucket tells how many results a bucket has (the newest
+    is the fullest: an organization grows)."""
     probe = run.client.get(table.path, {**base, "start_time": last_bucket - WIDTH_SECONDS[base["bucket_width"]],
                                         "end_time": last_bucket, "limit": 1}, label=table.name)
-    results = sum(len(b.get("results") or []) for b in page_data(probe, table.path))
-    return max(1, min(most, RESULTS_PER_PAGE // max(1, results)))
+    return sum(len(b.get("results") or []) for b in page_data(probe, table.path))
 
 
 def _arrow_pages(run: Run, table: Table, params: dict[str, Any], until: int, width: str,

@@ -343,13 +343,13 @@ def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
     monkeypatch.setattr(pl, "RESULTS_PER_PAGE", 60)
     tables = ["usage_completions", "costs"]
     probes = [0]
-    sizer = pl._buckets_per_page
+    sizer = pl._newest_bucket_results
 
     def counted(*a: Any) -> int:
         probes[-1] += 1
         return sizer(*a)
 
-    monkeypatch.setattr(pl, "_buckets_per_page", counted)
+    monkeypatch.setattr(pl, "_newest_bucket_results", counted)
 
     def pages_read(sim: Simulator, since: int) -> list[tuple[str, dict[str, list[str]], int]]:
         """(path, query, results on the page) of every bucket request after the `since`-th, asked again."""
