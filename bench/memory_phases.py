@@ -25,7 +25,7 @@ import dlt
 import pyarrow as pa
 
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator.world import SIZES
 
 

@@ -144,7 +144,7 @@ def child(spec_path: str) -> None:
         out: dict[str, Any] = {"wall": res["seconds"], "rows": res["rows"], "tables": len(res["tables"])}
     else:
         from openai_sync.config import ProjectKey
-        from openai_sync.pipeline import SyncConfig, sync
+        from openai_sync.runner import SyncConfig, sync
 
         cfg = SyncConfig(admin_key=spec["admin_key"], base_url=spec["base_url"], destination=spec["destination"],
                          pipelines_dir=spec["pipelines_dir"], concurrency=spec["concurrency"],

@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 
 from openai_sync import catalog
-from openai_sync.pipeline import SyncConfig, pipeline_name
+from openai_sync.runner import SyncConfig, pipeline_name
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.faults import Rule
 

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator.world import SIZES
 
 

@@ -1,17 +1,32 @@
-"""The table catalog: every table openai-sync loads, declared in one place (SPEC 4.1 and 4.3).
+"""The table catalog: every table openai-sync loads, declared in one place (SPEC 4.1 and 4.3). Pure data.
 
-Generic code (pagination, usage, pipeline) reads these declarations; adding a table is a few lines
-here. Each entry names its endpoint, the key it needs, its primary key, its sync mode, its cursor
-style and its fan-out over a parent table.
+Generic code reads these declarations; adding a table is an entry here (and, for the tests, a simulator
+route). Each entry names its endpoint, the key it needs (its scope: the organization or each project), its
+primary key, its shape (nested values kept as JSON, columns declared ahead of any value) and its strategy:
+
+- listing: every object of a top-level list, every run; what a complete listing no longer has is `_deleted`;
+- fanout: one listing per object of a parent table (a user's roles, a project's keys), in parallel;
+- settings: per parent object, several single-object endpoints folded into one row (a project's settings);
+- audit: the audit log from its watermark, cut into `effective_at` windows read in parallel;
+- buckets: usage and costs, from a re-read cursor, cut into bucket ranges read in parallel;
+- project: with each project's own key; per project `full` (every object) or `recent` (newest first down to
+  the last run's newest, plus the objects still open then), and fan-outs below a project object.
+
+Paths have one placeholder style: `{name}` is a field of the scope being read. In a child's path that is
+the column carrying its parent's id (`/organization/users/{user_id}/roles`: `parent_column` is `user_id`),
+or any field of the parent object (`/evals/{eval_id}/runs/{run_id}/output_items`: the run carries its
+`eval_id`); in `retrieve`, `{id}` is the object's own id.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import Literal
 
 Mode = Literal["full", "recent", "audit", "usage", "costs", "settings"]
 Envelope = Literal["list", "next", "bare"]
+Strategy = Literal["listing", "fanout", "settings", "audit", "buckets", "project"]
 
 # Buckets per page at each width: the largest page the API allows (SPEC 4.3).
 USAGE_PAGE = {"1m": 1440, "1h": 168, "1d": 31}
@@ -24,7 +39,7 @@ COSTS_API_KEY_GROUPING_FROM = 1764979200
 @dataclass(frozen=True)
 class Table:
     name: str
-    path: str  # endpoint under /v1; {parent} is replaced by the parent's id in a fan-out
+    path: str  # endpoint under /v1; {field} placeholders: see the module's docstring
     mode: Mode
     primary_key: tuple[str, ...] = ("id",)
     parent: str | None = None  # fan-out: one listing per row of this table (by its id)
@@ -39,17 +54,42 @@ class Table:
     text_columns: tuple[str, ...] = ()
     description: str = ""
     settings_paths: tuple[tuple[str, str], ...] = field(default=())  # settings: (column prefix, path)
-    # project tables (project keys). `path` of a child is formatted with its parent object's fields.
-    key: Literal["admin", "project"] = "admin"
+    key: Literal["admin", "project"] = "admin"  # which key reads it: the Admin key, or each project's key
     created_field: str = "created_at"
     order_param: bool = False  # "recent": pass order=desc (else the endpoint lists newest first already)
     terminal: tuple[str, ...] = ()  # "recent": statuses after which an object never changes again
-    retrieve: str = ""  # "recent": where an object still open is re-read, formatted with its fields
+    retrieve: str = ""  # "recent": where an object still open is re-read
     drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
 
     @property
     def soft_delete(self) -> bool:
         return self.mode == "full"
+
+    @property
+    def strategy(self) -> Strategy:
+        """How the table is read: the key of the readers' registry (read/__init__.py)."""
+        if self.key == "project":
+            return "project"
+        if self.mode == "audit":
+            return "audit"
+        if self.mode in ("usage", "costs"):
+            return "buckets"
+        if self.mode == "settings":
+            return "settings"
+        return "fanout" if self.parent else "listing"
+
+    def paths(self) -> tuple[str, ...]:
+        """Every endpoint the table reads (a settings table reads several)."""
+        return tuple(p for _prefix, p in self.settings_paths) if self.settings_paths else (self.path,)
+
+
+def placeholders(path: str) -> list[str]:
+    return [f for _text, f, _spec, _conv in string.Formatter().parse(path) if f]
+
+
+def fill(path: str, fields: dict[str, object]) -> str:
+    """A path with its placeholders replaced by the scope's fields."""
+    return path.format_map(fields)
 
 
 def _project(name: str, path: str, mode: Mode, pk: tuple[str, ...] = ("project_id", "id"), **kw: object) -> Table:
@@ -84,7 +124,7 @@ ORG_TABLES: tuple[Table, ...] = (
     Table("costs", "/organization/costs", "costs", group_by=("project_id", "line_item", "api_key_id"),
           description="Spend per day, project, line item and API key (USD, decimal)"),
     Table("users", "/organization/users", "full", description="Members of the organization"),
-    Table("user_roles", "/organization/users/{parent}/roles", "full", ("user_id", "id"), parent="users",
+    Table("user_roles", "/organization/users/{user_id}/roles", "full", ("user_id", "id"), parent="users",
           parent_column="user_id", page_limit=1000, envelope="next", json_columns=("permissions",
                                                                                   "assignment_sources")),
     Table("invites", "/organization/invites", "full", json_columns=("projects",),
@@ -92,34 +132,34 @@ ORG_TABLES: tuple[Table, ...] = (
     Table("projects", "/organization/projects", "full", params=(("include_archived", "true"),),
           timestamp_columns=("archived_at",),
           description="Projects, archived ones included (historical usage refers to them)"),
-    Table("project_users", "/organization/projects/{parent}/users", "full", ("project_id", "id"),
+    Table("project_users", "/organization/projects/{project_id}/users", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id"),
-    Table("project_service_accounts", "/organization/projects/{parent}/service_accounts", "full",
+    Table("project_service_accounts", "/organization/projects/{project_id}/service_accounts", "full",
           ("project_id", "id"), parent="projects", parent_column="project_id"),
-    Table("project_api_keys", "/organization/projects/{parent}/api_keys", "full", ("project_id", "id"),
+    Table("project_api_keys", "/organization/projects/{project_id}/api_keys", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id", timestamp_columns=("expires_at", "last_used_at")),
-    Table("project_rate_limits", "/organization/projects/{parent}/rate_limits", "full", ("project_id", "id"),
+    Table("project_rate_limits", "/organization/projects/{project_id}/rate_limits", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id"),
-    Table("project_groups", "/organization/projects/{parent}/groups", "full", ("project_id", "group_id"),
+    Table("project_groups", "/organization/projects/{project_id}/groups", "full", ("project_id", "group_id"),
           parent="projects", parent_column="project_id", envelope="next"),
-    Table("project_roles", "/projects/{parent}/roles", "full", ("project_id", "id"), parent="projects",
+    Table("project_roles", "/projects/{project_id}/roles", "full", ("project_id", "id"), parent="projects",
           parent_column="project_id", page_limit=1000, envelope="next", json_columns=("permissions",)),
-    Table("project_certificates", "/organization/projects/{parent}/certificates", "full", ("project_id", "id"),
+    Table("project_certificates", "/organization/projects/{project_id}/certificates", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id"),
-    Table("project_spend_alerts", "/organization/projects/{parent}/spend_alerts", "full", ("project_id", "id"),
+    Table("project_spend_alerts", "/organization/projects/{project_id}/spend_alerts", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id",
           json_columns=("notification_channel__recipients",), text_columns=("notification_channel__subject_prefix",)),
     Table("project_settings", "", "settings", ("project_id",), parent="projects", parent_column="project_id",
-          settings_paths=(("spend_limit", "/organization/projects/{parent}/spend_limit"),
-                          ("data_retention", "/organization/projects/{parent}/data_retention"),
-                          ("model_permissions", "/organization/projects/{parent}/model_permissions"),
-                          ("hosted_tool_permissions", "/organization/projects/{parent}/hosted_tool_permissions")),
+          settings_paths=(("spend_limit", "/organization/projects/{project_id}/spend_limit"),
+                          ("data_retention", "/organization/projects/{project_id}/data_retention"),
+                          ("model_permissions", "/organization/projects/{project_id}/model_permissions"),
+                          ("hosted_tool_permissions", "/organization/projects/{project_id}/hosted_tool_permissions")),
           json_columns=("model_permissions__model_ids",),
           description="One row per project: spend limit, data retention, model and hosted-tool permissions"),
     Table("admin_api_keys", "/organization/admin_api_keys", "full", timestamp_columns=("expires_at", "last_used_at")),
     Table("certificates", "/organization/certificates", "full"),
     Table("groups", "/organization/groups", "full", page_limit=1000, envelope="next"),
-    Table("group_users", "/organization/groups/{parent}/users", "full", ("group_id", "id"), parent="groups",
+    Table("group_users", "/organization/groups/{group_id}/users", "full", ("group_id", "id"), parent="groups",
           parent_column="group_id", page_limit=1000, envelope="next"),
     Table("roles", "/organization/roles", "full", page_limit=1000, envelope="next", json_columns=("permissions",)),
     Table("spend_alerts", "/organization/spend_alerts", "full",
@@ -141,29 +181,30 @@ PROJECT_TABLES: tuple[Table, ...] = (
              timestamp_columns=("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
                                 "cancelling_at", "cancelled_at"), text_columns=("output_file_id", "error_file_id")),
     _project("evals", "/evals", "full", json_columns=("data_source_config", "testing_criteria", "metadata")),
-    _project("eval_runs", "/evals/{id}/runs", "recent", parent="evals", parent_column="eval_id", order_param=True,
+    _project("eval_runs", "/evals/{eval_id}/runs", "recent", parent="evals", parent_column="eval_id", order_param=True,
              terminal=("completed", "failed", "canceled"), retrieve="/evals/{eval_id}/runs/{id}",
              json_columns=("data_source", "metadata", "per_model_usage", "per_testing_criteria_results")),
-    _project("eval_run_output_items", "/evals/{eval_id}/runs/{id}/output_items", "full", parent="eval_runs",
+    _project("eval_run_output_items", "/evals/{eval_id}/runs/{run_id}/output_items", "full", parent="eval_runs",
              parent_column="run_id", json_columns=("datasource_item", "results", "sample")),
     _project("skills", "/skills", "full"),
-    _project("skill_versions", "/skills/{id}/versions", "full", parent="skills", parent_column="skill_id"),
+    _project("skill_versions", "/skills/{skill_id}/versions", "full", parent="skills", parent_column="skill_id"),
     _project("fine_tuning_jobs", "/fine_tuning/jobs", "recent", envelope="bare",
              terminal=("succeeded", "failed", "cancelled"), retrieve="/fine_tuning/jobs/{id}",
              json_columns=("hyperparameters", "method", "result_files", "integrations", "metadata", "error"),
              timestamp_columns=("finished_at", "estimated_finish"), text_columns=("fine_tuned_model",)),
-    _project("fine_tuning_job_events", "/fine_tuning/jobs/{id}/events", "full", parent="fine_tuning_jobs",
-             parent_column="fine_tuning_job_id", envelope="bare", json_columns=("data",)),
-    _project("fine_tuning_job_checkpoints", "/fine_tuning/jobs/{id}/checkpoints", "full",
+    _project("fine_tuning_job_events", "/fine_tuning/jobs/{fine_tuning_job_id}/events", "full",
+             parent="fine_tuning_jobs", parent_column="fine_tuning_job_id", envelope="bare", json_columns=("data",)),
+    _project("fine_tuning_job_checkpoints", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", "full",
              parent="fine_tuning_jobs", parent_column="fine_tuning_job_id", json_columns=("metrics",)),
     _project("vector_stores", "/vector_stores", "full", json_columns=("metadata",),
              timestamp_columns=("expires_at", "last_active_at")),
     # a file can be in several vector stores of a project: the store is part of the key
-    _project("vector_store_files", "/vector_stores/{id}/files", "full", ("project_id", "vector_store_id", "id"),
-             parent="vector_stores",
-             parent_column="vector_store_id", json_columns=("attributes", "chunking_strategy", "last_error")),
+    _project("vector_store_files", "/vector_stores/{vector_store_id}/files", "full",
+             ("project_id", "vector_store_id", "id"), parent="vector_stores", parent_column="vector_store_id",
+             json_columns=("attributes", "chunking_strategy", "last_error")),
     _project("containers", "/containers", "full", json_columns=("expires_after", "network_policy")),
-    _project("container_files", "/containers/{id}/files", "full", parent="containers", parent_column="container_id"),
+    _project("container_files", "/containers/{container_id}/files", "full", parent="containers",
+             parent_column="container_id"),
     _project("assistants", "/assistants", "full", json_columns=("tools", "tool_resources", "metadata",
                                                                 "response_format")),
     _project("models", "/models", "full", created_field="created", page_limit=0),  # not paginated
@@ -179,7 +220,7 @@ PARENTS: frozenset[str] = frozenset(t.parent for t in ORG_TABLES if t.parent)
 PROJECT_PARENTS: frozenset[str] = frozenset(t.parent for t in PROJECT_TABLES if t.parent)
 
 
-def select(names: list[str] | None, *, admin: bool = True, project: bool = False) -> list[Table]:
+def select(names: list[str] | tuple[str, ...] | None, *, admin: bool = True, project: bool = False) -> list[Table]:
     """The tables to sync: those named, or every table the keys can read (the Admin key: organization
     tables; project keys: project tables). Parents of a fan-out are read, not necessarily loaded."""
     if not names:
@@ -188,3 +229,68 @@ def select(names: list[str] | None, *, admin: bool = True, project: bool = False
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(unknown)}. Valid tables: {', '.join(TABLES)}")
     return [TABLES[n] for n in names]
+
+
+def descendants(name: str) -> list[str]:
+    """The tables read below a table's objects, depth first (evals: eval_runs, eval_run_output_items)."""
+    out = []
+    for t in ALL_TABLES:
+        if t.parent == name:
+            out += [t.name, *descendants(t.name)]
+    return out
+
+
+def ancestors(name: str) -> list[str]:
+    """A table's parent, its parent's parent, ... (what must be read for it)."""
+    out = []
+    parent = TABLES[name].parent
+    while parent:
+        out.append(parent)
+        parent = TABLES[parent].parent
+    return out
+
+
+def bucket_width(table: Table, default: str, per_table: dict[str, str]) -> str:
+    """The bucket width a usage or costs table is read with (costs exist per day only)."""
+    if table.mode == "costs":
+        return "1d"
+    return per_table.get(table.name, default)
+
+
+# ---- what Save & Test and the sync's preflight ask, derived from the tables --------------------------------
+@dataclass(frozen=True)
+class Probe:
+    """One request for one object of a table: does the key work, and may it read these tables?"""
+
+    name: str  # as Save & Test names the check
+    table: str  # whose endpoint is asked
+    covers: str  # what cannot sync without it, in words
+    modes: tuple[str, ...] = ()  # admin permission probes: needed when a selected table has one of these modes
+    since_day: bool = False  # the endpoint needs a start_time: one day before now
+
+
+# The Admin key's probes: the key itself (the projects listing, which every sync needs to match project keys),
+# then one per permission the organization tables need beyond it.
+ADMIN_PROBES: tuple[Probe, ...] = (
+    Probe("admin key", "projects", "organization tables"),
+    Probe("usage permission", next(t.name for t in ORG_TABLES if t.mode == "usage"), "usage_* and costs",
+          modes=("usage", "costs"), since_day=True),
+    Probe("audit log permission", next(t.name for t in ORG_TABLES if t.mode == "audit"), "audit_logs",
+          modes=("audit",)),
+)
+# A project key's probe of itself: the one endpoint any project key may call.
+PROJECT_KEY_PROBE = "models"
+
+
+def admin_probes(tables: list[Table] | tuple[Table, ...]) -> list[Probe]:
+    """The key probe, and the permission probes the given tables need, in that order."""
+    modes = {t.mode for t in tables if t.key == "admin"}
+    return [p for p in ADMIN_PROBES if not p.modes or modes & set(p.modes)]
+
+
+def project_probes() -> list[Probe]:
+    """One probe per top-level project table, covering it and the tables read below its objects; the key's
+    own probe (models) first."""
+    probes = [Probe(t.name, t.name, ", ".join([t.name, *descendants(t.name)]))
+              for t in PROJECT_TABLES if not t.parent]
+    return sorted(probes, key=lambda p: p.table != PROJECT_KEY_PROBE)

@@ -20,15 +20,18 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import destinations
+from .api.client import DEFAULT_BASE_URL
+from .api.keys import ProjectKey, key_kind, mask
 from .catalog import TABLES, WIDTH_SECONDS
-from .client import DEFAULT_BASE_URL, key_kind, mask
+from .load import destinations
+from .load.destinations import SCHEMA_RE
+from .load.history import refused
 
 DEFAULT_CONFIG = "openai-sync.toml"
 DEFAULT_DESTINATION = destinations.DEFAULT
-SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 KEY_RE = re.compile(r"[\x21-\x7e]+")  # what an API key is made of: printable ASCII, no space
 SECRET_NAMES = ("admin_key", "project_keys", "hash_key")
+__all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "resolve", "save"]
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -98,8 +101,6 @@ class Settings(BaseModel):
     @classmethod
     def _history(cls, v: list[str] | None) -> list[str] | None:
         if v:
-            from .history import refused
-
             wrong, ok = refused(v)
             if wrong:
                 raise ValueError(f"history mode is not available for {', '.join(wrong)}; it is for organization "
@@ -130,15 +131,6 @@ class Settings(BaseModel):
         if self.start_date is None:
             return None
         return int(datetime(self.start_date.year, self.start_date.month, self.start_date.day, tzinfo=UTC).timestamp())
-
-
-@dataclass
-class ProjectKey:
-    key: str
-    project_id: str | None = None  # given explicitly, or identified later from the Admin key's view
-
-    def __repr__(self) -> str:  # never show the key itself
-        return f"ProjectKey({mask(self.key)}, project_id={self.project_id!r})"
 
 
 @dataclass

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table as RichTable
 
-from .pipeline import Run, TableResult
+from .runner import RunReport, Status, TableResult
 
 # The demo's example queries over the loaded tables ({name} is the qualified table), for DuckDB and PostgreSQL.
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
@@ -32,9 +32,8 @@ EXAMPLE_QUERIES: list[tuple[str, str]] = [
 class Progress:
     """A one-line live status on stderr: tables done, rows, requests."""
 
-    def __init__(self, console: Console, n_tables: int) -> None:
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self.n = n_tables
         self.live = Live(console=console, refresh_per_second=4, transient=True)
 
     def __enter__(self) -> Progress:
@@ -44,13 +43,9 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(None, None, None)
 
-    def __call__(self, run: Run) -> None:
-        done = len(run.finished)
-        rows = sum(run.rows.values())
-        reqs = sum(sum(c.requests.values()) for c in run.clients)
-        limited = sum(c.throttle.throttled for c in run.clients)
-        self.live.update(f"[bold]syncing[/] {done}/{self.n} tables · {rows:,} rows · {reqs:,} requests"
-                         + (f" · [yellow]{limited:,} rate-limited (429), slowing down[/]" if limited else ""))
+    def __call__(self, s: Status) -> None:
+        self.live.update(f"[bold]syncing[/] {s.done}/{s.total} tables · {s.rows:,} rows · {s.requests:,} requests"
+                         + (f" · [yellow]{s.throttled:,} rate-limited (429), slowing down[/]" if s.throttled else ""))
 
 
 def summary_table(results: list[TableResult]) -> RichTable:
@@ -67,7 +62,7 @@ def summary_table(results: list[TableResult]) -> RichTable:
     return t
 
 
-def overall_status(results: list[TableResult], run: Run | None = None) -> str:
+def overall_status(results: list[TableResult], run: RunReport | None = None) -> str:
     """ok; partial when some table, project or key failed while others loaded; failed when nothing did."""
     failed = sum(r.status != "ok" for r in results)
     if failed == len(results) and results:
@@ -75,20 +70,25 @@ def overall_status(results: list[TableResult], run: Run | None = None) -> str:
     return "partial" if failed or (run is not None and run.key_problems) else "ok"
 
 
-def result_json(results: list[TableResult], run: Run, seconds: float, destination: str,
+def exit_code(results: list[TableResult], run: RunReport) -> int:
+    """0 only when the status is ok: a partial run (a table, a project or a key failed) exits 1."""
+    return 0 if overall_status(results, run) == "ok" else 1
+
+
+def result_json(results: list[TableResult], run: RunReport, seconds: float, destination: str,
                 schema: str) -> dict[str, Any]:
     return {
         "status": overall_status(results, run),
         "destination": destination,
         "schema": schema,
-        "organization_id": run.org_id,
+        "organization_id": run.organization_id,
         "seconds": round(seconds, 3),
         "rows": sum(r.rows for r in results),
         "requests": sum(sum(c.requests.values()) for c in run.clients),
         "max_parallel_requests": run.client.gate.max_in_flight,
         "rate_limited": sum(c.throttle.throttled for c in run.clients),  # 429s received
         "paced": sum(c.throttle.paced for c in run.clients),  # requests held back to respect a rate limit
-        "projects": [k.project_id for k in run.reader.keys] if run.reader else [],
+        "projects": run.projects,
         "key_problems": run.key_problems,
         "notes": run.notes,
         "tables": [{"table": r.name, "status": r.status, "rows": r.rows, "requests": r.requests,

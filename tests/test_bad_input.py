@@ -16,8 +16,8 @@ import pytest
 from conftest import NOW
 from destinations_support import PG_DSN, Dest
 
-from openai_sync import locks
-from openai_sync.pipeline import SyncConfig, pipeline_name, sync
+from openai_sync.load import locks
+from openai_sync.runner import SyncConfig, pipeline_name, sync
 from openai_sync.simulator import Simulator, World
 
 CLI = str(Path(sys.executable).with_name("openai-sync"))
@@ -62,7 +62,7 @@ def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(tm
 
 
 def test_a_lock_held_by_a_killed_process_is_not_stale(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from openai_sync import locks\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from openai_sync.load import locks\n"
                                f"with locks.exclusive('p', {str(tmp_path)!r}, 'x'):\n"
                                "    print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]

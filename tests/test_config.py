@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from openai_sync.client import DEFAULT_BASE_URL, mask
+from openai_sync.api.client import DEFAULT_BASE_URL
+from openai_sync.api.keys import mask
 from openai_sync.config import (
     DEFAULT_DESTINATION,
     ENV,

@@ -64,7 +64,7 @@ from openai_sync.catalog import (
     WIDTH_SECONDS,
     Table,
 )
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.server import mask
 
@@ -399,7 +399,7 @@ def test_every_request_honours_the_contract(checked, capsys: pytest.CaptureFixtu
     templates = {ck.template for _s, _e, ck in checked}
     for t in ORG_TABLES:
         for path in [t.path] if t.path else [p for _n, p in t.settings_paths]:
-            concrete = path.replace("{parent}", "x")
+            concrete = re.sub(r"\{\w+\}", "x", path)
             assert any(x and template_regex(x).match(concrete) for x in templates), \
                 f"{t.name}: {path} was never requested"
     assert encodings["group_by[]"] and encodings["effective_at[...]"]
@@ -422,7 +422,7 @@ def expected_limit(table: Table, cfg: SyncConfig) -> int:
 
 def table_of(path: str) -> Table | None:
     for t in ORG_TABLES:
-        if t.path and template_regex(t.path.replace("{parent}", "{parent_id}")).match(path):
+        if t.path and template_regex(t.path).match(path):
             return t
     return None
 
@@ -452,7 +452,7 @@ def test_page_sizes_are_the_contracts_maxima(checked, contract: Contract) -> Non
             where = f"{s.label}: GET {e['path']}?{e['query']}"
             table = table_of(path)
             if table is None:
-                is_setting = any(template_regex(p.replace("{parent}", "{parent_id}")).match(path)
+                is_setting = any(template_regex(p).match(path)
                                  for t in ORG_TABLES for _n, p in t.settings_paths)
                 if not is_setting or ck.values:
                     wrong.append(f"{where}: not a table's listing, nor a project setting")
@@ -494,7 +494,7 @@ def test_catalog_claims_the_contracts_maxima(contract: Contract) -> None:
     for t in ORG_TABLES:
         if not t.path:
             continue
-        ep = endpoints.match(re.sub(r"\{parent\}", "x", t.path))
+        ep = endpoints.match(re.sub(r"\{\w+\}", "x", t.path))
         assert ep is not None and "limit" in ep.params, t.name
         if ep.template in UNDOCUMENTED_MAXIMA:
             continue

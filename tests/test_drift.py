@@ -6,7 +6,7 @@ import httpx2
 from conftest import NOW
 from destinations_support import Dest
 
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 

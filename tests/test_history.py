@@ -9,8 +9,8 @@ import pytest
 from conftest import NOW, admin_client
 from destinations_support import Dest
 
-from openai_sync.client import SyncError
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.api.errors import SyncError
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.faults import Rule
 

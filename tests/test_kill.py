@@ -15,7 +15,7 @@ from conftest import NOW
 from destinations_support import Dest
 
 from openai_sync import catalog
-from openai_sync.pipeline import SyncConfig, pipeline_name
+from openai_sync.runner import SyncConfig, pipeline_name
 from openai_sync.simulator import Simulator, World
 
 CLI = str(Path(sys.executable).with_name("openai-sync"))

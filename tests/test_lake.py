@@ -9,9 +9,9 @@ import pytest
 from conftest import NOW
 from destinations_support import Dest, LakeDest
 
-from openai_sync.client import SyncError
+from openai_sync.api.errors import SyncError
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 

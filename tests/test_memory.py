@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from openai_sync import memory
-from openai_sync.client import Client, Gate
+from openai_sync.api.client import Client
+from openai_sync.api.throttle import Gate
 
 
 def test_big_pages_are_digested_two_at_a_time_whatever_the_concurrency(sim):
@@ -63,8 +64,8 @@ def test_a_duckdb_load_that_outgrows_the_cap_is_retried_without_it(tmp_path, mon
     import duckdb
     from conftest import NOW
 
-    from openai_sync import destinations
-    from openai_sync.pipeline import SyncConfig, sync
+    from openai_sync.load import destinations
+    from openai_sync.runner import SyncConfig, sync
     from openai_sync.simulator import Simulator, World
 
     monkeypatch.setattr(destinations, "DUCKDB_MEMORY", "1MB")  # far too little for any merge

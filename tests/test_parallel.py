@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openai_sync.parallel import interleave, split_range
+from openai_sync.api.parallel import interleave, split_range
 
 
 @given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 40), st.sampled_from([1, 60, 3600, 86400]))
@@ -71,8 +71,8 @@ def test_interleave_holds_a_bounded_number_of_items():
 
 def test_bucket_pages_follow_the_page_token(sim):
     """Ranges are cut to one page each in a sync, so this is where the connector's token following is proved."""
-    from openai_sync.client import Client
-    from openai_sync.pagination import bucket_pages
+    from openai_sync.api.client import Client
+    from openai_sync.api.pagination import bucket_pages
 
     client = Client(sim.base_url, sim.world.admin_key, admin=True)
     start = sim.world.now - 20 * 86400

@@ -10,9 +10,9 @@ import pytest
 from conftest import NOW
 from destinations_support import Dest
 
-from openai_sync.client import SyncError
-from openai_sync.pipeline import SyncConfig, sync
-from openai_sync.privacy import ColumnPolicy, PolicyError, keyed_hash
+from openai_sync.api.errors import SyncError
+from openai_sync.load.privacy import ColumnPolicy, PolicyError, keyed_hash
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 KEY = "a-long-random-hash-key-for-tests"

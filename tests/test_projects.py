@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from destinations_support import Dest
 
 from openai_sync.catalog import PROJECT_TABLES, TABLES
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Rule, Simulator, World
 
 
@@ -156,8 +157,7 @@ def test_project_keys_alone_give_the_project_tables_only(world, dest):
 
 def test_an_admin_key_alone_gives_the_organization_tables_only(world, dest):
     with Simulator(world) as sim:
-        cfg = config(sim, dest)
-        cfg.project_keys = []
+        cfg = replace(config(sim, dest), project_keys=[])
         results, _ = sync(cfg)
     assert "files" not in {r.name for r in results} and "users" in {r.name for r in results}
 
@@ -165,7 +165,8 @@ def test_an_admin_key_alone_gives_the_organization_tables_only(world, dest):
 def test_without_an_admin_key_a_project_key_needs_its_project_id(world, dest):
     with Simulator(world) as sim:
         cfg = config(sim, dest, admin=False)
-        cfg.project_keys[0].project_id = next(iter(world.project_keys))
+        first = replace(cfg.project_keys[0], project_id=next(iter(world.project_keys)))
+        cfg = replace(cfg, project_keys=[first, *cfg.project_keys[1:]])
         _results, run = sync(cfg)
     assert len(run.key_problems) == len(world.project_keys) - 1
     assert all("PROJECT_ID=KEY" in p for p in run.key_problems)
@@ -175,7 +176,8 @@ def test_a_key_given_for_another_project_is_refused_while_the_others_sync(world,
     pids = list(world.project_keys)
     with Simulator(world) as sim:
         cfg = config(sim, dest, explicit=True)
-        cfg.project_keys[0].project_id = pids[1]  # the first key claims to be the second project's
+        first = replace(cfg.project_keys[0], project_id=pids[1])  # the first key claims to be the second project's
+        cfg = replace(cfg, project_keys=[first, *cfg.project_keys[1:]])
         _results, run = sync(cfg)
     assert len(run.key_problems) == 1 and "belongs to" in run.key_problems[0] and pids[0] in run.key_problems[0]
     assert world.project_keys[pids[0]] not in run.key_problems[0]

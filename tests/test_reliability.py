@@ -11,8 +11,8 @@ from conftest import NOW
 from destinations_support import Dest
 
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
 from openai_sync.report import overall_status
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.faults import Rule
 

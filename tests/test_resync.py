@@ -9,7 +9,7 @@ from conftest import NOW
 from destinations_support import Dest
 
 from openai_sync.config import ProjectKey
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 
@@ -52,7 +52,7 @@ def test_resync_of_the_audit_log_forgets_its_watermark(dest):
 
 
 def test_resync_needs_tables(tmp_path):
-    from openai_sync.client import SyncError
+    from openai_sync.api.errors import SyncError
 
     with Simulator(World(seed=7, size="small", now=NOW)) as sim:
         cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,

@@ -20,8 +20,8 @@ import pytest
 from conftest import NOW
 from typer.testing import CliRunner
 
+from openai_sync.api.keys import mask
 from openai_sync.cli import app
-from openai_sync.client import mask
 from openai_sync.simulator import Simulator, World
 
 runner = CliRunner()
@@ -656,7 +656,7 @@ def test_interactive_key_questions_keep_the_known_keys_on_enter(monkeypatch):
     """Setting up a connection again to change its destination: Enter keeps the saved keys."""
     from rich.console import Console
 
-    from openai_sync import cli as cli_module
+    from openai_sync.cli import setup as cli_module
     from openai_sync.config import ProjectKey, Secrets
 
     admin, proj = "sk-admin-" + "k" * 40 + "AAAA", "sk-proj-" + "p" * 40 + "BBBB"

@@ -9,7 +9,7 @@ from conftest import NOW
 from destinations_support import Dest
 
 from openai_sync.catalog import COSTS_API_KEY_GROUPING_FROM, ORG_TABLES, TABLES, USAGE_PAGE
-from openai_sync.pipeline import SyncConfig, sync
+from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 from openai_sync.simulator.usage import USAGE_TYPES
 
@@ -338,7 +338,7 @@ def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
 
     import httpx2 as httpx
 
-    import openai_sync.pipeline as pl
+    import openai_sync.read.buckets as pl
 
     monkeypatch.setattr(pl, "RESULTS_PER_PAGE", 60)
     tables = ["usage_completions", "costs"]
@@ -378,6 +378,6 @@ def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
     assert max(n for _p, _q, n in pages) <= 2 * 60  # the newest bucket predicts the others within 2x here
     assert max(int(q["limit"][0]) for _p, q, _n in pages) < 31  # cut below the API's largest (31 days, 180)
     start = min(p.created_at for p in world.projects) // DAY * DAY
-    cost_ranges = len(pl._costs_ranges(start, TABLES["costs"].group_by))  # split where api_key_id grouping begins
+    cost_ranges = len(pl.costs_ranges(start, TABLES["costs"].group_by))  # split where api_key_id grouping begins
     assert probes == [1 + cost_ranges, 0]  # one per range of the first sync; then none
     assert all(rows[t] > 0 for t in tables)

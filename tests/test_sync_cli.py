@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from openai_sync.api.keys import mask
 from openai_sync.cli import app
-from openai_sync.client import mask
 from openai_sync.simulator import Simulator
 
 runner = CliRunner()

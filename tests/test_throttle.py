@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openai_sync.client import Throttle, _seconds
+from openai_sync.api.throttle import Throttle
+from openai_sync.api.throttle import seconds as _seconds
 
 
 @pytest.mark.parametrize("text, seconds", [("1s", 1.0), ("6m0s", 360.0), ("20ms", 0.02), ("1.5s", 1.5),

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import WIDTH_SECONDS, Table
-from .client import ApiProblem
+from ..api.errors import ApiProblem
+from ..catalog import WIDTH_SECONDS, Table
 
 NULL = "\x00null"  # the sentinel for a null dimension: no real value contains a NUL byte
 TS = pa.timestamp("us", tz="UTC")

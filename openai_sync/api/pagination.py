@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .client import ApiProblem, Client
+from .client import Client
+from .errors import ApiProblem
 
 T = TypeVar("T")
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx2
@@ -21,155 +22,29 @@ import openai
 import orjson
 from openai._base_client import make_request_options
 
-from . import memory
+from .. import memory
+from .errors import ApiProblem, BudgetExceeded, KeyProblem, SyncError
+from .keys import ADMIN_KEYS_URL, key_kind, mask, scrub_one
+from .throttle import Gate, Throttle
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-ADMIN_KEYS_URL = "https://platform.openai.com/settings/organization/admin-keys"
 T = TypeVar("T")
 BIG_PAGE = 2 << 20  # bytes: a digested page this large is followed by giving the freed memory back (memory.py)
 
 
-def mask(key: str | None) -> str:
-    """A key as it may be shown: its kind prefix and last four characters (sk-admin-…abcd)."""
-    if not key:
-        return "(none)"
-    prefix = next((p for p in ("sk-admin-", "sk-proj-", "sk-svcacct-", "sk-") if key.startswith(p)), "")
-    return f"{prefix}…{key[-4:]}" if len(key) > len(prefix) + 4 else f"{prefix}…"
+@dataclass(frozen=True)
+class ClientOptions:
+    """How a run's clients are made: one gate (the bound on requests in flight) shared by every key's client."""
 
+    base_url: str = DEFAULT_BASE_URL
+    concurrency: int = 8
+    max_retries: int = 6
+    gate: Gate | None = None  # None: each client bounds itself (Save & Test)
+    deadline: float | None = None  # time.monotonic() after which no request starts
 
-def key_kind(key: str) -> str:
-    if key.startswith("sk-admin-"):
-        return "admin"
-    if key.startswith(("sk-proj-", "sk-svcacct-")):
-        return "project"
-    return "unknown"
-
-
-def redacted_matches(redacted: str, key: str) -> bool:
-    """Does a redacted value as the API shows it (`sk-proj-****abcd`, `sk-abc...wxyz`) describe this key?"""
-    parts = [p for p in re.split(r"\*+|\.\.\.|…", redacted) if p]
-    if len(parts) != 2:
-        return False
-    head, tail = parts
-    return key.startswith(head) and key.endswith(tail) and len(key) > len(head) + len(tail)
-
-class SyncError(Exception):
-    """An error the user can act on; its message is safe to print (keys masked)."""
-
-
-class KeyProblem(SyncError):
-    pass
-
-
-class ApiProblem(SyncError):
-    """The API answered something unusable (bad JSON, HTML, a stuck cursor, ...), or kept failing."""
-
-
-class Gate:
-    """The bound on requests in flight, shared by every key's client of a run, and its high-water mark.
-
-    `digesting` bounds the big pages held as Python objects at once (a usage page of 30,000 results is
-    about 100 MB as dicts): turning them into Arrow holds the GIL anyway, so two at a time lose nothing.
-    """
-
-    def __init__(self, limit: int, digest: int = 2) -> None:
-        self.sem = threading.BoundedSemaphore(max(1, limit))
-        self.digesting = threading.BoundedSemaphore(max(1, digest))
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    def __enter__(self) -> Gate:
-        self.sem.acquire()
-        with self.lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self.lock:
-            self.in_flight -= 1
-        self.sem.release()
-
-
-class BudgetExceeded(SyncError):
-    """The run's time budget ran out: what was read is loaded, the rest is left for the next run."""
-
-
-def _seconds(value: str | None) -> float | None:
-    """A rate-limit duration as the API writes it: `1s`, `6m0s`, `20ms`, `1.5s`, `2h3m`."""
-    if not value:
-        return None
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", value.strip())
-    if not parts:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * unit[u] for n, u in parts)
-
-
-class Throttle:
-    """One key's adaptive pace, from what the API says (SPEC: be rate-limited as little as possible).
-
-    - a 429 halves the requests this key may have in flight and pauses the key for its Retry-After;
-      each success then adds back a little (additive increase, multiplicative decrease);
-    - `x-ratelimit-remaining-requests` low: requests are spaced at the announced rate, so the key's
-      budget is spent evenly instead of in a burst that ends in 429s; at 0 the key waits for the reset.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.allowed = float(self.limit)
-        self.cond = threading.Condition()
-        self.in_flight = 0
-        self.pause_until = 0.0
-        self.next_start = 0.0
-        self.interval = 0.0
-        self.throttled = 0  # 429s seen
-        self.paced = 0  # requests held back by the pace or a pause
-
-    def __enter__(self) -> Throttle:
-        with self.cond:
-            held = False
-            while True:
-                now = time.monotonic()
-                wait = max(self.pause_until, self.next_start) - now
-                if wait <= 0 and self.in_flight < int(self.allowed):
-                    break
-                held = held or wait > 0
-                self.cond.wait(timeout=wait if wait > 0 else None)
-            self.paced += held
-            self.in_flight += 1
-            self.next_start = max(now, self.next_start) + self.interval
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self.cond:
-            self.in_flight -= 1
-            self.cond.notify_all()
-
-    def observe(self, status: int, headers: Any) -> None:
-        now = time.monotonic()
-        with self.cond:
-            if status == 429:
-                self.throttled += 1
-                self.allowed = max(1.0, self.allowed / 2)
-                wait = _seconds(headers.get("retry-after-ms") and headers["retry-after-ms"] + "ms") \
-                    or _seconds(headers.get("retry-after")) or 1.0
-                self.pause_until = max(self.pause_until, now + min(wait, 120.0))
-            elif status < 400:
-                self.allowed = min(float(self.limit), self.allowed + 1.0 / self.allowed)
-                limit, left = headers.get("x-ratelimit-limit-requests"), headers.get("x-ratelimit-remaining-requests")
-                if limit and left and limit.isdigit() and left.isdigit() and int(limit) > 0:
-                    per_second = int(limit) / 60.0
-                    # pace once a fifth of the budget is left; run free while plenty remains
-                    self.interval = 1.0 / per_second if int(left) < max(2 * self.limit, int(limit) // 5) else 0.0
-                    if int(left) == 0:
-                        reset = _seconds(headers.get("x-ratelimit-reset-requests")) or 1.0 / per_second
-                        self.pause_until = max(self.pause_until, now + min(reset, 60.0))
-            self.cond.notify_all()
+    def client(self, key: str, *, admin: bool) -> Client:
+        return Client(self.base_url, key, admin=admin, max_concurrency=self.concurrency,
+                      max_retries=self.max_retries, gate=self.gate, deadline=self.deadline)
 
 
 class Client:
@@ -268,17 +143,9 @@ class Client:
                               + (f"Create a read-only Admin key at {ADMIN_KEYS_URL} and set OPENAI_ADMIN_KEY."
                                  if self.admin else "Create a read-only key in the project's settings."))
         if e.status_code == 403:
-            if "scope" in msg.lower():
-                m = re.search(r"Missing scopes?:\s*(.+?)\.(?:\s|$)", msg)
-                scope = m.group(1).strip() if m else "(not named by the API)"
-                return KeyProblem(f"{who} lacks the permission {scope} needed for GET {path}. Give the key "
-                                  "read access to it (or use an unrestricted read-only key).")
-            if self.admin and key_kind(self.key) == "project":
-                return KeyProblem(f"{who} is a project key, but the Admin key is needed here. Create a read-only "
-                                  f"Admin key at {ADMIN_KEYS_URL} and set OPENAI_ADMIN_KEY.")
-            return KeyProblem(f"{who} may not call GET {path} (403): {_scrub(msg, self.key)}")
+            return self._forbidden(who, msg, path)
         if e.status_code == 404:
-            return ApiProblem(f"GET {path} answered 404 (not found): {_scrub(msg, self.key)}")
+            return ApiProblem(f"GET {path} answered 404 (not found): {scrub_one(msg, self.key)}")
         if e.status_code == 429:
             why = ("the time budget would run out first" if self.deadline is not None
                    else f"after waiting {self.max_rate_limit_wait:.0f} s")
@@ -292,7 +159,18 @@ class Client:
         if e.status_code >= 500:
             return ApiProblem(f"GET {path} kept failing with {e.status_code} after {self.sdk.max_retries} retries; "
                               "the API may be having trouble. Try again later.")
-        return ApiProblem(f"GET {path} answered {e.status_code}: {_scrub(msg, self.key)}")
+        return ApiProblem(f"GET {path} answered {e.status_code}: {scrub_one(msg, self.key)}")
+
+    def _forbidden(self, who: str, msg: str, path: str) -> KeyProblem:
+        if "scope" in msg.lower():
+            m = re.search(r"Missing scopes?:\s*(.+?)\.(?:\s|$)", msg)
+            scope = m.group(1).strip() if m else "(not named by the API)"
+            return KeyProblem(f"{who} lacks the permission {scope} needed for GET {path}. Give the key "
+                              "read access to it (or use an unrestricted read-only key).")
+        if self.admin and key_kind(self.key) == "project":
+            return KeyProblem(f"{who} is a project key, but the Admin key is needed here. Create a read-only "
+                              f"Admin key at {ADMIN_KEYS_URL} and set OPENAI_ADMIN_KEY.")
+        return KeyProblem(f"{who} may not call GET {path} (403): {scrub_one(msg, self.key)}")
 
 
 def _api_message(e: openai.APIStatusError) -> str:
@@ -302,20 +180,6 @@ def _api_message(e: openai.APIStatusError) -> str:
         if isinstance(err, dict) and isinstance(err.get("message"), str):
             return err["message"]
     return str(e.message)
-
-
-def scrub(text: str, *keys: str | None) -> str:
-    """Remove any trace of the keys from a text (error messages may echo parts of a key)."""
-    for key in keys:
-        if key:
-            text = _scrub(text, key)
-    return text
-
-
-def _scrub(text: str, key: str) -> str:
-    """Remove any trace of the key from an API message (the API itself echoes parts of bad keys)."""
-    out = text.replace(key, mask(key))
-    return out if len(key) < 12 else out.replace(key[:8], "sk-…")
 
 
 def _http_date(value: str | None) -> int | None:

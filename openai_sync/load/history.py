@@ -7,7 +7,7 @@ old one is retired; a row missing from the load is retired. Three things are our
 - retirement is limited to what was listed completely: a fan-out retires per parent (`merge_key`), so
   a project whose listing failed keeps its rows current, and a top-level listing is loaded only whole;
 - what dlt cannot see, because no row arrives for it: a complete listing that came back empty, or the
-  children of a parent that no longer exists, is retired here after the load.
+  children of a parent that no longer exists, is retired after the load (deletes.py, from the ledger).
 
 The current version of a row is the one with `_valid_to IS NULL`.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import TABLES, Table
+from ..catalog import TABLES, Table
 
 VALID_FROM, VALID_TO, VERSION = "_valid_from", "_valid_to", "_version"
 UNVERSIONED = {"_synced_at"}  # changes every run without the object changing
@@ -47,26 +47,6 @@ def write_disposition(boundary: datetime) -> dict[str, Any]:
     # one boundary for the whole run, so that versions retired by dlt and by `retire_unseen` agree
     return {"disposition": "merge", "strategy": "scd2", "validity_column_names": [VALID_FROM, VALID_TO],
             "row_version_column_name": VERSION, "boundary_timestamp": boundary}
-
-
-def retire_unseen(sql: Any, table: Table, qualified: str, boundary: datetime, *, complete: bool,
-                  written: int, keep_parents: set[str] | None = None) -> int:
-    """Retire current versions that no row of this run replaced. A top-level table: every current row,
-    when its complete listing was empty. A fan-out: rows of every parent not in `keep_parents` (the
-    parents that returned rows, or whose listing failed and must be left alone)."""
-    if table.parent is None:
-        if not complete or written:
-            return 0
-        where, args = "", []
-    else:
-        if keep_parents is None:
-            return 0
-        keep = sorted(keep_parents)
-        where = f"AND {table.parent_column} NOT IN ({', '.join(['%s'] * len(keep))})" if keep else ""
-        args = keep
-    found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} IS NULL {where}", *args)
-    sql.execute_sql(f"UPDATE {qualified} SET {VALID_TO} = %s WHERE {VALID_TO} IS NULL {where}", boundary, *args)
-    return int(found[0][0]) if found else 0
 
 
 def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime) -> int:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .client import SyncError
+from ..api.errors import SyncError
 
 
 class Busy(SyncError):

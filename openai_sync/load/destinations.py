@@ -17,6 +17,7 @@ import dlt
 # Not ./openai.duckdb: DuckDB would name that database "openai", like the default schema, and
 # `openai.users` would be ambiguous (see duckdb_collision).
 DEFAULT = "duckdb:///./openai_sync.duckdb"
+SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a schema (dataset) name every destination accepts
 
 
 def normalize(spec: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from .catalog import TABLES, Table
+from ..catalog import TABLES, Table
 
 
 class PolicyError(ValueError):

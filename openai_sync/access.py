@@ -1,0 +1,144 @@
+"""Which keys a run may use, and for what: the Admin key's probes, the index of projects and their keys'
+redacted values, and which project each project key belongs to. The sync and Save & Test both use these;
+each says what it found in its own words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .api.client import Client, ClientOptions, now_from
+from .api.errors import KeyProblem
+from .api.keys import ADMIN_KEYS_URL, ProjectKey, key_kind, mask, redacted_matches
+from .api.pagination import list_pages
+from .api.parallel import gather
+from .catalog import TABLES, Probe, Table, admin_probes
+
+NO_ADMIN_KEY = ("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created by an "
+                f"organization owner at {ADMIN_KEYS_URL}.")
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project key that may be used, with the project it reads."""
+
+    project_id: str
+    client: Client
+
+
+def probe(client: Client, p: Probe, label: str) -> dict[str, Any]:
+    """Ask the probe's endpoint for one object (raises SyncError when the key may not)."""
+    table = TABLES[p.table]
+    params: dict[str, Any] = {"start_time": now_from(client) - 86400} if p.since_day else {}
+    if table.page_limit:
+        params["limit"] = 1
+    return client.get(table.path, params, label=label)
+
+
+def preflight(admin_key: str | None, tables: list[Table], options: ClientOptions) -> Client:
+    """Check the Admin key before anything is written: present, of the right kind, accepted, scoped (one cheap
+    request per permission the selected tables need). Returns its client."""
+    if not admin_key:
+        raise KeyProblem(NO_ADMIN_KEY)
+    if key_kind(admin_key) == "project":
+        raise KeyProblem(f"OPENAI_ADMIN_KEY {mask(admin_key)} is a project key (sk-proj-...). Organization "
+                         "tables need a read-only Admin key (sk-admin-...); project keys go in "
+                         "OPENAI_PROJECT_KEYS.")
+    client = options.client(admin_key, admin=True)
+    for p in admin_probes(tables):
+        probe(client, p, "preflight")
+    return client
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """Every project (archived included) and the redacted values of its API keys, as the Admin key sees them."""
+
+    projects: list[dict[str, Any]]
+    redacted: dict[str, list[str]]
+    names: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", {p["id"]: p.get("name") or p["id"] for p in self.projects})
+
+    def matches(self, key: str) -> list[str]:
+        """The projects with a key whose redacted value looks like this key."""
+        return [pid for pid, values in self.redacted.items() if any(redacted_matches(v, key) for v in values)]
+
+    def archived(self) -> set[str]:
+        return {p["id"] for p in self.projects if p.get("archived_at") or p.get("status") == "archived"}
+
+    def active(self) -> list[dict[str, Any]]:
+        return [p for p in self.projects if p.get("status", "active") == "active" and not p.get("archived_at")]
+
+
+def key_index(admin: Client, label: str, workers: int = 8) -> KeyIndex:
+    """One listing of the projects, then one of each project's keys, in parallel."""
+    projects = [p for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
+                                         label=label) for p in page]
+
+    def redacted(pid: str) -> list[str]:
+        return [k.get("redacted_value", "") for page in list_pages(
+            admin, f"/organization/projects/{pid}/api_keys", {}, limit=100, label=label) for k in page]
+
+    ids = [p["id"] for p in projects]
+    return KeyIndex(projects, dict(zip(ids, gather(ids, redacted, workers, "key-index"), strict=True)))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which project a key belongs to, as far as can be told."""
+
+    project_id: str | None  # None: unknown (or in conflict)
+    matches: tuple[str, ...]  # the projects whose keys look like it
+    conflict: str | None = None  # the project it belongs to, when it was given for another one
+
+
+def identify(pk: ProjectKey, index: KeyIndex | None) -> Identity:
+    """The key's project: the one given (PROJECT_ID=KEY) unless the index says otherwise, else the one project
+    whose keys look like it."""
+    found = tuple(index.matches(pk.key)) if index is not None else ()
+    if pk.project_id is not None and found and pk.project_id not in found:
+        return Identity(None, found, conflict=found[0])
+    return Identity(pk.project_id or (found[0] if len(found) == 1 else None), found)
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    """The project keys a run may use, why the others may not, and what to note about skipped ones."""
+
+    usable: tuple[ProjectAccess, ...]
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, options: ClientOptions) -> ProjectKeys:
+    """Each project key with its project, found with the Admin key when not given. Keys of archived projects
+    are skipped with a note; every unusable key gets a sentence saying why and what to do."""
+    usable: list[ProjectAccess] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    index: KeyIndex | None = None
+    for pk in keys:
+        if key_kind(pk.key) == "admin":
+            problems.append(f"the project key {mask(pk.key)} is an Admin key (sk-admin-...); use it as the Admin key "
+                            "(OPENAI_ADMIN_KEY) instead")
+            continue
+        if admin is not None and index is None:
+            index = key_index(admin, "identify project keys")
+        who = identify(pk, index)
+        if who.conflict:
+            problems.append(f"the project key {mask(pk.key)} was given for project {pk.project_id}, but it belongs "
+                            f"to {who.conflict}; fix its PROJECT_ID=KEY entry")
+            continue
+        if who.project_id is None:
+            problems.append(f"the project of key {mask(pk.key)} is unknown"
+                            + (" (no project lists a key like it)" if admin is not None else " (no Admin key to look "
+                               "it up)") + "; give it as PROJECT_ID=KEY in OPENAI_PROJECT_KEYS or the secrets file")
+            continue
+        if index is not None and who.project_id in index.archived():
+            notes.append(f"project {who.project_id} is archived, so its key {mask(pk.key)} no longer works: its "
+                         "project tables keep the data of the last sync")
+            continue
+        usable.append(ProjectAccess(who.project_id, options.client(pk.key, admin=False)))
+    return ProjectKeys(tuple(usable), tuple(problems), tuple(notes))

@@ -1,0 +1,5 @@
+"""`python -m openai_sync.cli`."""
+
+from . import main
+
+main()

@@ -1,0 +1,75 @@
+"""`openai-sync demo`: the whole product on its embedded defaults, a simulated organization synced into DuckDB."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ..api.keys import ProjectKey
+from ..catalog import select
+from ..load import destinations
+from ..report import row_counts, run_queries
+from ..runner import SyncConfig
+from .common import AsJson, Command, StateDir, app
+from .run import run_sync
+from .simulated import SizeName
+
+
+@app.command(cls=Command, epilog="""
+Examples:
+
+  openai-sync demo                                   # into ./openai_demo.duckdb
+
+  openai-sync demo --destination duckdb:///tmp/demo.duckdb
+""")
+def demo(
+    destination: Annotated[str, typer.Option(help="Where to load the demo data.")] = "duckdb:///./openai_demo.duckdb",
+    size: Annotated[SizeName, typer.Option(help="Size of the simulated organization.")] = SizeName.medium,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated organization.")] = 42,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Run the whole product on its embedded defaults: a simulated organization, synced into DuckDB.
+
+    Starts the OpenAI Platform simulator in-process (no key, no network), syncs it, then prints the row
+    count of every table and three example queries with their results.
+    """
+    from ..simulator import Simulator, World
+
+    console = Console()
+    with Simulator(World(seed=seed, size=size.value)) as sim:
+        if not as_json:
+            console.print(f"[bold]openai-sync demo[/]: a simulated {size.value} organization at {sim.base_url}, "
+                          f"synced into {destination}")
+        # the Admin key and every project's key; which key belongs to which project is looked up, as for you
+        cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,
+                         destination=destinations.normalize(destination), pipelines_dir=state_dir,
+                         project_keys=[ProjectKey(k) for k in sim.world.project_keys.values()])
+        code, run = run_sync(cfg, as_json)
+    if run is None or as_json:
+        raise typer.Exit(code)
+    counts = row_counts(run.pipeline, [t.name for t in select(None, admin=True, project=True)])
+    console.print("\n[bold]rows per table[/]")
+    t = RichTable()
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in counts.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+    for title, cols, rows in run_queries(run.pipeline):
+        console.print(f"\n[bold]{title}[/]")
+        q = RichTable()
+        for c in cols:
+            q.add_column(c)
+        for r in rows:
+            q.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r])
+        console.print(q)
+    if destination.startswith("duckdb:///"):
+        path = destination.removeprefix("duckdb:///")
+        console.print(f"\nThe data is in {path}, schema openai. Query it with DuckDB, for example:\n"
+                      f"  uv run python -c \"import duckdb; print(duckdb.connect('{path}').sql("
+                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"", highlight=False)
+    raise typer.Exit(code)

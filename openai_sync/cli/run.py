@@ -1,0 +1,195 @@
+"""`openai-sync sync` and `openai-sync resync`: a run's settings resolved into its configuration, the run,
+and its outcome printed (a summary table, or one JSON object) with an exit code that agrees with it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+from dlt.pipeline.exceptions import PipelineStepFailed
+from rich.console import Console
+
+from ..api.errors import SyncError
+from ..api.keys import scrub
+from ..config import Resolved, parse_widths
+from ..load import destinations
+from ..report import Progress, exit_code, result_json, summary_table
+from ..runner import DEFAULT_START, RunReport, SyncConfig, sync
+from .common import (
+    AsJson,
+    BaseUrl,
+    Budget,
+    Command,
+    Concurrency,
+    ConfigPath,
+    Connection,
+    Destination,
+    Exclude,
+    History,
+    Lookback,
+    Schema,
+    Start,
+    StateDir,
+    Tables,
+    Width,
+    _fail,
+    _flags,
+    _resolve,
+    app,
+)
+
+
+def _sync_config(r: Resolved) -> SyncConfig:
+    s = r.settings
+    default_w, per_w = parse_widths(s.bucket_width)
+    start = s.start_epoch()
+    return SyncConfig(admin_key=r.secrets.admin_key, base_url=s.base_url, destination=destinations.normalize(
+        s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
+        bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
+        lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
+        project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
+        exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
+        hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
+        time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None)
+
+
+HINTS = {"No space left on device": "the disk holding the destination is full: free some space (or choose another "
+                                     "destination) and run again",
+         "Read-only file system": "the destination is on a read-only file system",
+         "Permission denied": "this user may not write the destination"}
+
+
+def _cut(text: str, most: int = 1200) -> str:
+    return text if len(text) <= most else text[:most] + "…"
+
+
+def _first_lines(e: BaseException, n: int = 3) -> str:
+    """What went wrong, in a sentence: a traceback quoted in a message is cut down to its last line, the
+    exception that started it, and a known operating-system failure is named first."""
+    text = str(e).strip()
+    hint = next((h for cause, h in HINTS.items() if cause in text), None)
+    if "Traceback (most recent call last)" in text:
+        last = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "Traceback"))]
+        text = last[-1] if last else text
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    out = " ".join(lines[:n]) or type(e).__name__  # cut after the caller scrubbed keys: see _cut
+    return f"{hint} ({out})" if hint else out
+
+
+def run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, RunReport]:
+    """Run one sync and print its outcome; returns (exit code, the run's report)."""
+    err = Console(stderr=True)
+    started = time.monotonic()
+    try:
+        if not as_json and err.is_terminal:
+            with Progress(err) as prog:
+                results, run = sync(cfg, prog)
+        else:
+            results, run = sync(cfg)
+    except (SyncError, ValueError) as e:
+        raise _fail(str(e), as_json) from None
+    except PipelineStepFailed as e:
+        msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
+               f"{type(e.exception).__name__}: {_first_lines(e.exception)}. Nothing of this run is half-loaded: "
+               "each table's merge is atomic, and the next run loads what this one could not.")
+        raise _fail(_cut(scrub(msg, *cfg.secrets())), as_json, 1) from None
+    except Exception as e:  # anything else: one sentence, never a traceback (which could quote a key)
+        msg = (f"the sync stopped unexpectedly: {type(e).__name__}: {_first_lines(e)}. The destination is as the "
+               "last completed load left it; the next run resumes. If it persists, report this message.")
+        raise _fail(_cut(scrub(msg, *cfg.secrets())), as_json, 1) from None
+    seconds = time.monotonic() - started
+    if as_json:
+        print(json.dumps(result_json(results, run, seconds, destinations.shown(cfg.destination), cfg.schema)))
+    else:
+        Console().print(summary_table(results))
+        for r in results:
+            if r.error:
+                err.print(f"[red]{r.name}:[/] {r.error}", highlight=False)
+        for problem in run.key_problems:
+            err.print(f"[red]key:[/] {problem}", highlight=False)
+        for note in run.notes:
+            err.print(f"[yellow]note:[/] {note}", highlight=False)
+    return exit_code(results, run), run
+
+
+
+@app.command("sync", cls=Command, epilog="""
+Examples (keys come from the environment or the secrets file, never from the command line):
+
+  export OPENAI_ADMIN_KEY=...        # a read-only Admin key, sk-admin-...
+
+  openai-sync sync                                   # everything into ./openai_sync.duckdb
+
+  openai-sync sync --connection prod                 # a connection saved by `openai-sync setup`
+
+  openai-sync sync --destination postgresql://loader@db:5432/analytics --schema openai
+
+  openai-sync sync --tables usage_completions,costs --bucket-width 1h --json
+
+Exit codes: 0 every table synced; 1 some table, project or key failed (the others were loaded); 2 bad
+key or configuration (nothing was written).
+""")
+def sync_cmd(
+    connection: Connection = None,
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
+    tables: Tables = None,
+    exclude: Exclude = None,
+    history: History = None,
+    concurrency: Concurrency = None,
+    time_budget: Budget = None,
+    bucket_width: Width = None,
+    start_date: Start = None,
+    lookback_hours: Lookback = None,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Sync the organization's tables (audit logs, usage, costs, users, projects, ...) into the destination.
+
+    Settings come from flags, then the environment, then the config file (see `openai-sync setup`).
+    Incremental: usage and costs resume where the last run stopped (re-reading the lookback window),
+    audit logs from the newest event loaded.
+    """
+    r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
+                        schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
+                        concurrency=concurrency, time_budget_minutes=time_budget, bucket_width=bucket_width,
+                        start_date=start_date, lookback_hours=lookback_hours, state_dir=state_dir), as_json)
+    code, _ = run_sync(_sync_config(r), as_json)
+    raise typer.Exit(code)
+
+
+@app.command("resync", cls=Command, epilog="""
+Examples:
+
+  openai-sync resync users                           # drop users and list them again
+
+  openai-sync resync audit_logs usage_completions    # forget their watermarks: the whole history again
+
+  openai-sync resync batches --connection prod --json
+
+Other tables, their rows and their state are not touched.
+""")
+def resync_cmd(
+    names: Annotated[list[str], typer.Argument(metavar="TABLE...", help="The tables to reload from scratch.")],
+    connection: Connection = None,
+    config: ConfigPath = None,
+    base_url: BaseUrl = None,
+    destination: Destination = None,
+    schema: Schema = None,
+    concurrency: Concurrency = None,
+    bucket_width: Width = None,
+    start_date: Start = None,
+    state_dir: StateDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Reload tables from scratch: drop them and their incremental state, then sync them again."""
+    r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
+                        schema=schema, tables=",".join(names), concurrency=concurrency, bucket_width=bucket_width,
+                        start_date=start_date, state_dir=state_dir), as_json)
+    code, _ = run_sync(replace(_sync_config(r), resync=True), as_json)
+    raise typer.Exit(code)

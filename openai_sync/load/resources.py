@@ -1,0 +1,146 @@
+"""Each table as a dlt resource: its reader's pages, made into what the destination receives.
+
+On the way: `_deleted` on tables with soft deletes, blocked and hashed columns (privacy.py), the history
+version hash; a history-mode listing is held until it is whole (dlt's scd2 retires whatever a load lacks).
+The rows, time and fate of each table go into the ledger: a table's failure is recorded and never stops the
+other tables. The column hints declare what may be null on every row, so that every column has its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import dlt
+
+from ..api.errors import ApiProblem, SyncError
+from ..api.keys import scrub
+from ..catalog import Table
+from ..read import reader_of
+from ..read.context import ReadContext
+from ..read.ledger import Ledger, PartialFailure
+from ..read.projects import STATE_KEY
+from . import history
+from .privacy import ColumnPolicy
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How rows reach the destination, fixed for the run."""
+
+    destination: str
+    schema: str
+    pipelines_dir: str | None
+    concurrency: int
+    synced_at: datetime
+    policy: ColumnPolicy
+    history: frozenset[str] = frozenset()
+    lake: bool = False
+    resync: bool = False
+    secrets: tuple[str, ...] = ()  # every key of the run: scrubbed from any message
+
+    def soft_delete(self, table: Table) -> bool:
+        return table.soft_delete and table.name not in self.history
+
+
+def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
+    cols: dict[str, Any] = {c: {"data_type": "json"} for c in table.json_columns}
+    cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
+    cols.update({c: {"data_type": "text"} for c in table.text_columns})
+    cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
+    if soft_delete:
+        cols["_deleted"] = {"data_type": "bool", "nullable": False}
+    for c in table.primary_key:
+        cols[c] = {"data_type": "text", "nullable": False}
+    cols["organization_id"] = {"data_type": "text"}
+    return cols
+
+
+def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None = None) -> Any:
+    """The dlt resource of a table; `pages`: already read (a table rebuilt for a history-mode switch)."""
+    rows = _rows(plan, ctx, table, pages)
+    common = {"name": table.name, "primary_key": list(table.primary_key), "max_table_nesting": 0,
+              "parallelized": True}
+    if table.name in plan.history:
+        resource = dlt.resource(rows, **common, write_disposition=history.write_disposition(plan.synced_at),
+                                merge_key=table.parent_column or (), columns=hints(table, False))
+    else:
+        resource = dlt.resource(rows, **common, write_disposition="merge",
+                                columns=hints(table, plan.soft_delete(table)))
+    if plan.lake:  # Delta tables: delta-rs merges by primary key (dlt's upsert); plain Parquet files cannot merge
+        resource.apply_hints(table_format="delta", write_disposition={"disposition": "merge", "strategy": "upsert"})
+    return resource
+
+
+def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None) -> Iterator[Any]:
+    """Run one table's reader; a failure is recorded for that table and does not stop the others."""
+    ledger = ctx.ledger
+    ledger.start(table.name)
+    whole: list[dict[str, Any]] | None = [] if table.name in plan.history and not table.parent else None
+    try:
+        source = iter(pages) if pages is not None else reader_of(table)(ctx, table, _state(table))
+        for page in source:
+            page = _shape(plan, table, page)
+            n = len(page) if isinstance(page, list) else page.num_rows
+            ledger.count(table.name, n)
+            if whole is not None:
+                whole.extend(page)  # SCD2 retires what a load lacks: only a whole listing may be loaded
+            elif n:
+                yield page
+        if whole:
+            yield whole
+    except PartialFailure as e:
+        ledger.stop(table.name, str(e), partial=True)
+    except SyncError as e:
+        ledger.stop(table.name, str(e))
+    except Exception as e:  # a response of an unexpected shape fails its table, not the whole run
+        detail = scrub(f"{type(e).__name__}: {e}", *plan.secrets)[:300]  # scrub, then cut
+        ledger.stop(table.name, str(ApiProblem(
+            f"reading {table.name} failed unexpectedly ({detail}), most likely on data of a shape the API did not "
+            "send before; the table was not finished and its watermark did not move. If it persists, report "
+            "this message.")))
+    finally:
+        ledger.finish(table.name)
+
+
+def _state(table: Table) -> dict[str, Any]:
+    """What the reader may keep between runs: its table's dlt state (committed with the load that used it);
+    project tables get their shared state read only (see project_state)."""
+    if table.key == "project":
+        return dlt.current.source_state().get(STATE_KEY, {})
+    return dlt.current.resource_state()
+
+
+def _shape(plan: LoadPlan, table: Table, page: Any) -> Any:
+    if not isinstance(page, list):  # an Arrow table of usage or cost rows
+        return plan.policy.arrow(table, page) if plan.policy else page
+    soft, versioned = plan.soft_delete(table), table.name in plan.history
+    if soft or versioned or plan.policy:
+        for row in page:
+            if soft:
+                row["_deleted"] = False
+            if plan.policy:
+                plan.policy.row(table, row)  # blocking and hashing: last, and once
+            if versioned:
+                row[history.VERSION] = history.version_hash(row)
+    return page
+
+
+def project_state(ledger: Ledger, project_tables: Iterable[str], resync: Iterable[str]) -> Any:
+    """A resource without rows that moves the project tables' state forward, for the projects where every
+    table succeeded. Extracted after every data resource, so it is loaded after (and with) their data: a
+    parent's watermark never moves past objects whose children were not read."""
+
+    def commit() -> Iterator[Any]:
+        failed = ledger.failed_projects(project_tables)
+        state = dlt.current.source_state().setdefault(STATE_KEY, {})
+        for name in resync:
+            state[name] = {}  # a resynced table starts over: no scope of the old state survives
+        for (name, key), nxt in ledger.next_states().items():
+            if key.split("/")[0] not in failed:
+                state.setdefault(name, {})[key] = nxt
+        yield from ()
+
+    return dlt.resource(commit(), name="openai_sync_project_state")

@@ -1,0 +1,72 @@
+"""Marking rows after a load (`_deleted`, `_valid_to`), whatever holds them.
+
+Which rows is data (`Rows`), never SQL text that another module parses: a SQL destination renders it into a
+WHERE clause; the lake (lake.py) selects the matching primary keys and merges the new value by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from ..catalog import Table
+from ..read.ledger import Scope
+
+LIVE = {"deleted": "_deleted = FALSE", "history": "_valid_to IS NULL"}
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows of a table that are still current (`live`: not `_deleted`, or the current history version), and
+    within any of `scopes` (None: anywhere; a scope is column = value pairs, () the whole table), whose
+    `outside` column is none of its values, and synced before a time."""
+
+    live: Literal["deleted", "history"]
+    scopes: tuple[Scope, ...] | None = None
+    outside: tuple[str, tuple[str, ...]] | None = None
+    synced_before: datetime | None = None
+
+
+def where(rows: Rows) -> tuple[str, list[Any]]:
+    """The WHERE clause selecting `rows`, with %s placeholders, and its arguments."""
+    parts, args = [LIVE[rows.live]], []
+    if rows.synced_before is not None:
+        parts.append("_synced_at < %s")
+        args.append(rows.synced_before)
+    if rows.scopes is not None and () not in rows.scopes:
+        columns = {tuple(c for c, _v in s) for s in rows.scopes}
+        if len(columns) == 1 and len(next(iter(columns))) == 1:  # one column: an IN list
+            parts.append(f"{next(iter(columns))[0]} IN ({', '.join(['%s'] * len(rows.scopes))})")
+            args += [s[0][1] for s in rows.scopes]
+        else:
+            parts.append("(" + " OR ".join("(" + " AND ".join(f"{c} = %s" for c, _v in s) + ")"
+                                           for s in rows.scopes) + ")")
+            args += [v for s in rows.scopes for _c, v in s]
+    if rows.outside is not None and rows.outside[1]:
+        column, values = rows.outside
+        parts.append(f"{column} NOT IN ({', '.join(['%s'] * len(values))})")
+        args += list(values)
+    return " AND ".join(parts), args
+
+
+class Store(Protocol):
+    def mark(self, table: Table, rows: Rows, column: str, value: Any) -> int:
+        """Set `column` to `value` on the selected rows; how many there were."""
+        ...
+
+
+class SqlStore:
+    """DuckDB, PostgreSQL and the other SQL destinations, through dlt's SQL client."""
+
+    def __init__(self, sql: Any) -> None:
+        self.sql = sql
+
+    def mark(self, table: Table, rows: Rows, column: str, value: Any) -> int:
+        if rows.scopes == ():
+            return 0
+        name = self.sql.make_qualified_table_name(table.name)
+        cond, args = where(rows)
+        found = self.sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {cond}", *args)
+        self.sql.execute_sql(f"UPDATE {name} SET {column} = %s WHERE {cond}", value, *args)
+        return int(found[0][0]) if found else 0

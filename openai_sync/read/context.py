@@ -1,0 +1,91 @@
+"""What every reader is given: the run's clients and knobs (frozen), the ledger it writes its facts into, and
+the cache of parent listings that the tables fanning out over them share."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..access import ProjectAccess
+from ..api.client import Client
+from ..api.errors import SyncError
+from ..api.pagination import list_pages
+from ..catalog import PARENTS, TABLES, Table, bucket_width
+from .ledger import WHOLE, Ledger
+
+
+class ParentCache:
+    """Each parent's objects, read once per run and scope (one per organization table, one per project and
+    table), whichever table asks first; the others wait for that read. A failed read is not kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._items: dict[Hashable, list[dict[str, Any]]] = {}
+
+    def get(self, key: Hashable, read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._items:
+                self._items[key] = read()
+            return self._items[key]
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    admin: Client | None  # the Admin key's client (organization tables)
+    projects: tuple[ProjectAccess, ...]  # each usable project key (project tables)
+    primary: Client  # whose organization id every row carries
+    ledger: Ledger
+    concurrency: int
+    now: int  # the API's clock when the run began
+    synced_at: datetime
+    start_date: int  # where a first sync of usage, costs and the audit log begins
+    lookback_seconds: int
+    bucket_width: str = "1d"
+    bucket_widths: dict[str, str] = field(default_factory=dict)
+    fresh: frozenset[str] = frozenset()  # project tables read from scratch (resync): their state is ignored
+    chat_completion_content: bool = False
+    parents: ParentCache = field(default_factory=ParentCache)
+
+    @property
+    def org_id(self) -> str | None:
+        return self.primary.organization_id
+
+    def width_for(self, table: Table) -> str:
+        return bucket_width(table, self.bucket_width, self.bucket_widths)
+
+    def org_client(self) -> Client:
+        if self.admin is None:
+            raise SyncError("organization tables need the Admin key")
+        return self.admin
+
+
+def org_parent(ctx: ReadContext, name: str) -> list[dict[str, Any]]:
+    """The complete raw listing of an organization parent table (users, projects, groups), read once per run."""
+
+    def read() -> list[dict[str, Any]]:
+        t = TABLES[name]
+        items = [it for page in list_pages(ctx.org_client(), t.path, dict(t.params), limit=t.page_limit,
+                                           envelope=t.envelope, label=t.name) for it in page]
+        ctx.ledger.listed(name, WHOLE, len(items), [it.get("id") for it in items])
+        return items
+
+    assert name in PARENTS
+    return ctx.parents.get(name, read)
+
+
+def history_start(ctx: ReadContext) -> int:
+    """Where a first sync begins: start_date, or the organization's first project if that is later (no usage
+    can be older than the project it belongs to), to spare empty pages."""
+    start = ctx.start_date
+    try:
+        created = [p.get("created_at") for p in org_parent(ctx, "projects")]
+    except SyncError:
+        return start  # the projects table reports its own failure; fall back to start_date
+    created = [c for c in created if isinstance(c, int)]
+    return max(start, min(created)) if created else start

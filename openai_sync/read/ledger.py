@@ -1,0 +1,116 @@
+"""The ledger: what one run read, table by table. Readers write facts into it; loading reads them.
+
+For each table: its rows, its time, what stopped it; and per scope (the whole table, one parent object,
+one project, one project's parent object) whether it was listed completely, or failed. It is the single
+source of soft deletes and history retirement: a scope is retired only where a complete listing says so,
+and nothing of a table whose reading stopped. Project tables' next state (recent watermarks) is kept here
+until the run knows which projects fully succeeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.errors import SyncError
+
+Scope = tuple[tuple[str, str], ...]  # (column, value) pairs that select a scope's rows; () is the whole table
+WHOLE: Scope = ()
+
+
+def scope_of(**columns: str) -> Scope:
+    return tuple(columns.items())
+
+
+class PartialFailure(SyncError):
+    """Some scopes of a table failed (each is in the ledger); every other scope was read."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    rows: int
+    ids: tuple[str, ...] | None = None  # kept for parent tables: their children elsewhere are gone
+
+
+class Ledger:
+    """Thread-safe; every method takes the lock for the few dict operations it does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rows: Counter[str] = Counter()
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
+        self._listed: dict[str, dict[Scope, Listing]] = {}
+        self._failed: dict[str, dict[Scope, str]] = {}
+        self._errors: dict[str, str] = {}
+        self._stopped: set[str] = set()
+        self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # ---- written by readers ----------------------------------------------------------------------------
+    def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None) -> None:
+        """Every object of this scope was read: rows the destination has beyond them are gone."""
+        with self._lock:
+            self._listed.setdefault(table, {})[scope] = Listing(rows, None if ids is None else tuple(ids))
+
+    def failed(self, table: str, scope: Scope, error: str) -> None:
+        """This scope could not be read (the table's other scopes may have been)."""
+        with self._lock:
+            self._failed.setdefault(table, {})[scope] = error
+
+    def advance(self, table: str, key: str, state: dict[str, Any]) -> None:
+        """A project table's next state for one scope; committed only if its project fully succeeded."""
+        with self._lock:
+            self._next_state[(table, key)] = state
+
+    # ---- written while a table's rows pass to the destination ---------------------------------------------
+    def start(self, table: str) -> None:
+        with self._lock:
+            self.started.setdefault(table, time.monotonic())
+
+    def finish(self, table: str) -> None:
+        with self._lock:
+            self.finished[table] = time.monotonic()
+
+    def count(self, table: str, n: int) -> None:
+        with self._lock:
+            self.rows[table] += n
+
+    def stop(self, table: str, error: str, *, partial: bool = False) -> None:
+        """The table failed: with `partial`, some of its scopes (recorded as failed); else its reading stopped,
+        and nothing of it may be marked deleted or retired."""
+        with self._lock:
+            self._errors.setdefault(table, error)
+            if not partial:
+                self._stopped.add(table)
+
+    # ---- read after the run -----------------------------------------------------------------------------
+    def error(self, table: str) -> str | None:
+        return self._errors.get(table)
+
+    def errors(self) -> dict[str, str]:
+        return dict(self._errors)
+
+    def complete(self, table: str) -> dict[Scope, Listing]:
+        """The scopes of a table listed completely, unless its reading stopped."""
+        return {} if table in self._stopped else dict(self._listed.get(table, {}))
+
+    def listings(self, table: str) -> dict[Scope, Listing]:
+        """A parent table's complete listings as read (for its children), whatever became of the table itself."""
+        return dict(self._listed.get(table, {}))
+
+    def stopped(self, table: str) -> bool:
+        return table in self._stopped
+
+    def failures(self, table: str) -> dict[Scope, str]:
+        return dict(self._failed.get(table, {}))
+
+    def failed_projects(self, tables: Iterable[str]) -> set[str]:
+        """Projects where any of these tables failed."""
+        return {v for t in tables for scope in self._failed.get(t, {}) for c, v in scope if c == "project_id"}
+
+    def next_states(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return dict(self._next_state)

@@ -1,0 +1,254 @@
+"""One sync run: its frozen configuration, the tables it selects, and `sync()`, which wires the layers.
+
+The path of a run: refuse what cannot work (before anything is read or written); take the connection's lock;
+check the keys (access.py) and the destination; then load (load/pipeline.py), which runs each table's reader
+(read/) inside dlt's extract step, and marks what complete listings no longer have. What the run read is in
+its ledger (read/ledger.py); the result per table and the run's report are made from it. `sync()` never
+changes its configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import catalog, memory
+from .access import NO_ADMIN_KEY, ProjectKeys, open_project_keys, preflight
+from .api.client import Client, ClientOptions, now_from
+from .api.errors import KeyProblem, SyncError
+from .api.keys import ProjectKey
+from .api.throttle import Gate
+from .catalog import Table
+from .load import destinations, history, locks
+from .load.destination_check import FAIL, check_destination
+from .load.pipeline import load_tables
+from .load.pipeline import pipeline_name as _pipeline_name
+from .load.privacy import ColumnPolicy, PolicyError
+from .load.resources import LoadPlan
+from .read.context import ReadContext
+from .read.ledger import Ledger
+
+DEFAULT_DESTINATION = destinations.DEFAULT
+DEFAULT_START = 1577836800  # 2020-01-01: a new user gets the full history
+
+
+def _tuple(v: Any) -> tuple[Any, ...] | None:
+    return None if v is None else tuple(v)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    admin_key: str | None
+    base_url: str = "https://api.openai.com/v1"
+    destination: str = DEFAULT_DESTINATION
+    schema: str = "openai"
+    tables: tuple[str, ...] | None = None
+    exclude_tables: tuple[str, ...] = ()
+    concurrency: int = 8
+    bucket_width: str = "1d"
+    bucket_widths: dict[str, str] = field(default_factory=dict)  # per usage table
+    start_date: int = DEFAULT_START
+    lookback_seconds: int = 86400
+    pipelines_dir: str | None = None
+    max_retries: int = 6
+    project_keys: tuple[ProjectKey, ...] = ()  # each key, with its project id when the user gave it
+    chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
+    resync: bool = False  # reload `tables` from scratch: drop them and their state first
+    block_columns: tuple[str, ...] = ()
+    hash_columns: tuple[str, ...] = ()
+    hash_key: str | None = None
+    history_tables: tuple[str, ...] = ()  # SCD2: every version kept (load/history.py)
+    time_budget: float | None = None  # seconds: no request starts after that; what was read is loaded
+
+    def __post_init__(self) -> None:  # lists given by callers become tuples: the configuration cannot change
+        for name in ("tables", "exclude_tables", "project_keys", "block_columns", "hash_columns", "history_tables"):
+            value = _tuple(getattr(self, name))
+            object.__setattr__(self, name, () if value is None and name != "tables" else value)
+
+    def width_for(self, table: Table) -> str:
+        return catalog.bucket_width(table, self.bucket_width, self.bucket_widths)
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(k for k in (self.admin_key, self.hash_key, *(p.key for p in self.project_keys)) if k)
+
+
+@dataclass
+class TableResult:
+    name: str
+    rows: int = 0
+    requests: int = 0
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    deleted: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Status:
+    """A run's progress, as a live display shows it."""
+
+    done: int
+    total: int
+    rows: int
+    requests: int
+    throttled: int
+
+
+@dataclass
+class RunReport:
+    """What a run did beyond its tables: who it used, what to tell the user, where the data went."""
+
+    client: Client  # the Admin key's (or the first project key's)
+    clients: list[Client]
+    projects: list[str]  # the projects read with their own keys
+    tables: list[str]
+    key_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pipeline: Any = None
+
+    @property
+    def organization_id(self) -> str | None:
+        return self.client.organization_id
+
+
+def pipeline_name(cfg: SyncConfig) -> str:
+    return _pipeline_name(cfg.destination, cfg.schema)
+
+
+def selected_tables(cfg: SyncConfig) -> list[Table]:
+    """The tables a run syncs: those named (or all that its keys can read), minus the excluded ones."""
+    has_admin, has_project = bool(cfg.admin_key), bool(cfg.project_keys)
+    tables = [t for t in catalog.select(cfg.tables, admin=has_admin, project=has_project)
+              if t.name not in cfg.exclude_tables]
+    if not tables:
+        raise SyncError("no table left to sync: every selected table is excluded (exclude_tables / --exclude)")
+    if cfg.tables and not has_project and any(t.key == "project" for t in tables):
+        raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
+                         "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
+    return tables
+
+
+def sync(cfg: SyncConfig, progress: Callable[[Status], None] | None = None) -> tuple[list[TableResult], RunReport]:
+    """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
+    _refuse(cfg)
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt logs tracebacks; our messages say it
+    memory.configure()
+    deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
+    what = f"{destinations.shown(cfg.destination)} schema {cfg.schema}"
+    pg = destinations.normalize(cfg.destination) if destinations.kind(cfg.destination) == "postgres" else None
+    with locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, what, pg, schema=cfg.schema):  # before any request
+        return _run(cfg, deadline, progress)
+
+
+def _refuse(cfg: SyncConfig) -> None:
+    """What cannot work is refused before anything is read or written."""
+    if cfg.resync and not cfg.tables:
+        raise SyncError("resync needs the tables to reload, e.g. openai-sync resync users audit_logs")
+    try:
+        ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key)
+    except PolicyError as e:
+        raise SyncError(str(e)) from None
+    wrong, ok = history.refused(list(cfg.history_tables))
+    if wrong:
+        raise SyncError(f"history mode is not available for {wrong[0]!r}: it is for organization tables that are "
+                        f"listed whole each run ({', '.join(ok)})")
+    if destinations.kind(cfg.destination) == "filesystem" and cfg.history_tables:
+        raise SyncError(destinations.LAKE_NO_HISTORY)
+    collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
+    if collision:
+        raise SyncError(collision)
+
+
+def _run(cfg: SyncConfig, deadline: float | None,
+         progress: Callable[[Status], None] | None) -> tuple[list[TableResult], RunReport]:
+    if not cfg.admin_key and not cfg.project_keys:
+        raise KeyProblem(NO_ADMIN_KEY)
+    tables = selected_tables(cfg)
+    options = ClientOptions(cfg.base_url, cfg.concurrency, cfg.max_retries, Gate(cfg.concurrency), deadline)
+    admin, keys = _keys(cfg, tables, options)
+    _check_destination(cfg)
+    primary = admin or keys.usable[0].client
+    clients = [c for c in [admin, *(k.client for k in keys.usable)] if c is not None]
+    ledger = Ledger()
+    project_tables = {t.name for t in tables if t.key == "project"} if cfg.resync else set()
+    ctx = ReadContext(admin=admin, projects=keys.usable, primary=primary, ledger=ledger,
+                      concurrency=max(1, cfg.concurrency), now=now_from(primary), synced_at=datetime.now(UTC),
+                      start_date=cfg.start_date, lookback_seconds=cfg.lookback_seconds,
+                      bucket_width=cfg.bucket_width, bucket_widths=dict(cfg.bucket_widths),
+                      fresh=frozenset(project_tables | {a for n in project_tables for a in catalog.ancestors(n)}),
+                      chat_completion_content=cfg.chat_completion_content)
+    plan = LoadPlan(destination=cfg.destination, schema=cfg.schema, pipelines_dir=cfg.pipelines_dir,
+                    concurrency=cfg.concurrency, synced_at=ctx.synced_at, history=frozenset(cfg.history_tables),
+                    policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
+                    lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
+                    secrets=cfg.secrets())
+    with _ticking(progress, ledger, clients, len(tables)):
+        loaded = load_tables(plan, ctx, tables)
+    report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
+                       list(keys.problems), [*keys.notes, *loaded.notes], loaded.pipeline)
+    limited = sum(c.throttle.throttled for c in clients)
+    if limited:
+        report.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as "
+                            "asked by Retry-After and x-ratelimit-* instead of giving up")
+    return [_result(t, ledger, clients, loaded.deleted) for t in tables], report
+
+
+def _keys(cfg: SyncConfig, tables: list[Table], options: ClientOptions) -> tuple[Client | None, ProjectKeys]:
+    """The Admin key checked (it is also how project keys are matched to their projects), and the usable
+    project keys."""
+    wants_projects = any(t.key == "project" for t in tables)
+    needs_admin = any(t.key == "admin" for t in tables) or (bool(cfg.admin_key) and wants_projects)
+    admin = preflight(cfg.admin_key, tables, options) if needs_admin else None
+    keys = open_project_keys(cfg.project_keys, admin, options) if wants_projects else ProjectKeys((), (), ())
+    if wants_projects and not keys.usable:
+        raise KeyProblem("no usable project key: " + "; ".join(keys.problems))
+    return admin, keys
+
+
+def _check_destination(cfg: SyncConfig) -> None:
+    """Reachable and writable, before any data is read (a destination dlt configures is its own business)."""
+    if destinations.kind(cfg.destination) == "named":
+        return
+    if destinations.kind(cfg.destination) == "duckdb":
+        with contextlib.suppress(OSError):  # the check below says why the folder cannot be used
+            destinations.duckdb_path(cfg.destination).parent.mkdir(parents=True, exist_ok=True)
+    found = check_destination(cfg.destination, cfg.schema)
+    if found.status == FAIL:
+        raise SyncError(found.message)
+
+
+@contextlib.contextmanager
+def _ticking(progress: Callable[[Status], None] | None, ledger: Ledger, clients: list[Client],
+             total: int) -> Iterator[None]:
+    """Call `progress` four times a second while the body runs."""
+    if progress is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.25):
+            progress(Status(len(ledger.finished), total, sum(ledger.rows.values()),
+                            sum(sum(c.requests.values()) for c in clients),
+                            sum(c.throttle.throttled for c in clients)))
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+
+
+def _result(t: Table, ledger: Ledger, clients: list[Client], deleted: dict[str, int]) -> TableResult:
+    error = ledger.error(t.name)
+    return TableResult(t.name, rows=ledger.rows[t.name], requests=sum(c.requests[t.name] for c in clients),
+                       status="failed" if error else "ok", error=error, deleted=deleted.get(t.name, 0),
+                       seconds=ledger.finished.get(t.name, 0) - ledger.started.get(t.name, 0))
