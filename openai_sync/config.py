@@ -242,10 +242,18 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
         valid = ", ".join(connections) or "(none yet: run openai-sync setup)"
         where = config_path if config_path.exists() else f"{config_path} (no such file)"
         raise ConfigError(f"no connection named {name!r} in {where}; connections: {valid}")
-    values: dict[str, Any] = {}
     file_values = connections.get(name, {})
     if not isinstance(file_values, dict):
         raise ConfigError(f"{config_path}: [connections.{name}] must be a table")
+    settings = _settings(file_values, env, flags, config_path, sources)
+    file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
+    return Resolved(name, settings, _secrets(file_secrets, env, name, sec_path), config_path, sources)
+
+
+def _settings(file_values: dict[str, Any], env: dict[str, str], flags: dict[str, Any], config_path: Path,
+              sources: dict[str, str]) -> Settings:
+    """The file's values, overridden by the environment's, overridden by the flags'; `sources` says which."""
+    values: dict[str, Any] = {}
     for k, v in file_values.items():
         values[k] = v
         sources[k] = f"file {config_path}"
@@ -259,7 +267,7 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
         values[k] = v
         sources[k] = "flag"
     try:
-        settings = Settings.model_validate(values)
+        return Settings.model_validate(values)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(str(x) for x in first["loc"]) or "?"
@@ -267,13 +275,16 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
         origin = sources.get(loc, "")
         msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden" and loc in SECRET_NAMES:
-            msg = f"keys do not belong in the config file; move {loc} to {sec_path} (mode 0600) or the environment"
+            msg = (f"keys do not belong in the config file; move {loc} to {secrets_path(config_path)} (mode 0600) "
+                   "or the environment")
         elif first["type"] == "extra_forbidden":
             valid = ", ".join("schema" if f == "schema_name" else f for f in Settings.model_fields)
             msg = f"unknown setting; valid settings: {valid}"
         raise ConfigError(f"{loc}: {msg}" + (f" (from {origin})" if origin else "")) from None
 
-    file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
+
+def _secrets(file_secrets: Any, env: dict[str, str], name: str, sec_path: Path) -> Secrets:
+    """The keys: from the environment, else from the connection's entry in the secrets file."""
     if not isinstance(file_secrets, dict):
         raise ConfigError(f"{sec_path}: [connections.{name}] must be a table")
     unknown = [k for k in file_secrets if k not in SECRET_NAMES]
@@ -284,14 +295,13 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
     if admin_key:
         check_key_format(admin_key, "the Admin key (from " + (
             "OPENAI_ADMIN_KEY)" if env.get("OPENAI_ADMIN_KEY") else f"{sec_path})"))
-    secrets = Secrets(
+    return Secrets(
         hash_key=env.get("OPENAI_SYNC_HASH_KEY") or (str(file_secrets["hash_key"]) if file_secrets.get("hash_key")
                                                     else None),
         admin_key=admin_key,
         project_keys=parse_project_keys(env.get("OPENAI_PROJECT_KEYS"), "OPENAI_PROJECT_KEYS")
         if env.get("OPENAI_PROJECT_KEYS") else parse_project_keys(file_secrets.get("project_keys"), str(sec_path)),
     )
-    return Resolved(name, settings, secrets, config_path, sources)
 
 
 def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool | None = None) -> Path:

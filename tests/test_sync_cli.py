@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from openai_sync import catalog
 from openai_sync.api.keys import mask
 from openai_sync.cli import app
 from openai_sync.simulator import Simulator
@@ -180,3 +182,43 @@ def test_the_same_relative_duckdb_path_in_two_folders_is_two_destinations(sim, t
         assert r.exit_code == 0, r.output
         with duckdb.connect(str(tmp_path / folder / "out.duckdb"), read_only=True) as con:
             assert con.sql("SELECT count(*) FROM openai.users").fetchall()[0][0] > 0
+
+
+def test_an_unusable_project_key_makes_the_run_partial_and_exits_1(sim, tmp_path):
+    """Every table loads, but one project key is of no project: the status says partial, and so does the exit
+    code (a scheduler must see it)."""
+    keys = [*sim.world.project_keys.values(), "sk-proj-" + "x" * 40 + "9zzz"]  # no project lists a key like it
+    env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key,
+           "OPENAI_PROJECT_KEYS": ",".join(keys)}
+    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--json", "--destination",
+                            f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")], env=env)
+    out = json.loads(r.stdout)
+    assert all(t["status"] == "ok" for t in out["tables"]) and {"files", "users"} <= {t["table"] for t in
+                                                                                      out["tables"]}
+    assert out["status"] == "partial" and len(out["key_problems"]) == 1 and "…9zzz" in out["key_problems"][0]
+    assert r.exit_code == 1
+
+
+def test_the_progress_line_counts_every_table_it_syncs(sim, tmp_path):
+    """On a terminal, the live line says `syncing N/TOTAL tables`; with project keys, TOTAL counts the project
+    tables too (it once ended at 49/32)."""
+    import re
+    import sys
+
+    import pexpect
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}, "OPENAI_BASE_URL": sim.base_url,
+           "OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_PROJECT_KEYS": ",".join(sim.world.project_keys.values()),
+           "COLUMNS": "200"}
+    script = Path(sys.executable).with_name("openai-sync")
+    child = pexpect.spawn(str(script), ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
+                                        f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")],
+                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=120, dimensions=(50, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)  # the terminal's colours and cursor moves
+    assert child.exitstatus == 0, shown
+    seen = [(int(a), int(b)) for a, b in re.findall(r"syncing (\d+)/(\d+) tables", shown)]
+    assert seen, shown
+    total = len(catalog.ORG_TABLES) + len(catalog.PROJECT_TABLES)
+    assert all(b == total and a <= b for a, b in seen), (seen, total)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -107,6 +107,21 @@ def _ask_keys(console: Console, known: Secrets) -> Secrets:
     return Secrets(admin, keys or known.project_keys)
 
 
+def _ask(console: Console, r: Resolved, flags: dict[str, Any]) -> Secrets:
+    """Ask for the schema, the destination (both into `flags`) and the keys."""
+    schema, destination = flags.get("schema"), flags.get("destination")
+    default = schema if schema and SCHEMA_RE.fullmatch(schema) else r.settings.schema_name
+    while True:
+        schema = typer.prompt("Destination schema", default=default)
+        if SCHEMA_RE.fullmatch(schema):
+            break
+        console.print("[red]Use letters, digits and _, not starting with a digit (at most 63).[/]")
+    destination = typer.prompt("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name",
+                               default=destination or r.settings.destination)
+    flags.update(schema=schema, destination=destinations.normalize(destination))
+    return _ask_keys(console, r.secrets)
+
+
 @app.command("setup", cls=Command, epilog="""
 Examples:
 
@@ -150,16 +165,7 @@ def setup_cmd(
     if interactive:
         console.print("[bold]openai-sync setup[/]: a connection named "
                       f"[bold]{connection}[/], saved in {r.config_path}")
-        default = schema if schema and SCHEMA_RE.fullmatch(schema) else r.settings.schema_name
-        while True:
-            schema = typer.prompt("Destination schema", default=default)
-            if SCHEMA_RE.fullmatch(schema):
-                break
-            console.print("[red]Use letters, digits and _, not starting with a digit (at most 63).[/]")
-        destination = typer.prompt("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name",
-                                   default=destination or r.settings.destination)
-        secrets = _ask_keys(console, r.secrets)
-        flags.update(schema=schema, destination=destinations.normalize(destination))
+        secrets = _ask(console, r, flags)
     else:
         secrets = r.secrets
     for problem in key_problems(secrets):

@@ -38,50 +38,11 @@ def check_destination(destination: str, schema: str) -> Check:
 def _check_destination(destination: str, schema: str) -> Check:
     kind = destinations.kind(destination)
     if kind == "duckdb":
-        path = destinations.duckdb_path(destination)
-        folder = path.parent
-        if not folder.is_dir():
-            what = "is a file, not a folder" if folder.exists() else "does not exist"
-            return Check("destination", FAIL, f"the folder {folder} {what}; create it or choose another DuckDB "
-                                              "path.")
-        if path.is_dir():
-            return Check("destination", FAIL, f"{path} is a folder; give the path of a DuckDB file in it, "
-                                              f"such as {path / 'openai.duckdb'}.")
-        collision = destinations.duckdb_collision(destination, schema)
-        if collision:
-            return Check("destination", FAIL, collision)
-        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            if os.statvfs(folder).f_flag & os.ST_RDONLY:
-                return Check("destination", FAIL, f"{path} is on a read-only file system; mount it read-write or "
-                                                  "choose another path.")
-            return Check("destination", FAIL, f"{path} is not writable by this user; fix its permissions or choose "
-                                              "another path.")
-        if path.exists():
-            import duckdb
-
-            try:
-                duckdb.connect(str(path)).close()
-            except duckdb.Error as e:
-                first = str(e).splitlines()[0]
-                hint = ("it is not a DuckDB database: choose another path, or move that file away"
-                        if "not a valid DuckDB database" in first else "is another process using it?")
-                return Check("destination", FAIL, f"{path} cannot be opened ({type(e).__name__}: {first}); "
-                                                  f"{hint}.")
-        return Check("destination", PASS, f"DuckDB file {path} is writable; tables go in schema {schema!r}.")
+        return _check_duckdb(destination, schema)
     if kind == "postgres":
         return _check_postgres(destinations.normalize(destination), schema)
     if kind == "filesystem":
-        folder = destinations.filesystem_path(destination).resolve()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / ".openai-sync-write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as e:
-            return Check("destination", FAIL, f"the folder {folder} is not writable ({e.strerror}); choose another "
-                                              "folder or fix its permissions.")
-        return Check("destination", PASS, f"folder {folder} is writable; tables go in {folder / schema} as Delta "
-                                          "tables (Parquet files with a transaction log).")
+        return _check_folder(destination, schema)
     from dlt.common.destination import Destination
 
     try:
@@ -96,6 +57,53 @@ def _check_destination(destination: str, schema: str) -> Check:
     return Check("destination", WARN, f"{destination!r} is a destination that dlt configures itself (its "
                                       "credentials in .dlt/secrets.toml or the environment); it cannot be checked "
                                       "here, the first sync will tell.")
+
+
+def _check_duckdb(destination: str, schema: str) -> Check:
+    path = destinations.duckdb_path(destination)
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        return Check("destination", FAIL, f"the folder {folder} {what}; create it or choose another DuckDB "
+                                          "path.")
+    if path.is_dir():
+        return Check("destination", FAIL, f"{path} is a folder; give the path of a DuckDB file in it, "
+                                          f"such as {path / 'openai.duckdb'}.")
+    collision = destinations.duckdb_collision(destination, schema)
+    if collision:
+        return Check("destination", FAIL, collision)
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return Check("destination", FAIL, f"{path} is on a read-only file system; mount it read-write or "
+                                              "choose another path.")
+        return Check("destination", FAIL, f"{path} is not writable by this user; fix its permissions or choose "
+                                          "another path.")
+    if path.exists():
+        import duckdb
+
+        try:
+            duckdb.connect(str(path)).close()
+        except duckdb.Error as e:
+            first = str(e).splitlines()[0]
+            hint = ("it is not a DuckDB database: choose another path, or move that file away"
+                    if "not a valid DuckDB database" in first else "is another process using it?")
+            return Check("destination", FAIL, f"{path} cannot be opened ({type(e).__name__}: {first}); "
+                                              f"{hint}.")
+    return Check("destination", PASS, f"DuckDB file {path} is writable; tables go in schema {schema!r}.")
+
+
+def _check_folder(destination: str, schema: str) -> Check:
+    folder = destinations.filesystem_path(destination).resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".openai-sync-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return Check("destination", FAIL, f"the folder {folder} is not writable ({e.strerror}); choose another "
+                                          "folder or fix its permissions.")
+    return Check("destination", PASS, f"folder {folder} is writable; tables go in {folder / schema} as Delta "
+                                      "tables (Parquet files with a transaction log).")
 
 
 def _check_postgres(dsn: str, schema: str) -> Check:

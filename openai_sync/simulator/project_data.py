@@ -10,8 +10,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import rng
+from .constants import BASE_MODELS, COMPLETION_PRICES, DAY, HORIZON, HOUR
 from .seq import Item, Seq
-from .world import BASE_MODELS, COMPLETION_PRICES, DAY, HORIZON, HOUR
 
 if TYPE_CHECKING:
     from .world import Project, World

@@ -18,17 +18,28 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import rng
+from .constants import (  # noqa: F401  (re-exported: the simulator's modules and tests import them from here)
+    AUDIO_SPEECH_PRICE,
+    BASE_MODELS,
+    CODE_INTERPRETER_PRICE,
+    COMPLETION_PRICES,
+    DAY,
+    EMBEDDING_PRICES,
+    FILE_SEARCH_PRICE,
+    HORIZON,
+    HOUR,
+    IMAGE_PRICES,
+    MODERATION_MODELS,
+    SPEECH_MODELS,
+    TRANSCRIPTION_MODELS,
+    TRANSCRIPTION_PRICE,
+    WEB_SEARCH_PRICE,
+)
+from .project_data import ProjectData
 from .seq import Item, Seq
-
-if TYPE_CHECKING:
-    from .project_data import ProjectData
-
-HOUR = 3600
-DAY = 86400
-HORIZON = 7 * DAY
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Margaret",
          "Linus", "Guido", "Katherine", "John", "Hedy", "Claude", "Sophie", "Yukihiro", "Anders"]
@@ -40,26 +51,6 @@ PROJECT_WORDS = ["Support Bot", "Search", "Analytics", "Labs", "Copilot", "Summa
 
 # Price table (USD). Stated here so that tests can check that costs agree with usage.
 # Completions: per 1M tokens (input, cached input, output). Embeddings: per 1M input tokens.
-COMPLETION_PRICES: dict[str, tuple[float, float, float]] = {
-    "gpt-4o-2024-08-06": (2.50, 1.25, 10.00),
-    "gpt-4o-mini-2024-07-18": (0.15, 0.075, 0.60),
-    "gpt-4.1-2025-04-14": (2.00, 0.50, 8.00),
-    "o3-2025-04-16": (2.00, 0.50, 8.00),
-    "gpt-5-2025-08-07": (1.25, 0.125, 10.00),
-}
-EMBEDDING_PRICES: dict[str, float] = {"text-embedding-3-small": 0.02, "text-embedding-3-large": 0.13}
-IMAGE_PRICES: dict[str, float] = {"dall-e-3": 0.04, "gpt-image-1": 0.042}  # per image
-WEB_SEARCH_PRICE = 10.0 / 1000  # per call
-FILE_SEARCH_PRICE = 2.5 / 1000  # per call
-CODE_INTERPRETER_PRICE = 0.03  # per session
-AUDIO_SPEECH_PRICE = 15.0 / 1_000_000  # per character (tts-1)
-TRANSCRIPTION_PRICE = 0.006 / 60  # per second (whisper-1)
-MODERATION_MODELS = ["omni-moderation-2024-09-26"]
-SPEECH_MODELS = ["tts-1"]
-TRANSCRIPTION_MODELS = ["whisper-1"]
-
-BASE_MODELS = [*COMPLETION_PRICES, *EMBEDDING_PRICES, *IMAGE_PRICES, *MODERATION_MODELS, *SPEECH_MODELS,
-               *TRANSCRIPTION_MODELS]
 
 ADMIN_SCOPES = ("api.management.read", "api.usage.read", "api.audit_logs.read")
 PROJECT_SCOPES = ("api.files.read", "api.batches.read", "api.evals.read", "api.skills.read",
@@ -653,8 +644,6 @@ class World:
             with self.lock:
                 pd = self._project_data.get(project_id)
                 if pd is None:
-                    from .project_data import ProjectData
-
                     pd = ProjectData(self, self.project_by_id[project_id])
                     self._project_data[project_id] = pd
         return pd
