@@ -480,6 +480,9 @@ def main() -> None:
     ap.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
                     help="run the rest_api baseline too (default: for small and medium)")
     ap.add_argument("--keep", action="store_true", help="keep the DuckDB files and pipeline folders")
+    ap.add_argument("--now", type=int, default=None,
+                    help="the simulators' clock, Unix seconds (floored to the hour; default: now). The same clock "
+                         "gives the same organization: use it to compare two versions of openai-sync")
     args = ap.parse_args()
 
     if args.scenarios == "all":
@@ -493,7 +496,7 @@ def main() -> None:
             todo.append((size, width or "1d"))
     else:
         todo = [(args.size, args.bucket_width)]
-    now = int(time.time()) // 3600 * 3600  # one clock for every simulator of this benchmark
+    now = (args.now or int(time.time())) // 3600 * 3600  # one clock for every simulator of this benchmark
     rows: list[Row] = []
     baselines: dict[str, Row | None] = {}
     for size, width in todo:

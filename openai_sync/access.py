@@ -41,7 +41,7 @@ def preflight(admin_key: str | None, tables: list[Table], options: ClientOptions
     if not admin_key:
         raise KeyProblem(NO_ADMIN_KEY)
     if key_kind(admin_key) == "project":
-        raise KeyProblem(f"OPENAI_ADMIN_KEY {mask(admin_key)} is a project key (sk-proj-...). Organization "
+        raise KeyProblem(f"the Admin key {mask(admin_key)} is a project key (sk-proj-...). Organization "
                          "tables need a read-only Admin key (sk-admin-...); project keys go in "
                          "OPENAI_PROJECT_KEYS.")
     client = options.client(admin_key, admin=True)

@@ -166,3 +166,17 @@ def test_the_readme_lists_every_table():
     tables = readme[readme.index("### Tables"):readme.index("### Behaviour on failure")]
     missing = [n for n in catalog.TABLES if f"`{n}`" not in tables]
     assert not missing, f"README's Tables section does not name: {', '.join(missing)}"
+
+
+def test_paths_have_one_placeholder_style():
+    """A path's `{name}` is the column carrying the parent's id, or one its ancestors carry (the parent object
+    has it); a retrieve path may also name the object's own `{id}`. Nothing else is ever filled in."""
+    for t in catalog.ALL_TABLES:
+        known = {c for c in [t.parent_column, *(catalog.TABLES[a].parent_column for a in catalog.ancestors(t.name))]
+                 if c}
+        for path in t.paths():
+            assert set(catalog.placeholders(path)) <= known, (t.name, path)
+        if t.retrieve:
+            assert set(catalog.placeholders(t.retrieve)) <= known | {"id"}, (t.name, t.retrieve)
+        if t.parent:  # a child's listing names its parent
+            assert all(t.parent_column in catalog.placeholders(p) for p in t.paths()), t.name

@@ -234,3 +234,30 @@ def test_cli_exit_code_and_json_say_the_failure_was_partial(world, tmp_path):
     assert {t["table"] for t in out["tables"] if t["status"] == "ok"} >= {"users", "costs", "audit_logs"}
     for k in [world.admin_key, *world.project_keys.values()]:
         assert k not in r.output
+
+
+@pytest.mark.parametrize("table", ["chat_completions", "eval_run_output_items"])
+def test_an_unexpected_error_in_a_project_table_moves_no_projects_state(world, dest, monkeypatch, table):
+    """A table that stops on something unexpected (not an API error: a value no row can hold, a bug) cannot say
+    which projects it finished, so no project's watermark moves: the next run reads everything it missed.
+    (eval_run_output_items: its parents' watermark, eval_runs, must not move past runs whose items were lost.)"""
+    import openai_sync.read.projects as reader
+
+    shaped = reader.to_row
+    crashed = []
+
+    def once(t: Any, item: Any, *a: Any, **kw: Any) -> Any:
+        if t.name == table and not crashed:
+            crashed.append(t.name)
+            raise ValueError("year 33658 is out of range")
+        return shaped(t, item, *a, **kw)
+
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=[table])
+        monkeypatch.setattr(reader, "to_row", once)
+        results, _ = sync(cfg)
+        assert crashed and [r.status for r in results] == ["failed"] and "unexpectedly" in results[0].error
+        monkeypatch.setattr(reader, "to_row", shaped)
+        results, _ = sync(cfg)
+        assert [r.status for r in results] == ["ok"]
+    assert loaded(dest, table) == {p: c for p, c in truth(world)[table].items() if c}

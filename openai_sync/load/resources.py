@@ -18,7 +18,7 @@ import dlt
 from ..api.errors import ApiProblem, SyncError
 from ..api.keys import scrub
 from ..catalog import Table
-from ..read import reader_of
+from ..read import reader_of, state_kind
 from ..read.context import ReadContext
 from ..read.ledger import Ledger, PartialFailure
 from ..read.projects import STATE_KEY
@@ -107,10 +107,11 @@ def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | Non
 
 def _state(table: Table) -> dict[str, Any]:
     """What the reader may keep between runs: its table's dlt state (committed with the load that used it);
-    project tables get their shared state read only (see project_state)."""
-    if table.key == "project":
+    project tables get their shared state read only (see project_state); other tables keep none."""
+    kind = state_kind(table)
+    if kind == "projects":
         return dlt.current.source_state().get(STATE_KEY, {})
-    return dlt.current.resource_state()
+    return dlt.current.resource_state() if kind == "table" else {}
 
 
 def _shape(plan: LoadPlan, table: Table, page: Any) -> Any:
@@ -128,13 +129,15 @@ def _shape(plan: LoadPlan, table: Table, page: Any) -> Any:
     return page
 
 
-def project_state(ledger: Ledger, project_tables: Iterable[str], resync: Iterable[str]) -> Any:
+def project_state(ledger: Ledger, project_tables: list[str], resync: Iterable[str]) -> Any:
     """A resource without rows that moves the project tables' state forward, for the projects where every
     table succeeded. Extracted after every data resource, so it is loaded after (and with) their data: a
     parent's watermark never moves past objects whose children were not read."""
 
     def commit() -> Iterator[Any]:
         failed = ledger.failed_projects(project_tables)
+        if any(ledger.stopped(t) for t in project_tables):  # a table stopped on something unexpected: no project
+            failed |= {key.split("/")[0] for _name, key in ledger.next_states()}  # is known to be complete
         state = dlt.current.source_state().setdefault(STATE_KEY, {})
         for name in resync:
             state[name] = {}  # a resynced table starts over: no scope of the old state survives

@@ -3,12 +3,14 @@
 A reader is a generator `reader(ctx, table, state)` of pages (lists of row dicts, or Arrow tables for
 usage and costs). It writes what it learns about completeness into `ctx.ledger`, moves its own `state` (the
 table's dlt state, handed in by the load layer) only when it finished, and never knows where rows go.
+`STATE` says which state a strategy keeps: its table's own, the project tables' shared one (read only: it
+moves in the ledger until the run knows which projects fully succeeded), or none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from ..catalog import Strategy, Table
 from .audit import read_audit
@@ -30,5 +32,12 @@ READERS: dict[Strategy, Reader] = {
 }
 
 
+STATE: dict[Strategy, Literal["table", "projects"]] = {"audit": "table", "buckets": "table", "project": "projects"}
+
+
 def reader_of(table: Table) -> Reader:
     return READERS[table.strategy]
+
+
+def state_kind(table: Table) -> Literal["table", "projects"] | None:
+    return STATE.get(table.strategy)

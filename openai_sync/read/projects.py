@@ -40,12 +40,17 @@ def read_project_table(ctx: ReadContext, table: Table, state: dict[str, Any]) ->
     failures: dict[str, str] = {}
     # projects in parallel; their pages pass through a bounded queue, so that a project with 100,000 files is
     # never held in memory whole
-    for ev in fan_out(ctx.projects, rows, ctx.concurrency, table.name, isolate=SyncError):
-        if ev.error is not None:
-            failures[ev.key.project_id] = str(ev.error)
-            ctx.ledger.failed(table.name, (("project_id", ev.key.project_id),), str(ev.error))
-        elif ev.item:
-            yield ev.item
+    try:
+        for ev in fan_out(ctx.projects, rows, ctx.concurrency, table.name, isolate=SyncError):
+            if ev.error is not None:
+                failures[ev.key.project_id] = str(ev.error)
+                ctx.ledger.failed(table.name, (("project_id", ev.key.project_id),), str(ev.error))
+            elif ev.item:
+                yield ev.item
+    except Exception as e:  # unexpected: which projects it reached is unknown, so no project's state may move
+        for access in ctx.projects:
+            ctx.ledger.failed(table.name, (("project_id", access.project_id),), f"{type(e).__name__}")
+        raise
     if failures:
         pid, err = next(iter(failures.items()))
         raise PartialFailure(f"{len(failures)} of {len(ctx.projects)} projects failed; {pid}: {err}")
