@@ -73,7 +73,7 @@ def project_client(s: Simulator, project_id: str | None = None, **kw) -> openai.
 
 @pytest.fixture(scope="session")
 def contract() -> Iterator[Contract]:
-    """The OpenAPI contract (shared/openai-openapi/openapi.yaml), loaded once: see contract_support.py."""
+    """The OpenAPI contract (tests/data/openai-openapi/openapi.yaml), loaded once: see contract_support.py."""
     c = load_contract()
     yield c
     print(f"\ncontract: {len(c.routes)} route templates, {c.requests} requests and {c.responses} responses "

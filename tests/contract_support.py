@@ -29,13 +29,16 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 SERVER = "https://api.openai.com"  # the spec's server is https://api.openai.com/v1; our paths start with /v1
 SPEC_URI = "urn:openai-openapi"
+# kept in the repository, unmodified (its source, commit, license and checksum: data/openai-openapi/README.md)
+SPEC_FILE = Path(__file__).resolve().parent / "data" / "openai-openapi" / "openapi.yaml"
+SPEC_SHA256 = "db5d7478feae10b4d331834c60d9765a8aa042e38419f9b1694288c11aa8ebc8"
 
 
 def spec_path() -> Path:
     env = os.environ.get("OPENAI_OPENAPI_SPEC")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
+    return SPEC_FILE
 
 
 # ---- the contract -------------------------------------------------------------------------------
@@ -435,8 +438,8 @@ def load_contract() -> Contract:
     """The contract document, parsed and repaired; fails the test when the document is missing."""
     p = spec_path()
     if not p.is_file():
-        pytest.fail(f"the OpenAPI contract is missing: {p} (clone shared/ next to the project, or set "
-                    "OPENAI_OPENAPI_SPEC)")
+        pytest.fail(f"the OpenAPI contract is missing: {p} (it is tests/data/openai-openapi/openapi.yaml in the "
+                    "repository; OPENAI_OPENAPI_SPEC may name another copy)")
     with p.open("rb") as f:
         spec = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return Contract(spec)

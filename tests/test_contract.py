@@ -1,7 +1,7 @@
 """Contract tests: real requests to the simulator, and its responses, against the OpenAPI document.
 
-The contract is OpenAI's published OpenAPI document, kept next to the project in
-shared/openai-openapi/openapi.yaml (override with OPENAI_OPENAPI_SPEC). Its paths are relative to the
+The contract is OpenAI's published OpenAPI document, kept unmodified in the repository as test data,
+tests/data/openai-openapi/openapi.yaml (override with OPENAI_OPENAPI_SPEC). Its paths are relative to the
 server https://api.openai.com/v1, so each request is validated as if it had been sent there.
 
 For every route of the simulator's ROUTES table the tests send a sample of realistic requests over
@@ -34,7 +34,7 @@ from typing import Any
 import httpx2
 import pytest
 from conftest import NOW
-from contract_support import SDK_NEWER_PROPERTIES, Contract
+from contract_support import SDK_NEWER_PROPERTIES, SPEC_FILE, SPEC_SHA256, Contract
 
 from openai_sync.simulator import Rule, Simulator, World
 from openai_sync.simulator.routes import ROUTES, Route
@@ -615,3 +615,11 @@ def test_medium_org_pages(shared_sim: Simulator, contract: Contract) -> None:
         ck.assert_clean()
     assert contract.objects - objects0 > 5000, contract.objects - objects0
     assert contract.responses - responses0 > 500
+
+
+def test_the_contract_is_the_unmodified_published_document():
+    """The copy in tests/data is byte for byte the document its README names (source, commit, checksum)."""
+    import hashlib
+
+    assert hashlib.sha256(SPEC_FILE.read_bytes()).hexdigest() == SPEC_SHA256
+    assert SPEC_SHA256 in (SPEC_FILE.parent / "README.md").read_text()

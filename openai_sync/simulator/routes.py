@@ -1,7 +1,7 @@
 """The simulated endpoints: one table of routes, and the handlers that render pages from the world.
 
 Each route states its key type, scope, limits, default order and envelope, following the OpenAPI
-contract (shared/openai-openapi/openapi.yaml) and the installed SDK where they are newer.
+contract (tests/data/openai-openapi/openapi.yaml) and the installed SDK where they are newer.
 """
 
 from __future__ import annotations
