@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import rng
-from .world import (
+from .constants import (
     AUDIO_SPEECH_PRICE,
     CODE_INTERPRETER_PRICE,
     COMPLETION_PRICES,
@@ -37,8 +37,8 @@ from .world import (
     TRANSCRIPTION_MODELS,
     TRANSCRIPTION_PRICE,
     WEB_SEARCH_PRICE,
-    World,
 )
+from .world import World
 
 WIDTHS = {"1m": 60, "1h": HOUR, "1d": DAY}
 # (default, max) buckets per page, by width
