@@ -12,7 +12,7 @@ from .api.errors import KeyProblem
 from .api.keys import ADMIN_KEYS_URL, ProjectKey, key_kind, mask, redacted_matches
 from .api.pagination import list_pages
 from .api.parallel import gather
-from .catalog import TABLES, Probe, Table, admin_probes
+from .catalog import ADMIN_PROBES, TABLES, Probe, Table, admin_probes, project_probes
 
 NO_ADMIN_KEY = ("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created by an "
                 f"organization owner at {ADMIN_KEYS_URL}.")
@@ -48,6 +48,14 @@ def preflight(admin_key: str | None, tables: list[Table], options: ClientOptions
     for p in admin_probes(tables):
         probe(client, p, "preflight")
     return client
+
+
+def organization_of(client: Client) -> str | None:
+    """The organization a key belongs to, as the API says in its responses (one cheap request if none was
+    made with it yet); None when the API does not say."""
+    if client.organization_id is None:
+        probe(client, ADMIN_PROBES[0] if client.admin else project_probes()[0], "organization")
+    return client.organization_id
 
 
 @dataclass(frozen=True)

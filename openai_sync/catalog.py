@@ -59,6 +59,9 @@ class Table:
     order_param: bool = False  # "recent": pass order=desc (else the endpoint lists newest first already)
     terminal: tuple[str, ...] = ()  # "recent": statuses after which an object never changes again
     retrieve: str = ""  # "recent": where an object still open is re-read
+    # "recent": how long after its creation an object may first be listed; each run reads that far below the
+    # newest object of the last run (0: listed when created, as the call that creates it returns it)
+    late_seconds: int = 0
     drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
 
     @property
@@ -209,7 +212,7 @@ PROJECT_TABLES: tuple[Table, ...] = (
                                                                 "response_format")),
     _project("models", "/models", "full", created_field="created", page_limit=0),  # not paginated
     _project("chat_completions", "/chat/completions", "recent", order_param=True, created_field="created",
-             json_columns=("metadata",), drop_columns=("choices",),
+             json_columns=("metadata",), drop_columns=("choices",), late_seconds=3600,
              description="Stored chat completions: metadata, model and usage; message content is opt-in"),
 )
 

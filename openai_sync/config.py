@@ -67,6 +67,8 @@ class Settings(BaseModel):
     bucket_width: str = "1d"
     start_date: date | None = None
     lookback_hours: float = Field(24.0, ge=0)
+    # audit events are listed up to minutes after their effective_at: each run re-reads this window
+    audit_lookback_minutes: float = Field(60.0, ge=0)
     state_dir: str | None = None
     chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
 

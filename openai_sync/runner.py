@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import catalog, memory
-from .access import NO_ADMIN_KEY, ProjectKeys, open_project_keys, preflight
+from .access import NO_ADMIN_KEY, ProjectKeys, open_project_keys, organization_of, preflight
 from .api.client import Client, ClientOptions, now_from
 from .api.errors import KeyProblem, SyncError
 from .api.keys import ProjectKey
@@ -55,6 +55,7 @@ class SyncConfig:
     bucket_widths: dict[str, str] = field(default_factory=dict)  # per usage table
     start_date: int = DEFAULT_START
     lookback_seconds: int = 86400
+    audit_lookback_seconds: int = 3600  # audit events listed late: each run re-reads this much before its watermark
     pipelines_dir: str | None = None
     max_retries: int = 6
     project_keys: tuple[ProjectKey, ...] = ()  # each key, with its project id when the user gave it
@@ -174,12 +175,14 @@ def _run(cfg: SyncConfig, deadline: float | None,
     admin, keys = _keys(cfg, tables, options)
     _check_destination(cfg)
     primary = admin or keys.usable[0].client
+    organization = organization_of(primary)
     clients = [c for c in [admin, *(k.client for k in keys.usable)] if c is not None]
     ledger = Ledger()
     project_tables = {t.name for t in tables if t.key == "project"} if cfg.resync else set()
     ctx = ReadContext(admin=admin, projects=keys.usable, primary=primary, ledger=ledger,
                       concurrency=max(1, cfg.concurrency), now=now_from(primary), synced_at=datetime.now(UTC),
                       start_date=cfg.start_date, lookback_seconds=cfg.lookback_seconds,
+                      audit_lookback_seconds=cfg.audit_lookback_seconds,
                       bucket_width=cfg.bucket_width, bucket_widths=dict(cfg.bucket_widths),
                       fresh=frozenset(project_tables | {a for n in project_tables for a in catalog.ancestors(n)}),
                       chat_completion_content=cfg.chat_completion_content)
@@ -187,7 +190,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
                     concurrency=cfg.concurrency, synced_at=ctx.synced_at, history=frozenset(cfg.history_tables),
                     policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
                     lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
-                    secrets=cfg.secrets())
+                    secrets=cfg.secrets(), organization=organization)
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],

@@ -381,3 +381,24 @@ def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
     cost_ranges = len(pl.costs_ranges(start, TABLES["costs"].group_by))  # split where api_key_id grouping begins
     assert probes == [1 + cost_ranges, 0]  # one per range of the first sync; then none
     assert all(rows[t] > 0 for t in tables)
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history):
+    """A user who leaves the organization no longer has roles: their user_roles rows are marked deleted (in
+    history mode, retired), while the other users' roles stay as they are."""
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=["users", "user_roles"],
+                     history_tables=["users", "user_roles"] if history else [])
+        sync(cfg)
+        hours = 49
+        leaving = [u.id for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+        assert leaving
+        live = "_valid_to IS NULL" if history else "NOT _deleted"
+        ids = ", ".join(f"'{u}'" for u in leaving)
+        assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live} AND user_id IN ({ids})") > 0
+        sim.advance(hours)
+        results, _ = sync(cfg)
+        assert all(r.status == "ok" for r in results)
+    assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live} AND user_id IN ({ids})") == 0
+    assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live}") == truth_counts(world)["user_roles"]

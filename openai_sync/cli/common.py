@@ -123,6 +123,9 @@ Start = Annotated[str | None, typer.Option(help="First day of usage and costs on
                                                 "(default 2020-01-01: the full history).")]
 Lookback = Annotated[float | None, typer.Option(help="Re-read usage buckets that ended less than this many hours "
                                                 "ago (default 24; OpenAI restates recent buckets).", min=0)]
+AuditLookback = Annotated[float | None, typer.Option("--audit-lookback-minutes", help="Re-read audit events of "
+                                                    "this many minutes before the newest one loaded (default 60; the "
+                                                    "API lists some events minutes late).", min=0)]
 StateDir = Annotated[str | None, typer.Option(help="Where dlt keeps its local working state "
                                                    "(default ~/.dlt/pipelines).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with the result instead of tables.")]

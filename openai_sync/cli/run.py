@@ -20,6 +20,7 @@ from ..report import Progress, exit_code, result_json, summary_table
 from ..runner import DEFAULT_START, RunReport, SyncConfig, sync
 from .common import (
     AsJson,
+    AuditLookback,
     BaseUrl,
     Budget,
     Command,
@@ -49,7 +50,8 @@ def _sync_config(r: Resolved) -> SyncConfig:
     return SyncConfig(admin_key=r.secrets.admin_key, base_url=s.base_url, destination=destinations.normalize(
         s.destination), schema=s.schema_name, tables=s.tables, concurrency=s.concurrency, bucket_width=default_w,
         bucket_widths=per_w, start_date=start if start is not None else DEFAULT_START,
-        lookback_seconds=int(s.lookback_hours * 3600), pipelines_dir=s.state_dir,
+        lookback_seconds=int(s.lookback_hours * 3600), audit_lookback_seconds=int(s.audit_lookback_minutes * 60),
+        pipelines_dir=s.state_dir,
         project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
         exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
         hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
@@ -146,6 +148,7 @@ def sync_cmd(
     bucket_width: Width = None,
     start_date: Start = None,
     lookback_hours: Lookback = None,
+    audit_lookback_minutes: AuditLookback = None,
     state_dir: StateDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -158,7 +161,8 @@ def sync_cmd(
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
                         concurrency=concurrency, time_budget_minutes=time_budget, bucket_width=bucket_width,
-                        start_date=start_date, lookback_hours=lookback_hours, state_dir=state_dir), as_json)
+                        start_date=start_date, lookback_hours=lookback_hours,
+                        audit_lookback_minutes=audit_lookback_minutes, state_dir=state_dir), as_json)
     code, _ = run_sync(_sync_config(r), as_json)
     raise typer.Exit(code)
 

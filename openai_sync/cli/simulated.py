@@ -64,6 +64,10 @@ def simulator(
                                                  "default: the current time.")] = None,
     no_audit_logging: Annotated[bool, typer.Option(
         "--no-audit-logging", help="Simulate an org whose audit logging is off.")] = False,
+    audit_delay: Annotated[str, typer.Option(
+        "--audit-delay", help="List audit events late, as the real API writes its log asynchronously: "
+                              "SHARE:SECONDS,... e.g. 0.15:300,0.05:1200 (15 % of the events up to 5 minutes "
+                              "after their effective_at, 5 % up to 20; the rest at once).")] = "",
 ) -> None:
     """Serve a simulated OpenAI Platform API on loopback.
 
@@ -79,7 +83,11 @@ def simulator(
         rules = parse_faults(faults)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--faults") from None
-    world = World(seed=seed, size=size.value, now=now, audit_logging=not no_audit_logging)
+    try:
+        world = World(seed=seed, size=size.value, now=now, audit_logging=not no_audit_logging,
+                      audit_delay=audit_delay)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--audit-delay") from None
 
     def announce(info: dict) -> None:
         sys.stdout.write(json.dumps(info) + "\n")

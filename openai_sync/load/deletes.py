@@ -1,11 +1,12 @@
 """After a load: what complete listings no longer have is marked `_deleted` (or, in history mode, retired).
 
 Everything here comes from the ledger (read/ledger.py): a scope is touched only where this run listed it
-completely, and nothing of a table whose reading stopped.
+completely, nothing of a table whose reading stopped, and never another organization's rows.
 - a top-level table listed completely: rows this run did not write (`_synced_at` older than the run's);
 - a fan-out: the same, per parent listed completely; a failed parent's rows stay as they are;
-- a project table: per project (and per parent object) listed completely; for a child of a project parent,
-  the children of parent objects that the parent's complete listing no longer has are gone too;
+- a project table: per project (and per parent object) listed completely;
+- a child table (a fan-out, a project's child): the children of parent objects that the parent's complete
+  listing no longer has are gone too (the roles of a user who left, a deleted vector store's files);
 - history mode: complete listings that came back empty, and children of parents that no longer exist, are
   retired (`_valid_to`); dlt's scd2 retires the rest within each parent it received rows for.
 """
@@ -20,33 +21,35 @@ from .history import VALID_TO
 from .store import Rows, Store
 
 
-def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime) -> int:
+def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org: str | None) -> int:
+    if ledger.stopped(t.name):
+        return 0
     complete = ledger.complete(t.name)
     if t.key == "project":
         failed = ledger.failed_projects([t.name])
         scopes = [s for s in complete if dict(s)["project_id"] not in failed]
     else:
         scopes = list(complete)
-    if not scopes:
-        return 0
-    n = _cascade(store, t, ledger) if t.key == "project" and t.parent else 0
-    return n + store.mark(t, Rows("deleted", tuple(scopes), synced_before=synced_at), "_deleted", True)
+    n = _cascade(store, t, ledger, org) if t.parent else 0
+    if scopes:
+        n += store.mark(t, Rows("deleted", org, tuple(scopes), synced_before=synced_at), "_deleted", True)
+    return n
 
 
-def _cascade(store: Store, t: Table, ledger: Ledger) -> int:
-    """Children of a project's parent objects that its complete listing no longer has (a deleted vector store's
-    files) are gone."""
+def _cascade(store: Store, t: Table, ledger: Ledger, org: str | None) -> int:
+    """Children of parent objects that the parent's complete listing no longer has are gone: the roles of a user
+    who left the organization, a deleted vector store's files (per project)."""
     assert t.parent and t.parent_column
     failed = ledger.failed_projects([t.parent])
     n = 0
     for scope, listing in ledger.listings(t.parent).items():
-        if listing.ids is None or dict(scope)["project_id"] in failed:
+        if listing.ids is None or dict(scope).get("project_id") in failed:
             continue
-        n += store.mark(t, Rows("deleted", (scope,), outside=(t.parent_column, listing.ids)), "_deleted", True)
+        n += store.mark(t, Rows("deleted", org, (scope,), outside=(t.parent_column, listing.ids)), "_deleted", True)
     return n
 
 
-def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime) -> None:
+def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str | None) -> None:
     """History mode: retire the current versions no row of this run replaced, where a listing was complete."""
     if ledger.stopped(t.name):
         return
@@ -54,12 +57,12 @@ def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime) -> None:
     if not t.parent:
         whole = complete.get(WHOLE)
         if whole is not None and whole.rows == 0:
-            store.mark(t, Rows("history"), VALID_TO, boundary)
+            store.mark(t, Rows("history", org), VALID_TO, boundary)
         return
     assert t.parent_column
     empty = tuple(s for s, listing in complete.items() if listing.rows == 0)
     if empty:
-        store.mark(t, Rows("history", empty), VALID_TO, boundary)
+        store.mark(t, Rows("history", org, empty), VALID_TO, boundary)
     parents = ledger.listings(t.parent).get(WHOLE)
     if parents is not None and parents.ids is not None:
-        store.mark(t, Rows("history", outside=(t.parent_column, parents.ids)), VALID_TO, boundary)
+        store.mark(t, Rows("history", org, outside=(t.parent_column, parents.ids)), VALID_TO, boundary)

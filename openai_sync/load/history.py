@@ -49,11 +49,12 @@ def write_disposition(boundary: datetime) -> dict[str, Any]:
             "row_version_column_name": VERSION, "boundary_timestamp": boundary}
 
 
-def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime) -> int:
-    """Objects that this run retired without a new version: deleted from the organization."""
+def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime, org: str | None) -> int:
+    """Objects of the organization that this run retired without a new version: deleted from it."""
     pk = ", ".join(table.primary_key)
-    found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} = %s AND ({pk}) NOT IN "
-                            f"(SELECT {pk} FROM {qualified} WHERE {VALID_TO} IS NULL)", boundary)
+    found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} = %s AND organization_id IS NOT "
+                            f"DISTINCT FROM %s AND ({pk}) NOT IN (SELECT {pk} FROM {qualified} WHERE {VALID_TO} IS "
+                            "NULL)", boundary, org)
     return int(found[0][0]) if found else 0
 
 

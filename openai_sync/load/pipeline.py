@@ -21,7 +21,7 @@ from ..api.errors import SyncError
 from ..catalog import Table
 from ..read import reader_of
 from ..read.context import ReadContext
-from . import deletes, destinations, history
+from . import deletes, destinations, history, organizations
 from .lake import LakeStore
 from .resources import LoadPlan, project_state, table_resource
 from .store import SqlStore
@@ -48,6 +48,7 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
                             pipelines_dir=plan.pipelines_dir)
     out = Loaded(_forget_local_state_of_a_new_destination(pipeline))
     pipeline = out.pipeline
+    organizations.refuse_another(pipeline, plan.destination, plan.schema, plan.organization)  # before any read
     switched = [] if plan.resync else _history_switched(pipeline, plan, tables, out.notes)
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
@@ -92,10 +93,11 @@ def _mark(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table]) 
             if t.name not in existing:
                 continue
             if t.name in plan.history:
-                deletes.retire(store, t, ctx.ledger, plan.synced_at)
-                out[t.name] = history.gone_count(sql, t, sql.make_qualified_table_name(t.name), plan.synced_at)
+                deletes.retire(store, t, ctx.ledger, plan.synced_at, plan.organization)
+                out[t.name] = history.gone_count(sql, t, sql.make_qualified_table_name(t.name), plan.synced_at,
+                                                 plan.organization)
             elif plan.soft_delete(t):
-                out[t.name] = deletes.soft_delete(store, t, ctx.ledger, plan.synced_at)
+                out[t.name] = deletes.soft_delete(store, t, ctx.ledger, plan.synced_at, plan.organization)
     return out
 
 

@@ -40,6 +40,7 @@ class LoadPlan:
     lake: bool = False
     resync: bool = False
     secrets: tuple[str, ...] = ()  # every key of the run: scrubbed from any message
+    organization: str | None = None  # the keys' organization: the only one whose rows a run marks
 
     def soft_delete(self, table: Table) -> bool:
         return table.soft_delete and table.name not in self.history

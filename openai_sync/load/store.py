@@ -18,11 +18,12 @@ LIVE = {"deleted": "_deleted = FALSE", "history": "_valid_to IS NULL"}
 
 @dataclass(frozen=True)
 class Rows:
-    """Rows of a table that are still current (`live`: not `_deleted`, or the current history version), and
-    within any of `scopes` (None: anywhere; a scope is column = value pairs, () the whole table), whose
-    `outside` column is none of its values, and synced before a time."""
+    """Rows of one organization (its id, or None: rows without one) that are still current (`live`: not
+    `_deleted`, or the current history version), within any of `scopes` (None: anywhere; a scope is column =
+    value pairs, () the whole table), whose `outside` column is none of its values, and synced before a time."""
 
     live: Literal["deleted", "history"]
+    organization: str | None
     scopes: tuple[Scope, ...] | None = None
     outside: tuple[str, tuple[str, ...]] | None = None
     synced_before: datetime | None = None
@@ -30,7 +31,7 @@ class Rows:
 
 def where(rows: Rows) -> tuple[str, list[Any]]:
     """The WHERE clause selecting `rows`, with %s placeholders, and its arguments."""
-    parts, args = [LIVE[rows.live]], []
+    parts, args = [LIVE[rows.live], "organization_id IS NOT DISTINCT FROM %s"], [rows.organization]
     if rows.synced_before is not None:
         parts.append("_synced_at < %s")
         args.append(rows.synced_before)

@@ -3,6 +3,11 @@
 It is one newest-first cursor chain, so a first sync of a large organization would be thousands of requests
 one after another: after the first page, the rest of the range is cut into `effective_at` windows read in
 parallel. The watermark (in the table's dlt state) moves only once every window was read.
+
+OpenAI writes the audit log asynchronously: an event can be listed minutes after its effective_at, later
+than events that happened after it. So each run reads from `audit_lookback_seconds` before the watermark
+(the newest effective_at loaded): an event listed at most that late after the run before is read by the
+next run; merge on id keeps each event once. The cost is a page or two per run.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ PAGES_PER_WINDOW = 16  # each window's last page is partial: more windows cost m
 def read_audit(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     client = ctx.org_client()
     watermark = state.get("watermark")
-    lo = int(watermark) if watermark is not None else None
+    lo = int(watermark) - ctx.audit_lookback_seconds if watermark is not None else None
     # gte, not gt: events of the same second may arrive later; merge on id keeps each one once
     bounds: dict[str, int] = {"gte": lo} if lo is not None else {}
     newest = watermark

@@ -46,6 +46,7 @@ class ReadContext:
     synced_at: datetime
     start_date: int  # where a first sync of usage, costs and the audit log begins
     lookback_seconds: int
+    audit_lookback_seconds: int = 3600
     bucket_width: str = "1d"
     bucket_widths: dict[str, str] = field(default_factory=dict)
     fresh: frozenset[str] = frozenset()  # project tables read from scratch (resync): their state is ignored

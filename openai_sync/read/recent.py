@@ -1,6 +1,7 @@
 """The `recent` way of reading a project list: newest first, down to the newest object of the last run, plus
 the objects that were still open then (re-read by id). Objects in a terminal state never change again, and
-these cannot be deleted, so nothing else needs reading."""
+these cannot be deleted, so nothing else needs reading. A table whose objects may be listed after their
+creation (`late_seconds`: stored chat completions) is read that far below the last run's newest object."""
 
 from __future__ import annotations
 
@@ -36,12 +37,13 @@ def read_recent(client: Client, table: Table, fields: dict[str, str],
     known = set(state.get("at_watermark", [])) - set(open_ids)
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
+    floor = None if watermark is None else watermark - table.late_seconds
     for page in list_pages(client, fill(table.path, fields), list_params(table), limit=table.page_limit,
                            envelope=table.envelope, label=table.name):
         older = False
         for it in page:
             when = created(table, it)
-            if watermark is not None and when < watermark:
+            if floor is not None and when < floor:
                 older = True  # everything after this is older still: already read
                 break
             if when == watermark and it.get("id") in known:

@@ -163,7 +163,8 @@ class World:
     """A simulated organization. Thread-safe for reads; the clock moves under a lock."""
 
     def __init__(self, seed: int = 0, size: str | Size = "small", now: int | None = None,
-                 audit_logging: bool = True, **overrides: Any) -> None:
+                 audit_logging: bool = True, audit_delay: str | tuple[tuple[float, int], ...] = (),
+                 **overrides: Any) -> None:
         base = SIZES[size] if isinstance(size, str) else size
         self.size = replace(base, **overrides) if overrides else base
         self.size_name = size if isinstance(size, str) else "custom"
@@ -172,6 +173,8 @@ class World:
         self.now = self.now0
         self.start = (self.now0 - self.size.history_days * DAY) // DAY * DAY
         self.audit_logging = audit_logging
+        # ingestion delay of audit events: (share, longest delay in seconds) bands; see parse_audit_delay
+        self.audit_delay = parse_audit_delay(audit_delay) if isinstance(audit_delay, str) else tuple(audit_delay)
         self.lock = threading.Lock()
         self.keys: dict[str, Key] = {}
         self.org_id = "org-" + rng.token(24, seed, "org")
@@ -558,7 +561,8 @@ class World:
         def make(i: int) -> Item:
             aid = f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}"
             t = eff(i)
-            return Item(aid, t, None, lambda now: self._audit_json(i, aid, t), None)
+            # listed from when it becomes visible (t plus its ingestion delay); effective_at stays t
+            return Item(aid, t + self.audit_visible_after(i), None, lambda now: self._audit_json(i, aid, t), None)
 
         def index_of(aid: str) -> int | None:
             if not aid.startswith("audit_log-") or len(aid) < 21:
@@ -570,6 +574,16 @@ class World:
             return i if aid == f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}" else None
 
         return Seq(n, make, index_of, eff)
+
+    def audit_visible_after(self, i: int) -> int:
+        """Seconds between event i's effective_at and when the audit log lists it: the real API writes the log
+        asynchronously. Each event falls in one band of `audit_delay` (by a hash), uniformly within it."""
+        u = rng.unit(self.seed, "ald", i)
+        for share, longest in self.audit_delay:
+            if u < share:
+                return 1 + int(rng.unit(self.seed, "aldv", i) * longest)
+            u -= share
+        return 0
 
     AUDIT_TYPES = ("login.succeeded", "login.succeeded", "login.succeeded", "login.failed",
                    "logout.succeeded", "api_key.created", "api_key.updated", "api_key.deleted",
@@ -647,6 +661,25 @@ class World:
                     pd = ProjectData(self, self.project_by_id[project_id])
                     self._project_data[project_id] = pd
         return pd
+
+
+def parse_audit_delay(spec: str) -> tuple[tuple[float, int], ...]:
+    """`SHARE:SECONDS,...`: that share of the audit events (0..1) becomes visible up to that many seconds after
+    its effective_at; the rest at once. `0.15:300,0.05:1200`: 15 % within 5 minutes, 5 % within 20."""
+    bands = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        share, sep, seconds = part.partition(":")
+        try:
+            band = (float(share), int(seconds))
+        except ValueError:
+            band = (-1.0, -1)
+        if not sep or not 0 <= band[0] <= 1 or band[1] < 1:
+            raise ValueError(f"bad audit delay {part!r}: SHARE:SECONDS with SHARE in 0..1 and SECONDS >= 1, "
+                             "e.g. 0.15:300,0.05:1200")
+        bands.append(band)
+    if sum(b[0] for b in bands) > 1:
+        raise ValueError(f"the shares of the audit delay {spec!r} add up to more than 1")
+    return tuple(bands)
 
 
 def redact(secret: str) -> str:
