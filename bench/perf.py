@@ -32,7 +32,8 @@ from the requests openai-sync made: the pages needed at the largest page size ea
   buckets only (routes.usage: `limit` buckets a page however many group_by results they hold), so no further
   split is needed;
 - costs: days / COSTS_PAGE (180) per range, two ranges when the history crosses COSTS_API_KEY_GROUPING_FROM
-  (the API refuses group_by=api_key_id before it, so openai-sync splits there; read/buckets.costs_ranges).
+  (the API refuses group_by=api_key_id before it, so openai-sync splits there; read/costs.py. A further split
+  where an organization's costs accept user_id with project_id is not counted: the bound stays a lower bound).
 Not counted: the key checks (openai-sync's 3 preflight requests) and the listings that match project keys
 to their projects; those are openai-sync's own overhead. Approximations: the row counts are those after the
 load (a full sync of a frozen clock sees every object once); an audit log or a usage range split into

@@ -194,7 +194,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
-                       list(keys.problems), [*keys.notes, *loaded.notes], loaded.pipeline)
+                       list(keys.problems), [*keys.notes, *ledger.notes, *loaded.notes], loaded.pipeline)
     limited = sum(c.throttle.throttled for c in clients)
     if limited:
         report.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as "

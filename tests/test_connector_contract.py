@@ -38,6 +38,7 @@ import inspect
 import re
 import types
 import typing
+import urllib.parse
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,12 @@ from conftest import NOW
 from contract_support import SERVER, SPEC_URI, Contract, SpecRequest, _esc, describe, schema_error
 from jsonschema import Draft202012Validator
 from openai.resources.admin.organization.usage import Usage
-from openai.types.admin.organization import usage_decisions_params
+from openai.types.admin.organization import (
+    usage_completions_params,
+    usage_costs_params,
+    usage_decisions_params,
+    usage_web_search_calls_params,
+)
 from openapi_core.exceptions import OpenAPIError
 from openapi_schema_validator import OAS31Validator
 
@@ -75,6 +81,15 @@ HOUR, DAY = 3600, 86400
 SDK_ENDPOINTS: dict[str, tuple[type, types.ModuleType, str]] = {
     "/organization/usage/decisions": (usage_decisions_params.UsageDecisionsParams, usage_decisions_params,
                                       "decisions"),
+}
+
+# Query parameters whose values the installed SDK accepts beyond the contract (it is newer): (template, name) ->
+# the SDK's params TypedDict, whose annotation of that parameter stands in for the contract's.
+# test_sdk_newer_params_are_newer_than_the_contract checks that the SDK still allows strictly more.
+SDK_NEWER_PARAMS: dict[tuple[str, str], type] = {
+    ("/organization/usage/completions", "group_by"): usage_completions_params.UsageCompletionsParams,
+    ("/organization/usage/web_search_calls", "group_by"): usage_web_search_calls_params.UsageWebSearchCallsParams,
+    ("/organization/costs", "group_by"): usage_costs_params.UsageCostsParams,
 }
 
 # Endpoints whose `limit` has no documented maximum at all: the connector's page size there cannot be
@@ -156,6 +171,10 @@ def contract_endpoint(c: Contract, template: str) -> Endpoint:
             p["name"], schema, OAS31Validator({"$ref": f"{SPEC_URI}#{ptr}/schema"}, registry=c.registry),
             required=bool(p.get("required")), style=style, explode=p.get("explode", style == "form"),
             description=" ".join(filter(None, [p.get("description"), schema.get("description")])))
+    for (where, name), params_td in SDK_NEWER_PARAMS.items():
+        if where == template:
+            newer = sdk_schema(typing.get_type_hints(params_td)[name])
+            ep.params[name].schema, ep.params[name].validator = newer, Draft202012Validator(newer)
     return ep
 
 
@@ -247,13 +266,21 @@ class Checked:
     encodings: Counter[str]
 
 
+def is_user_grouping_probe(path: str, query: str) -> bool:
+    """The one-day costs request grouped by project_id and user_id with which read/costs.py finds where the API
+    accepts that combination: "unsupported combinations return HTTP 400" (SDK), so a 400 is its answer."""
+    q = urllib.parse.parse_qs(query)
+    return (path == "/v1/organization/costs" and q.get("group_by[]") == ["project_id", "user_id"]
+            and q.get("limit") == ["1"] and int(q["end_time"][0]) - int(q["start_time"][0]) == DAY)
+
+
 def check_request(c: Contract, endpoints: Endpoints, entry: dict[str, Any], admin_key: str) -> Checked:
     """One logged request (method, path, raw query, status, masked key) against its endpoint's contract."""
     method, path, query = entry["method"], entry["path"], entry["query"]
     where = f"{method} {path}?{query}"
     problems: list[str] = []
     enc: Counter[str] = Counter()
-    if entry["status"] != 200:
+    if entry["status"] != 200 and not (entry["status"] == 400 and is_user_grouping_probe(path, query)):
         problems.append(f"{where}: answered {entry['status']}")
     if entry.get("key") != mask(admin_key):
         problems.append(f"{where}: sent with the key {entry.get('key')}, not the Admin key")
@@ -323,7 +350,9 @@ def check_request(c: Contract, endpoints: Endpoints, entry: dict[str, Any], admi
     # and openapi-core, on the request as the document spells it, with the key it names
     if ep.source == "contract":
         c.requests += 1
-        url = httpx2.URL(f"{SERVER}{path}", params=plain)
+        # a parameter whose newer values the SDK allows was checked against the SDK above
+        known = [(n, v) for n, v in plain if (ep.template, n) not in SDK_NEWER_PARAMS]
+        url = httpx2.URL(f"{SERVER}{path}", params=known)
         req = httpx2.Request(method, url, headers={"Authorization": f"Bearer {admin_key}"})
         try:
             c.app.validate_apicall_request(SpecRequest(req))
@@ -507,6 +536,15 @@ def test_catalog_claims_the_contracts_maxima(contract: Contract) -> None:
             if ep.limit_range("1d")[1] != claim:
                 wrong.append(f"{t.name}: page {claim}, documented maximum {ep.limit_range('1d')[1]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_sdk_newer_params_are_newer_than_the_contract(contract: Contract) -> None:
+    """Each SDK_NEWER_PARAMS entry: the SDK allows every value the contract does, and more."""
+    for (template, name), params_td in SDK_NEWER_PARAMS.items():
+        documented = resolve_all(contract, next(p for p in contract.operation(template)["parameters"]
+                                                if p["name"] == name)["schema"])
+        sdk = sdk_schema(typing.get_type_hints(params_td)[name])
+        assert set(documented["items"]["enum"]) < set(sdk["items"]["enum"]), (template, name)
 
 
 def test_sdk_endpoints_are_newer_than_the_contract(contract: Contract) -> None:

@@ -312,9 +312,19 @@ def test_costs_only_1d_and_limits(api):
 @pytest.mark.parametrize("dims", [["project_id"], ["line_item"], ["api_key_id"], ["project_id", "line_item"],
                                   list(COST_DIMS)])
 def test_costs_group_by(shared_sim, api, dims):
-    got = cost_buckets(api, start_time=CUTOFF, end_time=NOW, group_by=dims)
-    flat = cost_buckets(api, start_time=CUTOFF, end_time=NOW)
-    assert len(got) == (NOW - CUTOFF) // DAY
+    start = CUTOFF
+    since = shared_sim.world.costs_user_with_project_from  # user_id with project_id: from that day, if ever
+    if "user_id" in dims and "project_id" in dims:
+        if since is None or since > NOW - DAY:
+            e = api.err(400, "/organization/costs", start_time=CUTOFF, end_time=NOW, group_by=dims)
+            assert e["param"] == "group_by" and "user_id" in e["message"]
+            return
+        start = max(CUTOFF, since)
+        if since > CUTOFF:
+            assert api.err(400, "/organization/costs", start_time=since - DAY, end_time=NOW, group_by=dims)
+    got = cost_buckets(api, start_time=start, end_time=NOW, group_by=dims)
+    flat = cost_buckets(api, start_time=start, end_time=NOW)
+    assert len(got) == (NOW - start) // DAY
     w = shared_sim.world
     keys = {k.id for p in w.projects for k in p.api_keys}
     for b, f in zip(got, flat, strict=True):

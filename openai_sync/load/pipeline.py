@@ -50,12 +50,15 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     pipeline = out.pipeline
     organizations.refuse_another(pipeline, plan.destination, plan.schema, plan.organization)  # before any read
     switched = [] if plan.resync else _history_switched(pipeline, plan, tables, out.notes)
+    regrouped = [] if plan.resync else _regrouped(pipeline, tables, out.notes)
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
-    resources = [table_resource(plan, ctx, t) for t in tables if t.name not in switched]
+    reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
+    resources = [table_resource(plan, ctx, t) for t in tables if t.name not in switched and t.name not in regrouped]
     workers = max(1, plan.concurrency)
-    if rebuilt:
-        pipeline.extract(rebuilt, workers=workers, loader_file_format="parquet", refresh="drop_resources")
+    for first in (rebuilt, reloaded):  # each replaces its tables and their state
+        if first:
+            pipeline.extract(first, workers=workers, loader_file_format="parquet", refresh="drop_resources")
     if resources:
         pipeline.extract(resources, workers=workers, loader_file_format="parquet",
                          refresh="drop_resources" if plan.resync else None)
@@ -130,6 +133,25 @@ def _history_switched(pipeline: Any, plan: LoadPlan, tables: list[Table], notes:
                 notes.append(f"{t.name}: history mode turned {'on' if on else 'off'}, so the table was rebuilt from "
                              "a full listing" + (" (its history starts now)" if on else ""))
     return switched
+
+
+def _regrouped(pipeline: Any, tables: list[Table], notes: list[str]) -> list[str]:
+    """Usage and cost tables last read with other dimensions: their rows' synthetic ids include the dimensions,
+    so such a table is reloaded from the start (re-read buckets would otherwise sit beside the old rows)."""
+    source = pipeline.state.get("sources", {}).get(pipeline.default_schema_name, {})
+    out = []
+    for t in tables:
+        state = source.get("resources", {}).get(t.name) or {}
+        if t.strategy != "buckets" or "cursor" not in state:
+            continue  # never read: nothing to reload
+        # before the grouping was kept, the fullest grouping of results_per_bucket was the one read
+        stored = state.get("group_by") or max(state.get("results_per_bucket") or {""}, key=len)
+        now = ",".join(t.group_by)
+        if stored != now:
+            out.append(t.name)
+            notes.append(f"{t.name}: its dimensions changed ({stored or 'unknown'} -> {now}), so it was reloaded "
+                         "from the start: the synthetic ids of its rows include them")
+    return out
 
 
 def _rebuilt(plan: LoadPlan, ctx: ReadContext, tables: list[Table], untouched: set[str],

@@ -15,9 +15,10 @@ from typing import Any
 
 from ..api.pagination import bucket_pages, page_data
 from ..api.parallel import interleave, split_range
-from ..catalog import COSTS_API_KEY_GROUPING_FROM, COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
+from ..catalog import COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
 from .bucket_rows import buckets_to_arrow, floor_to
 from .context import ReadContext, history_start
+from .costs import costs_ranges
 
 RESULTS_PER_PAGE = 30_000  # a page's results held at once, per worker: bounds memory whatever the organization
 
@@ -34,7 +35,7 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
     fullest: dict[str, int] = {}
     lock = threading.Lock()
     streams = []
-    for lo, hi, group_by in costs_ranges(start, table.group_by) if table.mode == "costs" else [
+    for lo, hi, group_by in costs_ranges(ctx, table, start, state) if table.mode == "costs" else [
             (start, None, table.group_by)]:
         base: dict[str, Any] = {"bucket_width": width, "group_by": list(group_by)}
         end = hi if hi is not None else floor_to(ctx.now, width) + w  # the bucket in progress included
@@ -60,6 +61,7 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
     state["width"] = width
     state["cursor"] = max(start, floor_to(final_before, width))
     state["results_per_bucket"] = known | fullest
+    state["group_by"] = ",".join(table.group_by)  # a change of dimensions reloads the table (load/pipeline.py)
 
 
 def _page_size(results_per_bucket: int, most: int) -> int:
@@ -88,11 +90,3 @@ def _arrow_pages(ctx: ReadContext, table: Table, params: dict[str, Any], until: 
     for tbl in bucket_pages(ctx.org_client(), table.path, params, until=until, label=table.name, digest=arrow):
         if tbl is not None:
             yield tbl
-
-
-def costs_ranges(start: int, dims: tuple[str, ...]) -> list[tuple[int, int | None, tuple[str, ...]]]:
-    """Costs refuse api_key_id grouping before 2025-12-06: split there instead of losing the grouping."""
-    if start >= COSTS_API_KEY_GROUPING_FROM or "api_key_id" not in dims:
-        return [(start, None, dims)]
-    return [(start, COSTS_API_KEY_GROUPING_FROM, tuple(d for d in dims if d != "api_key_id")),
-            (COSTS_API_KEY_GROUPING_FROM, None, dims)]

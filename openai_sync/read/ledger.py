@@ -49,6 +49,7 @@ class Ledger:
         self._errors: dict[str, str] = {}
         self._stopped: set[str] = set()
         self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
+        self.notes: list[str] = []  # what a reader found that the user should know, though nothing failed
 
     # ---- written by readers ----------------------------------------------------------------------------
     def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None) -> None:
@@ -60,6 +61,10 @@ class Ledger:
         """This scope could not be read (the table's other scopes may have been)."""
         with self._lock:
             self._failed.setdefault(table, {})[scope] = error
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes.append(text)
 
     def advance(self, table: str, key: str, state: dict[str, Any]) -> None:
         """A project table's next state for one scope; committed only if its project fully succeeded."""

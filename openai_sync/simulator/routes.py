@@ -380,6 +380,12 @@ def costs(req: Request) -> dict[str, Any]:
     if "api_key_id" in group_by and start < COSTS_API_KEY_GROUPING_FROM:
         raise ApiError(400, "Grouping by 'api_key_id' is only supported for time ranges starting on or after "
                             "2025-12-06 (start_time >= 1764979200).", param="group_by", code="invalid_value")
+    since = req.world.costs_user_with_project_from
+    if "user_id" in group_by and ("project_id" in group_by or req.many("project_ids")) and (
+            since is None or start < since):
+        raise ApiError(400, "Grouping costs by 'user_id' together with 'project_id' (or the 'project_ids' filter) "
+                            "is not supported for this organization and time range.", param="group_by",
+                       code="invalid_value")
     filters = {}
     if req.many("project_ids"):
         filters["project_id"] = set(req.many("project_ids"))

@@ -164,7 +164,7 @@ class World:
 
     def __init__(self, seed: int = 0, size: str | Size = "small", now: int | None = None,
                  audit_logging: bool = True, audit_delay: str | tuple[tuple[float, int], ...] = (),
-                 **overrides: Any) -> None:
+                 costs_user_with_project_from: int | str | None = "seed", **overrides: Any) -> None:
         base = SIZES[size] if isinstance(size, str) else size
         self.size = replace(base, **overrides) if overrides else base
         self.size_name = size if isinstance(size, str) else "custom"
@@ -178,6 +178,14 @@ class World:
         self.lock = threading.Lock()
         self.keys: dict[str, Key] = {}
         self.org_id = "org-" + rng.token(24, seed, "org")
+        # costs grouped by user_id together with project_id: "depends on the organization and requested time
+        # range" (SDK). Here: answered for ranges starting on or after this day, 400 before it; None: never.
+        # By default a day within the history in three organizations of four, never in the fourth.
+        if costs_user_with_project_from == "seed":
+            days = self.size.history_days
+            costs_user_with_project_from = None if rng.unit(seed, "cupn") < 0.25 else \
+                self.start + rng.randint(1, max(1, days - 1), seed, "cupf") * DAY
+        self.costs_user_with_project_from = costs_user_with_project_from
         self.org_name = "Simulated Org " + rng.token(4, seed, "orgname")
         self._project_data: dict[str, ProjectData] = {}
         self._build_org()
