@@ -48,6 +48,7 @@ class Table:
     envelope: Envelope = "list"
     params: tuple[tuple[str, str], ...] = ()  # fixed query parameters
     group_by: tuple[str, ...] = ()  # usage and costs: every documented dimension
+    metrics: tuple[str, ...] = ()  # usage: every integer metric the SDK declares (declared, so typed even if null)
     json_columns: tuple[str, ...] = ()  # nested values kept as one JSON column instead of child tables
     # columns that may be null on every row of a load: declared, so that they exist with their type anyway
     timestamp_columns: tuple[str, ...] = ()
@@ -99,31 +100,44 @@ def _project(name: str, path: str, mode: Mode, pk: tuple[str, ...] = ("project_i
     return Table(name, path, mode, pk, key="project", **kw)  # type: ignore[arg-type]
 
 
-def _usage(name: str, endpoint: str, dims: tuple[str, ...], what: str) -> Table:
-    return Table(f"usage_{name}", f"/organization/usage/{endpoint}", "usage", group_by=dims,
+def _usage(name: str, endpoint: str, dims: tuple[str, ...], metrics: tuple[str, ...], what: str) -> Table:
+    return Table(f"usage_{name}", f"/organization/usage/{endpoint}", "usage", group_by=dims, metrics=metrics,
                  description=f"{what} per time bucket and every group_by dimension")
 
 
 _KEYED = ("project_id", "user_id", "api_key_id")
+_REQUESTS = ("num_model_requests",)
+# completions and decisions: every token count the SDK declares (tests/test_dimensions.py compares)
+_TOKENS = ("input_tokens", "output_tokens", "num_model_requests", "input_audio_tokens", "input_cache_write_12h_tokens",
+           "input_cache_write_30m_tokens", "input_cache_write_tokens", "input_cached_audio_tokens",
+           "input_cached_image_tokens", "input_cached_text_tokens", "input_cached_tokens", "input_image_tokens",
+           "input_text_tokens", "input_uncached_tokens", "output_audio_tokens", "output_image_tokens",
+           "output_text_tokens")
 
 ORG_TABLES: tuple[Table, ...] = (
     Table("audit_logs", "/organization/audit_logs", "audit", json_columns=("event_data",),
           description="Who did what in the organization; the per-type detail object is folded into event_data"),
-    _usage("completions", "completions", (*_KEYED, "model", "batch", "service_tier", "api_source"),
+    _usage("completions", "completions", (*_KEYED, "model", "batch", "service_tier", "api_source"), _TOKENS,
            "Completions tokens and requests"),
-    _usage("embeddings", "embeddings", (*_KEYED, "model"), "Embeddings tokens and requests"),
-    _usage("moderations", "moderations", (*_KEYED, "model"), "Moderations tokens and requests"),
-    _usage("images", "images", (*_KEYED, "model", "size", "source"), "Images generated"),
-    _usage("audio_speeches", "audio_speeches", (*_KEYED, "model"), "Text-to-speech characters"),
-    _usage("audio_transcriptions", "audio_transcriptions", (*_KEYED, "model"), "Transcribed seconds"),
-    _usage("vector_stores", "vector_stores", ("project_id",), "Vector store bytes"),
-    _usage("code_interpreter_sessions", "code_interpreter_sessions", ("project_id",), "Code interpreter sessions"),
-    _usage("file_search_calls", "file_search_calls", (*_KEYED, "vector_store_id"), "File search calls"),
+    _usage("embeddings", "embeddings", (*_KEYED, "model"), ("input_tokens", *_REQUESTS),
+           "Embeddings tokens and requests"),
+    _usage("moderations", "moderations", (*_KEYED, "model"), ("input_tokens", *_REQUESTS),
+           "Moderations tokens and requests"),
+    _usage("images", "images", (*_KEYED, "model", "size", "source"), ("images", *_REQUESTS), "Images generated"),
+    _usage("audio_speeches", "audio_speeches", (*_KEYED, "model"), ("characters", *_REQUESTS),
+           "Text-to-speech characters"),
+    _usage("audio_transcriptions", "audio_transcriptions", (*_KEYED, "model"), ("seconds", *_REQUESTS),
+           "Transcribed seconds"),
+    _usage("vector_stores", "vector_stores", ("project_id",), ("usage_bytes",), "Vector store bytes"),
+    _usage("code_interpreter_sessions", "code_interpreter_sessions", ("project_id",), ("num_sessions",),
+           "Code interpreter sessions"),
+    _usage("file_search_calls", "file_search_calls", (*_KEYED, "vector_store_id"), ("num_requests",),
+           "File search calls"),
     _usage("web_search_calls", "web_search_calls", (*_KEYED, "model", "context_level", "api_source"),
-           "Web search calls"),
+           ("num_requests", *_REQUESTS), "Web search calls"),
     # newer than the OpenAPI document: the installed SDK knows it (SPEC 4.1: "any further usage endpoint"),
     # with every dimension the SDK documents for it, api_source included
-    _usage("decisions", "decisions", (*_KEYED, "model", "batch", "service_tier", "api_source"),
+    _usage("decisions", "decisions", (*_KEYED, "model", "batch", "service_tier", "api_source"), _TOKENS,
            "Decisions tokens and requests"),
     # costs refuse some groupings for some ranges: read/costs.py cuts the ranges around them
     Table("costs", "/organization/costs", "costs",
@@ -235,6 +249,18 @@ def select(names: list[str] | tuple[str, ...] | None, *, admin: bool = True, pro
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(unknown)}. Valid tables: {', '.join(TABLES)}")
     return [TABLES[n] for n in names]
+
+
+def bucket_columns(table: Table) -> dict[str, str]:
+    """Every column of a usage or cost table that the catalog declares, with its type (dlt's type names): so
+    that a page where a metric is null everywhere does not change the column's type, and an empty table has
+    its columns. Fields nobody declared yet are added as they come (read/bucket_rows.py)."""
+    cols = {"start_time": "timestamp", "end_time": "timestamp", "bucket_width": "text", "final": "bool"}
+    cols |= {d: "bool" if d == "batch" else "text" for d in table.group_by}
+    cols |= dict.fromkeys(table.metrics, "bigint")
+    if table.mode == "costs":
+        cols |= {"amount": "decimal", "currency": "text", "quantity": "double", "quantity_unit": "text"}
+    return cols
 
 
 def descendants(name: str) -> list[str]:

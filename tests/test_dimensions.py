@@ -96,3 +96,27 @@ def test_a_table_whose_dimensions_changed_is_reloaded_without_duplicates(dest, m
     assert got.keys() == want.keys() and all(abs(float(got[d]) - v) < 1e-6 for d, v in want.items())
     assert dest.one("SELECT count(*) - count(DISTINCT id) FROM openai.costs") == 0
     assert dest.one("SELECT count(api_source) FROM openai.costs") > 0 and n_old > 0
+
+
+USAGE_RESULTS = {"file_search_calls": "file_searches", "web_search_calls": "web_searches"}
+
+
+def sdk_result_fields(table: catalog.Table) -> dict[str, type]:
+    """The fields of the SDK's result model of a usage table (by its `object` literal), with their types."""
+    endpoint = table.path.rsplit("/", 1)[-1]
+    want = f"organization.usage.{USAGE_RESULTS.get(endpoint, endpoint)}.result"
+    for name in ("usage_completions_response", "usage_decisions_response"):
+        module = importlib.import_module(f"openai.types.admin.organization.{name}")
+        for cls in vars(module).values():
+            fields = getattr(cls, "model_fields", {})
+            if "object" in fields and typing.get_args(fields["object"].annotation) == (want,):
+                return {k: f.annotation for k, f in fields.items() if k != "object"}
+    raise AssertionError(f"no SDK result model for {table.name}")
+
+
+@pytest.mark.parametrize("table", [t for t in catalog.ORG_TABLES if t.mode == "usage"], ids=lambda t: t.name)
+def test_every_metric_the_sdk_declares_is_a_typed_column(table):
+    fields = sdk_result_fields(table)
+    ints = {k for k, tp in fields.items() if int in (tp, *typing.get_args(tp))}
+    assert set(table.metrics) == ints
+    assert set(fields) - ints == set(table.group_by)  # every other field is a dimension

@@ -416,3 +416,32 @@ def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history)
         assert all(r.status == "ok" for r in results)
     assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live} AND user_id IN ({ids})") == 0
     assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live}") == truth_counts(world)["user_roles"]
+
+
+def test_every_table_exists_after_the_first_sync_with_its_declared_columns(world, dest):
+    """A table whose listing returned no rows (usage_code_interpreter_sessions of a small organization, a project
+    without assistants, ...) still exists after a first sync, with the columns the catalog declares, typed."""
+    from openai_sync.catalog import ALL_TABLES, bucket_columns
+    from openai_sync.config import ProjectKey
+
+    keys = [ProjectKey(k, p) for p, k in world.project_keys.items()]
+    with Simulator(world) as sim:
+        results, _ = sync(config(sim, dest, project_keys=keys))
+    assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results if r.error]
+    empty = [r.name for r in results if r.rows == 0]
+    assert "usage_code_interpreter_sessions" in empty  # the case the issue names
+    columns: dict[str, dict[str, str]] = {}
+    for t, c, typ in dest.q("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                            "WHERE table_schema = 'openai'"):
+        columns.setdefault(t, {})[c] = typ
+    type_name = {"text": "VARCHAR", "bigint": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE",
+                 "timestamp": "TIMESTAMP WITH TIME ZONE", "decimal": "DECIMAL"}
+    for t in ALL_TABLES:
+        assert t.name in columns, f"{t.name} does not exist"
+        want = {c: "VARCHAR" for c in (*t.primary_key, "organization_id")} | {"_synced_at": "TIMESTAMP WITH TIME ZONE"}
+        want |= {c: "TIMESTAMP WITH TIME ZONE" for c in t.timestamp_columns}
+        if t.strategy == "buckets":
+            want |= {c: type_name[k] for c, k in bucket_columns(t).items()}
+        for c, typ in want.items():
+            got = columns[t.name].get(c)
+            assert got is not None and got.startswith(dest.type_name(typ).split("(")[0]), (t.name, c, got, typ)

@@ -53,8 +53,10 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     regrouped = [] if plan.resync else _regrouped(pipeline, tables, out.notes)
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
+    stored = _stored_columns(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
-    resources = [table_resource(plan, ctx, t) for t in tables if t.name not in switched and t.name not in regrouped]
+    resources = [table_resource(plan, ctx, t, stored=stored.get(t.name)) for t in tables
+                 if t.name not in switched and t.name not in regrouped]
     workers = max(1, plan.concurrency)
     for first in (rebuilt, reloaded):  # each replaces its tables and their state
         if first:
@@ -71,6 +73,14 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     _load(pipeline, out.notes)
     out.deleted = _mark(pipeline, plan, ctx, [t for t in tables if t.name not in untouched])
     return out
+
+
+def _stored_columns(pipeline: Any) -> dict[str, dict[str, str]]:
+    """Each table the destination has, with its columns' types (as dlt's schema knows them)."""
+    if not pipeline.default_schema_name:
+        return {}  # a new pipeline: no table yet
+    return {name: {c: col.get("data_type") for c, col in t.get("columns", {}).items() if col.get("data_type")}
+            for name, t in pipeline.default_schema.tables.items() if not name.startswith("_dlt")}
 
 
 def _load(pipeline: Any, notes: list[str]) -> None:

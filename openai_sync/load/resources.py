@@ -14,15 +14,18 @@ from datetime import datetime
 from typing import Any
 
 import dlt
+import pyarrow as pa
+from dlt.extract import materialize_schema_item
 
 from ..api.errors import ApiProblem, SyncError
 from ..api.keys import scrub
-from ..catalog import Table
+from ..catalog import Table, bucket_columns
 from ..read import reader_of, state_kind
 from ..read.context import ReadContext
 from ..read.ledger import Ledger, PartialFailure
 from ..read.projects import STATE_KEY
 from . import history
+from .conform import ARROW, conform
 from .privacy import ColumnPolicy
 
 
@@ -47,7 +50,12 @@ class LoadPlan:
 
 
 def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
-    cols: dict[str, Any] = {c: {"data_type": "json"} for c in table.json_columns}
+    cols: dict[str, Any] = {}
+    if table.strategy == "buckets":
+        for c, kind in bucket_columns(table).items():
+            cols[c] = ({"data_type": "decimal", "precision": 38, "scale": 12} if kind == "decimal"
+                       else {"data_type": kind, "timezone": True} if kind == "timestamp" else {"data_type": kind})
+    cols |= {c: {"data_type": "json"} for c in table.json_columns}
     cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
     cols.update({c: {"data_type": "text"} for c in table.text_columns})
     cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
@@ -59,9 +67,11 @@ def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     return cols
 
 
-def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None = None) -> Any:
-    """The dlt resource of a table; `pages`: already read (a table rebuilt for a history-mode switch)."""
-    rows = _rows(plan, ctx, table, pages)
+def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None = None,
+                   stored: dict[str, str] | None = None) -> Any:
+    """The dlt resource of a table; `pages`: already read (a table rebuilt for a history-mode switch); `stored`:
+    the table's columns and types in the destination (None: it has no such table yet)."""
+    rows = _rows(plan, ctx, table, pages, stored)
     common = {"name": table.name, "primary_key": list(table.primary_key), "max_table_nesting": 0,
               "parallelized": True}
     if table.name in plan.history:
@@ -75,23 +85,30 @@ def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[A
     return resource
 
 
-def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None) -> Iterator[Any]:
+def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None,
+          stored: dict[str, str] | None) -> Iterator[Any]:
     """Run one table's reader; a failure is recorded for that table and does not stop the others."""
     ledger = ctx.ledger
     ledger.start(table.name)
     whole: list[dict[str, Any]] | None = [] if table.name in plan.history and not table.parent else None
+    types = dict(stored or {})  # Arrow columns keep the type they first had (conform.py)
+    yielded = False
     try:
         source = iter(pages) if pages is not None else reader_of(table)(ctx, table, _state(table))
         for page in source:
-            page = _shape(plan, table, page)
+            page = _shape(plan, table, page, types)
             n = len(page) if isinstance(page, list) else page.num_rows
             ledger.count(table.name, n)
             if whole is not None:
                 whole.extend(page)  # SCD2 retires what a load lacks: only a whole listing may be loaded
             elif n:
+                yielded = True
                 yield page
         if whole:
+            yielded = True
             yield whole
+        if not yielded and stored is None:  # a first sync: the table exists, with its declared columns, even empty
+            yield _empty(table, hints(table, plan.soft_delete(table))) if plan.lake else materialize_schema_item()
     except PartialFailure as e:
         ledger.stop(table.name, str(e), partial=True)
     except SyncError as e:
@@ -106,6 +123,11 @@ def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | Non
         ledger.finish(table.name)
 
 
+def _empty(table: Table, columns: dict[str, Any]) -> pa.Table:
+    """No rows, the declared columns: what creates an empty Delta table (dlt's empty marker cannot be merged)."""
+    return pa.table({c: pa.array([], ARROW.get(h["data_type"], pa.string())) for c, h in columns.items()})
+
+
 def _state(table: Table) -> dict[str, Any]:
     """What the reader may keep between runs: its table's dlt state (committed with the load that used it);
     project tables get their shared state read only (see project_state); other tables keep none."""
@@ -115,9 +137,9 @@ def _state(table: Table) -> dict[str, Any]:
     return dlt.current.resource_state() if kind == "table" else {}
 
 
-def _shape(plan: LoadPlan, table: Table, page: Any) -> Any:
+def _shape(plan: LoadPlan, table: Table, page: Any, types: dict[str, str]) -> Any:
     if not isinstance(page, list):  # an Arrow table of usage or cost rows
-        return plan.policy.arrow(table, page) if plan.policy else page
+        return conform(plan.policy.arrow(table, page) if plan.policy else page, types)
     soft, versioned = plan.soft_delete(table), table.name in plan.history
     if soft or versioned or plan.policy:
         for row in page:

@@ -103,6 +103,37 @@ class Stats:
             return out
 
 
+SHAPES = ("nulls", "strings", "empty", "floats", "new")
+TIMES = ("created", "effective_at", "start_time", "end_time", "expires_at")
+
+
+def _reshape(out: dict[str, Any], hit: int) -> None:
+    """Schema-valid in form, varied in types, as servers drift: each page that the `shapes` fault hits gets one
+    of SHAPES in turn, on the numbers of every object (and of its nested objects) that are neither ids nor
+    times: all null, turned into strings, into empty strings, into floats, or beside new fields whose type
+    changes from page to page. Ids, keys and times are left alone (they are how rows are told apart)."""
+    shape = SHAPES[hit % len(SHAPES)]
+    objects = out.get("data") if isinstance(out.get("data"), list) else [out]
+    for obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        for target in obj.get("results") or [obj] if obj.get("object") == "bucket" else [obj]:
+            _reshape_one(target, shape, hit)
+
+
+def _reshape_one(obj: dict[str, Any], shape: str, hit: int, depth: int = 0) -> None:
+    for k, v in list(obj.items()):
+        if isinstance(v, dict) and depth < 1:
+            _reshape_one(v, shape, hit, depth + 1)
+        if not isinstance(v, int | float) or isinstance(v, bool) or k == "id" or k.endswith(("_id", "_at", "_time")) \
+                or k in TIMES:
+            continue
+        obj[k] = {"nulls": None, "strings": str(v), "empty": "", "floats": float(v) + 0.5, "new": v}[shape]
+    if shape == "new" and depth == 0:
+        obj["sim_new_metric"] = hit if hit % 2 else f"n{hit}"  # an integer on one page, a string on the next
+        obj["sim_new_flag"] = bool(hit % 2)
+
+
 def _corrupt(out: dict[str, Any], kind: str) -> None:
     """Valid JSON, wrong content, in the page's first object: `noid` drops its id (a bucket its start_time),
     `unknown` makes it an object type and a field that no client knows yet, `huge` puts an absurdly large
@@ -233,6 +264,8 @@ class SimApp:
                         obj.update(drifted)
             if rule is not None and rule.kind in ("noid", "unknown", "huge"):
                 _corrupt(out, rule.kind)
+            elif rule is not None and rule.kind == "shapes":
+                _reshape(out, rule.hits)
             # orjson refuses integers beyond 64 bits; the standard library writes them, as a server might
             body = json.dumps(out).encode() if rule is not None and rule.kind == "huge" else orjson.dumps(out)
             if rule is not None and rule.kind == "malformed":
