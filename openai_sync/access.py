@@ -80,10 +80,12 @@ class KeyIndex:
         return [p for p in self.projects if p.get("status", "active") == "active" and not p.get("archived_at")]
 
 
-def key_index(admin: Client, label: str, workers: int = 8) -> KeyIndex:
-    """One listing of the projects, then one of each project's keys, in parallel."""
+def key_index(admin: Client, label: str, workers: int = 8, *, keys: bool = True) -> KeyIndex:
+    """One listing of the projects, then (with `keys`) one of each project's keys, in parallel."""
     projects = [p for page in list_pages(admin, "/organization/projects", {"include_archived": "true"}, limit=100,
                                          label=label) for p in page]
+    if not keys:
+        return KeyIndex(projects, {})
 
     def redacted(pid: str) -> list[str]:
         return [k.get("redacted_value", "") for page in list_pages(
@@ -121,19 +123,22 @@ class ProjectKeys:
 
 
 def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, options: ClientOptions) -> ProjectKeys:
-    """Each project key with its project, found with the Admin key when not given. Keys of archived projects
-    are skipped with a note; every unusable key gets a sentence saying why and what to do."""
+    """Each project key with its project, found with the Admin key when not given. When every key was given with
+    its project (PROJECT_ID=KEY, as setup saves them), nothing is looked up but the projects (which are archived):
+    each key is sent with its project, and the API refuses a key given for another project. Keys of archived
+    projects are skipped with a note; every unusable key gets a sentence saying why and what to do."""
     usable: list[ProjectAccess] = []
     problems: list[str] = []
     notes: list[str] = []
     index: KeyIndex | None = None
+    lookup = any(pk.project_id is None for pk in keys if key_kind(pk.key) != "admin")
     for pk in keys:
         if key_kind(pk.key) == "admin":
             problems.append(f"the project key {mask(pk.key)} is an Admin key (sk-admin-...); use it as the Admin key "
                             "(OPENAI_ADMIN_KEY) instead")
             continue
         if admin is not None and index is None:
-            index = key_index(admin, "identify project keys")
+            index = key_index(admin, "identify project keys", keys=lookup)
         who = identify(pk, index)
         if who.conflict:
             problems.append(f"the project key {mask(pk.key)} was given for project {pk.project_id}, but it belongs "
@@ -148,5 +153,9 @@ def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, option
             notes.append(f"project {who.project_id} is archived, so its key {mask(pk.key)} no longer works: its "
                          "project tables keep the data of the last sync")
             continue
-        usable.append(ProjectAccess(who.project_id, options.client(pk.key, admin=False)))
+        if any(u.project_id == who.project_id for u in usable):
+            problems.append(f"the project key {mask(pk.key)} was given for project {who.project_id}, which has a key "
+                            "already; only the first is used: remove the other, or fix its PROJECT_ID=KEY entry")
+            continue
+        usable.append(ProjectAccess(who.project_id, options.client(pk.key, admin=False, project=who.project_id)))
     return ProjectKeys(tuple(usable), tuple(problems), tuple(notes))

@@ -21,11 +21,12 @@ __all__ = ["FAIL", "PASS", "WARN", "Check", "check_destination", "run_checks", "
 AUDIT_LOG_SETTINGS = "https://platform.openai.com/settings/organization/data-controls/data-retention"
 
 
-def run_checks(r: Resolved, *, max_retries: int = 2) -> list[Check]:
+def run_checks(r: Resolved, *, max_retries: int = 2, identified: dict[str, str] | None = None) -> list[Check]:
+    """Every check, in order. `identified` receives each project key's project, where found (setup saves them)."""
     s, sec = r.settings, r.secrets
     options = ClientOptions(s.base_url, max_retries=max_retries)
     checks, admin = _admin_checks(sec.admin_key, bool(sec.project_keys), options)
-    checks += _project_checks(list(sec.project_keys), admin, options)
+    checks += _project_checks(list(sec.project_keys), admin, options, {} if identified is None else identified)
     checks.append(check_destination(s.destination, s.schema_name))
     return checks
 
@@ -65,7 +66,8 @@ def _admin_checks(key: str | None, has_project_keys: bool, options: ClientOption
     return checks, admin
 
 
-def _project_checks(keys: list[ProjectKey], admin: Client | None, options: ClientOptions) -> list[Check]:
+def _project_checks(keys: list[ProjectKey], admin: Client | None, options: ClientOptions,
+                    identified: dict[str, str]) -> list[Check]:
     if admin is not None and not keys:
         return [Check("project keys", WARN, "no project keys: project-level tables (files, batches, evals, ...) "
                                             "will not sync. Add a read-only key per project you want.")]
@@ -79,14 +81,14 @@ def _project_checks(keys: list[ProjectKey], admin: Client | None, options: Clien
                                                       f"key belongs to: {e}"))
     covered: set[str] = set()
     for i, pk in enumerate(keys, 1):
-        checks += _project_key(f"project key {i}", pk, admin, index, options, covered)
+        checks += _project_key(f"project key {i}", pk, admin, index, options, covered, identified)
     if index is not None and index.projects:
         checks.append(_coverage(index, covered))
     return checks
 
 
 def _project_key(label: str, pk: ProjectKey, admin: Client | None, index: KeyIndex | None,
-                 options: ClientOptions, covered: set[str]) -> list[Check]:
+                 options: ClientOptions, covered: set[str], identified: dict[str, str]) -> list[Check]:
     """Does the key work, which project is it, and which of the project tables may it read."""
     if key_kind(pk.key) == "admin":
         return [Check(label, FAIL, f"{mask(pk.key)} is an Admin key (sk-admin-...), pasted where a project key "
@@ -114,6 +116,7 @@ def _project_key(label: str, pk: ProjectKey, admin: Client | None, index: KeyInd
                                    "organization. Check the PROJECT_ID in PROJECT_ID=KEY.")]
     if pid:
         covered.add(pid)
+        identified[pk.key] = pid
         checks = [Check(label, PASS, f"{mask(pk.key)} works and belongs to project {names.get(pid, pid)} ({pid}).")]
     else:
         why = "several projects have keys that look like it" if len(who.matches) > 1 else (

@@ -25,7 +25,7 @@ from .api.keys import ProjectKey, key_kind, mask
 from .catalog import TABLES, WIDTH_SECONDS
 from .load import destinations
 from .load.destinations import SCHEMA_RE
-from .load.history import refused
+from .load.history import parse_ignored, refused
 
 DEFAULT_CONFIG = "openai-sync.toml"
 DEFAULT_DESTINATION = destinations.DEFAULT
@@ -62,6 +62,7 @@ class Settings(BaseModel):
     block_columns: list[str] | None = None  # TABLE.COLUMN never loaded
     hash_columns: list[str] | None = None  # TABLE.COLUMN loaded as a keyed hash (hash_key is a secret)
     history_tables: list[str] | None = None  # SCD2: every version kept, with _valid_from / _valid_to
+    history_ignore_columns: list[str] | None = None  # TABLE.COLUMN left out of the version hash (volatile fields)
     concurrency: int = Field(8, ge=1, le=64)
     time_budget_minutes: float | None = Field(None, gt=0)  # no request starts after it; what was read is loaded
     bucket_width: str = "1d"
@@ -107,6 +108,12 @@ class Settings(BaseModel):
             if wrong:
                 raise ValueError(f"history mode is not available for {', '.join(wrong)}; it is for organization "
                                  f"tables listed whole each run: {', '.join(ok)}")
+        return v or None
+
+    @field_validator("history_ignore_columns")
+    @classmethod
+    def _ignored(cls, v: list[str] | None) -> list[str] | None:
+        parse_ignored(v or [])
         return v or None
 
     @field_validator("bucket_width")

@@ -65,10 +65,12 @@ class SyncConfig:
     hash_columns: tuple[str, ...] = ()
     hash_key: str | None = None
     history_tables: tuple[str, ...] = ()  # SCD2: every version kept (load/history.py)
+    history_ignore_columns: tuple[str, ...] = ()  # TABLE.COLUMN left out of the version hash (still updated)
     time_budget: float | None = None  # seconds: no request starts after that; what was read is loaded
 
     def __post_init__(self) -> None:  # lists given by callers become tuples: the configuration cannot change
-        for name in ("tables", "exclude_tables", "project_keys", "block_columns", "hash_columns", "history_tables"):
+        for name in ("tables", "exclude_tables", "project_keys", "block_columns", "hash_columns", "history_tables",
+                     "history_ignore_columns"):
             value = _tuple(getattr(self, name))
             object.__setattr__(self, name, () if value is None and name != "tables" else value)
 
@@ -159,6 +161,14 @@ def _refuse(cfg: SyncConfig) -> None:
     if wrong:
         raise SyncError(f"history mode is not available for {wrong[0]!r}: it is for organization tables that are "
                         f"listed whole each run ({', '.join(ok)})")
+    try:
+        ignored = history.parse_ignored(cfg.history_ignore_columns)
+    except ValueError as e:
+        raise SyncError(str(e)) from None
+    outside = sorted(set(ignored) - set(cfg.history_tables))
+    if outside:
+        raise SyncError(f"history_ignore_columns names {outside[0]}, which is not kept in history mode: add it to "
+                        "history_tables, or drop its entries from history_ignore_columns")
     if destinations.kind(cfg.destination) == "filesystem" and cfg.history_tables:
         raise SyncError(destinations.LAKE_NO_HISTORY)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
@@ -188,6 +198,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
                       chat_completion_content=cfg.chat_completion_content)
     plan = LoadPlan(destination=cfg.destination, schema=cfg.schema, pipelines_dir=cfg.pipelines_dir,
                     concurrency=cfg.concurrency, synced_at=ctx.synced_at, history=frozenset(cfg.history_tables),
+                    history_ignore=history.parse_ignored(cfg.history_ignore_columns),
                     policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
                     lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
                     secrets=cfg.secrets(), organization=organization)

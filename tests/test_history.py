@@ -178,3 +178,40 @@ def test_a_switch_whose_listing_fails_leaves_the_table_as_it_was(dest):
         results, run = sync(config(sim, dest, tables=["users"], history_tables=["users"]))
         assert [r.status for r in results] == ["ok"] and any("history mode turned on" in x for x in run.notes)
         assert dest.one("SELECT count(*) FROM openai.users WHERE _valid_to IS NULL") == n
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_volatile_columns_make_no_version_but_stay_current(dest, ignore):
+    """project_api_keys.last_used_at moves every hour: in history mode each move is a new version of every key,
+    unless history_ignore_columns names it; then the current version still shows the latest value."""
+    world = World(seed=7, size="small", now=NOW)
+    extra = {"history_ignore_columns": ["project_api_keys.last_used_at"]} if ignore else {}
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=["project_api_keys"], history_tables=["project_api_keys"], **extra)
+        sync(cfg)
+        versions = dest.one("SELECT count(*) FROM openai.project_api_keys")
+        sim.advance(5)
+        results, _ = sync(cfg)
+        assert results[0].status == "ok", results[0].error
+        keys = {k.id: k for p in admin_client(sim).admin.organization.projects.list(limit=100, include_archived=True)
+                for k in admin_client(sim).admin.organization.projects.api_keys.list(p.id, limit=100)}
+    now_versions = dest.one("SELECT count(*) FROM openai.project_api_keys")
+    if ignore:
+        assert now_versions == versions  # no new version for a new last_used_at
+    else:
+        assert now_versions > versions
+    shown = dict(dest.q("SELECT id, epoch(last_used_at)::BIGINT FROM openai.project_api_keys WHERE _valid_to IS NULL"))
+    assert {k: v.last_used_at for k, v in keys.items() if k in shown} == shown  # the latest, either way
+
+
+def test_history_ignore_columns_are_checked(tmp_path):
+    from openai_sync.load.history import parse_ignored
+
+    assert parse_ignored(["project_api_keys.last_used_at"]) == {"project_api_keys": frozenset({"last_used_at"})}
+    for bad, says in (("files.bytes", "history mode can keep"), ("users", "TABLE.COLUMN"),
+                      ("users.id", "primary key")):
+        with pytest.raises(ValueError, match=says):
+            parse_ignored([bad])
+    with Simulator(World(seed=7, size="small", now=NOW)) as sim, pytest.raises(SyncError, match="not kept in history"):
+        sync(config(sim, Dest("duckdb", tmp_path), history_tables=["users"],
+                    history_ignore_columns=["project_api_keys.last_used_at"]))

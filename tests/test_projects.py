@@ -173,16 +173,36 @@ def test_without_an_admin_key_a_project_key_needs_its_project_id(world, dest):
 
 
 def test_a_key_given_for_another_project_is_refused_while_the_others_sync(world, dest):
+    """Keys are looked up (one of them has no project): the wrong PROJECT_ID is caught before reading."""
     pids = list(world.project_keys)
     with Simulator(world) as sim:
         cfg = config(sim, dest, explicit=True)
         first = replace(cfg.project_keys[0], project_id=pids[1])  # the first key claims to be the second project's
-        cfg = replace(cfg, project_keys=[first, *cfg.project_keys[1:]])
+        last = replace(cfg.project_keys[-1], project_id=None)  # and one key is given alone: keys are looked up
+        cfg = replace(cfg, project_keys=[first, *cfg.project_keys[1:-1], last])
         _results, run = sync(cfg)
     assert len(run.key_problems) == 1 and "belongs to" in run.key_problems[0] and pids[0] in run.key_problems[0]
     assert world.project_keys[pids[0]] not in run.key_problems[0]
     got = loaded(dest, "files")
     assert pids[0] not in got and set(got) == set(pids[1:])
+
+
+def test_keys_saved_with_their_projects_are_not_looked_up_and_a_wrong_one_is_refused_by_the_api(world, dest):
+    """Every key given as PROJECT_ID=KEY (as setup saves them): no listing of the projects' keys; each key is sent
+    with its project, so one given for another project fails that project's tables, with a sentence."""
+    pids = list(world.project_keys)
+    with Simulator(world) as sim:
+        results, run = sync(config(sim, dest, explicit=True))
+        assert all(r.status == "ok" for r in results) and run.key_problems == []
+        looked_up = sum(c.requests["identify project keys"] for c in run.clients)
+        assert looked_up == 1  # no listing of each project's keys: only the projects (which are archived)
+        wrong = [ProjectKey(world.project_keys[pids[0]], pids[1]),  # the first key, given for the second project
+                 *[ProjectKey(world.project_keys[p], p) for p in pids[2:]]]
+        results, run = sync(replace(config(sim, dest), project_keys=wrong))
+    failed = {r.name: r.error for r in results if r.status != "ok"}
+    assert failed and all(f"does not belong to project {pids[1]}" in e for e in failed.values()), failed
+    assert all(world.project_keys[pids[0]] not in e for e in failed.values())
+    assert set(loaded(dest, "files")) >= set(pids[2:])
 
 
 def test_a_key_revoked_mid_sync_fails_its_project_only(world, dest):

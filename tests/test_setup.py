@@ -807,3 +807,15 @@ def test_interactive_setup_with_a_failing_check_asks_before_saving(sim, tmp_path
     assert_no_secret("".join(transcript), secrets_of(sim), "the terminal of setup")
     assert not (tmp_path / "openai-sync.toml").exists() and not (tmp_path / "openai-sync.secrets.toml").exists()
     assert not (tmp_path / "openai_sync.duckdb").exists()  # the checks create nothing
+
+
+def test_setup_saves_each_project_key_with_the_project_it_found(sim, tmp_path):
+    """Keys given alone are saved as PROJECT_ID=KEY: later runs look nothing up (tests/test_projects.py)."""
+    import tomllib
+
+    w = sim.world
+    r = cli(sim, tmp_path, "setup", "--non-interactive", "--destination", f"{tmp_path}/wh.duckdb", admin=w.admin_key,
+            project=list(w.project_keys.values()))
+    assert r.exit_code == 0, r.output
+    saved = tomllib.loads((tmp_path / "openai-sync.secrets.toml").read_text())["connections"]["default"]
+    assert sorted(saved["project_keys"]) == sorted(f"{p}={k}" for p, k in w.project_keys.items())

@@ -42,9 +42,9 @@ class ClientOptions:
     gate: Gate | None = None  # None: each client bounds itself (Save & Test)
     deadline: float | None = None  # time.monotonic() after which no request starts
 
-    def client(self, key: str, *, admin: bool) -> Client:
+    def client(self, key: str, *, admin: bool, project: str | None = None) -> Client:
         return Client(self.base_url, key, admin=admin, max_concurrency=self.concurrency,
-                      max_retries=self.max_retries, gate=self.gate, deadline=self.deadline)
+                      max_retries=self.max_retries, gate=self.gate, deadline=self.deadline, project=project)
 
 
 class Client:
@@ -53,7 +53,7 @@ class Client:
 
     def __init__(self, base_url: str, key: str, *, admin: bool, max_concurrency: int = 8, max_retries: int = 6,
                  timeout: float = 120.0, gate: Gate | None = None, deadline: float | None = None,
-                 max_rate_limit_wait: float = 900.0) -> None:
+                 max_rate_limit_wait: float = 900.0, project: str | None = None) -> None:
         self.key = key
         self.admin = admin
         self.role = "Admin key" if admin else "project key"
@@ -63,6 +63,10 @@ class Client:
                                  base_url=base_url, max_retries=max_retries, timeout=timeout,
                                  http_client=openai.DefaultHttpxClient(event_hooks={"response": [hook]},
                                                                        timeout=timeout))
+        # the SDK would take OPENAI_ORG_ID and OPENAI_PROJECT_ID from the environment: these headers are ours.
+        # A project key sent with its project (PROJECT_ID=KEY) is refused by the API if it is another's.
+        self.sdk.organization, self.sdk.project = None, project
+        self.project = project
         self.gate = gate or Gate(max_concurrency)
         self.deadline = deadline  # time.monotonic() after which no request starts (the run's time budget)
         self.max_rate_limit_wait = max_rate_limit_wait  # per request, beyond the SDK's own retries
@@ -138,6 +142,9 @@ class Client:
     def _status_error(self, e: openai.APIStatusError, path: str) -> SyncError:
         who = f"the {self.role} {mask(self.key)}"
         msg = _api_message(e)
+        if e.status_code == 401 and "match project" in msg:
+            return KeyProblem(f"{who} does not belong to project {self.project} (the API refuses it for that "
+                              "project); fix its PROJECT_ID=KEY entry, or run openai-sync setup again")
         if e.status_code == 401:
             return KeyProblem(f"{who} was rejected (401: unknown, revoked or mistyped). "
                               + (f"Create a read-only Admin key at {ADMIN_KEYS_URL} and set OPENAI_ADMIN_KEY."

@@ -55,6 +55,7 @@ def _sync_config(r: Resolved) -> SyncConfig:
         project_keys=r.secrets.project_keys, chat_completion_content=s.chat_completion_content,
         exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
         hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
+        history_ignore_columns=s.history_ignore_columns or [],
         time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None)
 
 

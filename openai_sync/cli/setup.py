@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -175,7 +176,11 @@ def setup_cmd(
     except ConfigError as e:
         raise _fail(str(e), as_json) from None
     resolved = Resolved(connection, settings, secrets, r.config_path, {})
-    checks = run_checks(resolved)
+    identified: dict[str, str] = {}
+    checks = run_checks(resolved, identified=identified)
+    # saved as PROJECT_ID=KEY: later runs look nothing up, and each key is sent with its project
+    secrets = replace(secrets, project_keys=[replace(k, project_id=k.project_id or identified.get(k.key))
+                                             for k in secrets.project_keys])
     result = _print_checks(checks, as_json, resolved)
     if result != "ok" and not force and not (
             interactive and typer.confirm("Some checks failed. Save this configuration anyway?", default=False)):

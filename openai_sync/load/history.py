@@ -37,8 +37,10 @@ def refused(names: list[str]) -> tuple[list[str], list[str]]:
     return [n for n in names if n not in ok], ok
 
 
-def version_hash(row: dict[str, Any]) -> str:
-    body = {k: v for k, v in row.items() if k not in UNVERSIONED}
+def version_hash(row: dict[str, Any], ignore: frozenset[str] = frozenset()) -> str:
+    """The hash dlt compares to tell a new version: of every column but `_synced_at` and the volatile ones
+    (history_ignore_columns, such as project_api_keys.last_used_at)."""
+    body = {k: v for k, v in row.items() if k not in UNVERSIONED and k not in ignore}
     return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z,
                                         default=str), digest_size=16).hexdigest()
 
@@ -47,6 +49,37 @@ def write_disposition(boundary: datetime) -> dict[str, Any]:
     # one boundary for the whole run, so that versions retired by dlt and by `retire_unseen` agree
     return {"disposition": "merge", "strategy": "scd2", "validity_column_names": [VALID_FROM, VALID_TO],
             "row_version_column_name": VERSION, "boundary_timestamp": boundary}
+
+
+def parse_ignored(entries: list[str] | tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """`history_ignore_columns` entries (TABLE.COLUMN) by table; raises ValueError with a sentence."""
+    ok = [t.name for t in TABLES.values() if capable(t)]
+    out: dict[str, set[str]] = {}
+    for e in entries:
+        table, _, column = e.strip().partition(".")
+        if not column or table not in ok:
+            raise ValueError(f"history_ignore_columns entry {e!r} must be TABLE.COLUMN of a table that history mode "
+                             f"can keep: {', '.join(ok)}")
+        if column in TABLES[table].primary_key:
+            raise ValueError(f"history_ignore_columns entry {e!r} is part of {table}'s primary key: a key is never "
+                             "volatile")
+        out.setdefault(table, set()).add(column)
+    return {t: frozenset(c) for t, c in out.items()}
+
+
+def refresh_volatile(sql: Any, table: Table, qualified: str, latest: list[tuple[tuple[Any, ...], dict[str, Any]]],
+                     org: str | None) -> int:
+    """The volatile columns of each current version, set to this run's values: they are left out of the version
+    hash, so a change of them alone makes no new version, but the current version still shows the latest."""
+    key = " AND ".join(f"{c} = %s" for c in table.primary_key)
+    n = 0
+    with sql.begin_transaction():
+        for pk, values in latest:
+            sets = ", ".join(f"{c} = %s" for c in values)
+            sql.execute_sql(f"UPDATE {qualified} SET {sets} WHERE {key} AND {VALID_TO} IS NULL AND organization_id "
+                            "IS NOT DISTINCT FROM %s", *values.values(), *pk, org)
+            n += 1
+    return n
 
 
 def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime, org: str | None) -> int:

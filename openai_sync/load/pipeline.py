@@ -107,6 +107,9 @@ def _mark(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table]) 
                 continue
             if t.name in plan.history:
                 deletes.retire(store, t, ctx.ledger, plan.synced_at, plan.organization)
+                if t.name in plan.history_ignore:
+                    history.refresh_volatile(sql, t, sql.make_qualified_table_name(t.name),
+                                             ctx.ledger.latest_values(t.name), plan.organization)
                 out[t.name] = history.gone_count(sql, t, sql.make_qualified_table_name(t.name), plan.synced_at,
                                                  plan.organization)
             elif plan.soft_delete(t):

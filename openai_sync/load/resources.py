@@ -9,7 +9,7 @@ other tables. The column hints declare what may be null on every row, so that ev
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ class LoadPlan:
     synced_at: datetime
     policy: ColumnPolicy
     history: frozenset[str] = frozenset()
+    history_ignore: dict[str, frozenset[str]] = field(default_factory=dict)  # volatile columns per history table
     lake: bool = False
     resync: bool = False
     secrets: tuple[str, ...] = ()  # every key of the run: scrubbed from any message
@@ -96,7 +97,7 @@ def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | Non
     try:
         source = iter(pages) if pages is not None else reader_of(table)(ctx, table, _state(table))
         for page in source:
-            page = _shape(plan, table, page, types)
+            page = _shape(plan, table, page, types, ledger)
             n = len(page) if isinstance(page, list) else page.num_rows
             ledger.count(table.name, n)
             if whole is not None:
@@ -137,10 +138,11 @@ def _state(table: Table) -> dict[str, Any]:
     return dlt.current.resource_state() if kind == "table" else {}
 
 
-def _shape(plan: LoadPlan, table: Table, page: Any, types: dict[str, str]) -> Any:
+def _shape(plan: LoadPlan, table: Table, page: Any, types: dict[str, str], ledger: Ledger) -> Any:
     if not isinstance(page, list):  # an Arrow table of usage or cost rows
         return conform(plan.policy.arrow(table, page) if plan.policy else page, types)
     soft, versioned = plan.soft_delete(table), table.name in plan.history
+    ignore = plan.history_ignore.get(table.name, frozenset())
     if soft or versioned or plan.policy:
         for row in page:
             if soft:
@@ -148,7 +150,10 @@ def _shape(plan: LoadPlan, table: Table, page: Any, types: dict[str, str]) -> An
             if plan.policy:
                 plan.policy.row(table, row)  # blocking and hashing: last, and once
             if versioned:
-                row[history.VERSION] = history.version_hash(row)
+                row[history.VERSION] = history.version_hash(row, ignore)
+                if ignore:
+                    ledger.latest(table.name, tuple(row.get(c) for c in table.primary_key),
+                                  {c: row.get(c) for c in sorted(ignore)})
     return page
 
 

@@ -50,6 +50,7 @@ class Ledger:
         self._stopped: set[str] = set()
         self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []  # what a reader found that the user should know, though nothing failed
+        self._latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
 
     # ---- written by readers ----------------------------------------------------------------------------
     def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None) -> None:
@@ -61,6 +62,14 @@ class Ledger:
         """This scope could not be read (the table's other scopes may have been)."""
         with self._lock:
             self._failed.setdefault(table, {})[scope] = error
+
+    def latest(self, table: str, key: tuple[Any, ...], values: dict[str, Any]) -> None:
+        """This run's values of a history table's volatile columns, for one row (by primary key)."""
+        with self._lock:
+            self._latest.setdefault(table, []).append((key, values))
+
+    def latest_values(self, table: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+        return list(self._latest.get(table, []))
 
     def note(self, text: str) -> None:
         with self._lock:

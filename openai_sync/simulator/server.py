@@ -222,6 +222,10 @@ class SimApp:
                 raise ApiError(404, f"Invalid URL ({method} {path})", code=None)
             route, params = found
             k = self._authenticate(key, route, params)
+            project = headers.get(b"openai-project", b"").decode("latin-1")
+            if project and k.kind == "project" and project != k.project_id:
+                raise ApiError(401, "OpenAI-Project header should match project for API key.",
+                               code="mismatched_project")
             ok, wait, left = self.limiter.take(k.secret)
             extra = self.limiter.headers(left)
             if not ok:
