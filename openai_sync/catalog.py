@@ -63,11 +63,14 @@ class Table:
     # "recent": how long after its creation an object may first be listed; each run reads that far below the
     # newest object of the last run (0: listed when created, as the call that creates it returns it)
     late_seconds: int = 0
+    # "recent": a complete listing at least this often (seconds), so that objects deleted at the source are seen
+    # and marked `_deleted` (0: these objects cannot be deleted)
+    reconcile_seconds: int = 0
     drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
 
     @property
     def soft_delete(self) -> bool:
-        return self.mode == "full"
+        return self.mode == "full" or self.reconcile_seconds > 0
 
     @property
     def strategy(self) -> Strategy:
@@ -229,7 +232,7 @@ PROJECT_TABLES: tuple[Table, ...] = (
                                                                 "response_format")),
     _project("models", "/models", "full", created_field="created", page_limit=0),  # not paginated
     _project("chat_completions", "/chat/completions", "recent", order_param=True, created_field="created",
-             json_columns=("metadata",), drop_columns=("choices",), late_seconds=3600,
+             json_columns=("metadata",), drop_columns=("choices",), late_seconds=3600, reconcile_seconds=86400,
              description="Stored chat completions: metadata, model and usage; message content is opt-in"),
 )
 

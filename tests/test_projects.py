@@ -281,3 +281,26 @@ def test_an_unexpected_error_in_a_project_table_moves_no_projects_state(world, d
         results, _ = sync(cfg)
         assert [r.status for r in results] == ["ok"]
     assert loaded(dest, table) == {p: c for p, c in truth(world)[table].items() if c}
+
+
+def test_stored_chat_completions_deleted_at_the_source_are_marked_deleted(world, dest):
+    """chat_completions is read newest first; once a day the whole listing is read, and what it no longer has
+    was deleted at the source (the simulator deletes one stored completion in ten within three days)."""
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=["chat_completions"])
+        sync(cfg)
+        first = sim.stats()["by_endpoint"].get("GET /chat/completions", 0)
+        sim.advance(2)  # within the day: newest first only, nothing deleted is noticed yet
+        sync(cfg)
+        sim.advance(70)  # a day has passed: the whole listing
+        results, _ = sync(cfg)
+    assert results[0].status == "ok"
+    gone = {it.id for p in active(world) for it in world.project_data(p).chat_seq.alive(NOW)
+            if not world.project_data(p).chat_seq.get(it.id, world.now)}
+    assert gone, "the simulator deleted some"
+    marked = {r[0] for r in dest.q("SELECT id FROM openai.chat_completions WHERE _deleted")}
+    assert marked == gone
+    live = active(world)  # a project archived meanwhile keeps the data of its last sync
+    got = {p: c for p, c in loaded(dest, "chat_completions").items() if p in live}
+    assert got == {p: c for p, c in truth(world, live)["chat_completions"].items() if c}
+    assert results[0].deleted == len(gone) and first > 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..catalog import Table
-from ..read.ledger import WHOLE, Ledger
+from ..read.ledger import WHOLE, Ledger, Scope
 from .history import VALID_TO
 from .store import Rows, Store
 
@@ -31,8 +31,11 @@ def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org
     else:
         scopes = list(complete)
     n = _cascade(store, t, ledger, org) if t.parent else 0
-    if scopes:
-        n += store.mark(t, Rows("deleted", org, tuple(scopes), synced_before=synced_at), "_deleted", True)
+    by_time: dict[datetime, list[Scope]] = {}  # rows older than the complete listing that saw the scope
+    for s in scopes:
+        by_time.setdefault(complete[s].before or synced_at, []).append(s)
+    for before, group in by_time.items():
+        n += store.mark(t, Rows("deleted", org, tuple(group), synced_before=before), "_deleted", True)
     return n
 
 

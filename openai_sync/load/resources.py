@@ -60,8 +60,8 @@ def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
     cols.update({c: {"data_type": "text"} for c in table.text_columns})
     cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
-    if soft_delete:
-        cols["_deleted"] = {"data_type": "bool", "nullable": False}
+    if soft_delete:  # nullable where the column came later: a NOT NULL column cannot be added to rows
+        cols["_deleted"] = {"data_type": "bool", "nullable": table.mode != "full"}
     for c in table.primary_key:
         cols[c] = {"data_type": "text", "nullable": False}
     cols["organization_id"] = {"data_type": "text"}

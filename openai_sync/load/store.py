@@ -13,7 +13,8 @@ from typing import Any, Literal, Protocol
 from ..catalog import Table
 from ..read.ledger import Scope
 
-LIVE = {"deleted": "_deleted = FALSE", "history": "_valid_to IS NULL"}
+# `IS NOT TRUE`: a table that gained `_deleted` later (chat_completions) has it null on its older rows
+LIVE = {"deleted": "_deleted IS NOT TRUE", "history": "_valid_to IS NULL"}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..api.errors import SyncError
@@ -34,6 +35,7 @@ class PartialFailure(SyncError):
 class Listing:
     rows: int
     ids: tuple[str, ...] | None = None  # kept for parent tables: their children elsewhere are gone
+    before: datetime | None = None  # the complete listing was an earlier run's, which synced at this time
 
 
 class Ledger:
@@ -53,10 +55,12 @@ class Ledger:
         self._latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
 
     # ---- written by readers ----------------------------------------------------------------------------
-    def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None) -> None:
-        """Every object of this scope was read: rows the destination has beyond them are gone."""
+    def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None,
+               before: datetime | None = None) -> None:
+        """Every object of this scope was read (by this run, or by the run that synced at `before`): rows the
+        destination has beyond them are gone."""
         with self._lock:
-            self._listed.setdefault(table, {})[scope] = Listing(rows, None if ids is None else tuple(ids))
+            self._listed.setdefault(table, {})[scope] = Listing(rows, None if ids is None else tuple(ids), before)
 
     def failed(self, table: str, scope: Scope, error: str) -> None:
         """This scope could not be read (the table's other scopes may have been)."""

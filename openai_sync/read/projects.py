@@ -11,6 +11,7 @@ per project and shared by their children.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from ..access import ProjectAccess
@@ -99,7 +100,16 @@ def _scope(ctx: ReadContext, access: ProjectAccess, table: Table, fields: dict[s
     if table.mode == "recent":
         key = f"{pid}/{parent_id or ''}"  # the state's key: kept as it is, since destinations hold it
         old = {} if table.name in ctx.fresh else state.get(table.name, {}).get(key, {})
-        items, nxt = read_recent(access.client, table, fields, old)
+        last = old.get("reconciled_at")
+        whole = bool(table.reconcile_seconds) and (last is None or ctx.now - last >= table.reconcile_seconds)
+        items, nxt = read_recent(access.client, table, fields, {} if whole else old)  # {}: every object
+        if table.reconcile_seconds:
+            nxt["reconciled_at"] = ctx.now if whole else last
+            nxt["whole_at"] = ctx.synced_at.isoformat() if whole else old.get("whole_at")
+        if whole:  # a complete listing: what it no longer has was deleted at the source
+            ctx.ledger.listed(table.name, scope, len(items))
+        elif old.get("whole_at"):  # the last complete listing's deletions again: a kill may have cut them short
+            ctx.ledger.listed(table.name, scope, 0, before=datetime.fromisoformat(old["whole_at"]))
         ctx.ledger.advance(table.name, key, nxt)
     else:
         items = [it for page in list_pages(access.client, fill(table.path, fields), list_params(table),

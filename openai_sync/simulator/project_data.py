@@ -478,7 +478,10 @@ class ProjectData:
             c = created(i)
             model = list(COMPLETION_PRICES)[rng.h64(self.seed, self.p.id, "ccm", i) % len(COMPLETION_PRICES)]
             pt, ct = rng.randint(20, 2000, self.seed, cid, "pt"), rng.randint(5, 800, self.seed, cid, "ct")
-            return Item(cid, c, None, lambda now: {
+            # one stored completion in ten is deleted later (DELETE /chat/completions/{id}), within three days
+            gone = max(c, self.w.now0) + rng.randint(HOUR, 3 * DAY, self.seed, cid, "gone") \
+                if rng.unit(self.seed, cid, "del") < 0.1 else None
+            return Item(cid, c, gone, lambda now: {
                 "id": cid, "object": "chat.completion", "created": c, "model": model,
                 "metadata": {"feature": ["chat", "summarize", "classify"][i % 3]}, "service_tier": "default",
                 "system_fingerprint": "fp_" + rng.token(10, self.seed, "fp", model),
