@@ -65,3 +65,17 @@ def test_the_shapes_fault_varies_the_types_it_promises(sim, shape_hits):
         seen.append((SHAPES[hit % len(SHAPES)], obj["n"], obj["nested"]["k"]))
     assert seen == [("nulls", None, None), ("strings", "3", "2"), ("empty", "", ""), ("floats", 3.5, 2.5),
                     ("new", 3, 2)]
+
+
+def test_a_nul_character_in_names_and_nested_values_loads(dest):
+    """PostgreSQL's text cannot hold NUL (U+0000), which JSON allows: such a value must not fail its table."""
+    world = World(seed=7, size="small", now=NOW)
+    with Simulator(world) as sim:
+        sim.set_faults([Rule("nul", rate=1.0, endpoint=e) for e in ("/organization/users", "/organization/audit_logs")])
+        results, _ = sync(config(sim, dest, tables=["users", "audit_logs"]))
+        assert sim.stats()["faults"].get("nul", 0) >= 2
+    assert {r.name: r.status for r in results} == {"users": "ok", "audit_logs": "ok"}
+    want = truth_counts(world)
+    assert dest.one("SELECT count(*) FROM openai.users WHERE NOT _deleted") == want["users"]
+    assert dest.one("SELECT count(*) FROM openai.audit_logs") == want["audit_logs"]
+    assert dest.one("SELECT count(*) FROM openai.users WHERE name LIKE 'a%b'") == 1

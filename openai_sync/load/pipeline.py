@@ -21,7 +21,7 @@ from ..api.errors import SyncError
 from ..catalog import Table
 from ..read import reader_of
 from ..read.context import ReadContext
-from . import deletes, destinations, history, organizations
+from . import deletes, destinations, history, organizations, refused
 from .lake import LakeStore
 from .resources import LoadPlan, project_state, table_resource
 from .store import SqlStore
@@ -54,6 +54,7 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
     stored = _stored_columns(pipeline)
+    before = refused.snapshot(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
     resources = [table_resource(plan, ctx, t, stored=stored.get(t.name)) for t in tables
                  if t.name not in switched and t.name not in regrouped]
@@ -70,9 +71,24 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     memory.trim()  # what extraction freed, before normalize and load take theirs
     pipeline.normalize()
     memory.trim()
-    _load(pipeline, out.notes)
+    failed = _load(pipeline, out.notes)
+    if failed:
+        _refused(pipeline, plan, ctx, tables, before, failed)
     out.deleted = _mark(pipeline, plan, ctx, [t for t in tables if t.name not in untouched])
     return out
+
+
+def _refused(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table], before: dict[str, Any],
+             failed: dict[str, str]) -> None:
+    """Tables the destination refused fail alone: reported, their state put back (load/refused.py)."""
+    ours = {t.name: t for t in tables}
+    if any(name not in ours for name in failed):  # dlt's own tables (state, versions): nothing is safe
+        raise SyncError(f"{destinations.shown(plan.destination)} refused openai-sync's own bookkeeping "
+                        f"({', '.join(sorted(n for n in failed if n not in ours))}): {next(iter(failed.values()))}")
+    for name, reason in failed.items():
+        ctx.ledger.stop(name, f"{destinations.shown(plan.destination)} refused its rows ({reason}); the table keeps "
+                              "the rows of the last good run, and the next run reads it again from there")
+    refused.revert(pipeline, before, list(failed), any(ours[n].key == "project" for n in failed))
 
 
 def _stored_columns(pipeline: Any) -> dict[str, dict[str, str]]:
@@ -83,17 +99,18 @@ def _stored_columns(pipeline: Any) -> dict[str, dict[str, str]]:
             for name, t in pipeline.default_schema.tables.items() if not name.startswith("_dlt")}
 
 
-def _load(pipeline: Any, notes: list[str]) -> None:
-    """Load the package. A DuckDB load that outgrew the buffer pool's cap is retried once without it: the cap
-    keeps a sync's memory flat (bench/perf.py), and an unusually large merge may need more than it allows."""
+def _load(pipeline: Any, notes: list[str]) -> dict[str, str]:
+    """Load the packages; returns the tables whose rows the destination refused (load/refused.py). A DuckDB load
+    that outgrew the buffer pool's cap is retried once without it: the cap keeps a sync's memory flat
+    (bench/perf.py), and an unusually large merge may need more than it allows."""
     try:
-        pipeline.load()
+        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False))
     except PipelineStepFailed as e:
         if not (destinations.out_of_memory(e) and destinations.lift_memory_cap(pipeline.destination)):
             raise
         notes.append(f"DuckDB needed more memory than its {destinations.DUCKDB_MEMORY} cap to load this run's "
                      "data; the load was retried with DuckDB's default (80 % of the machine's memory)")
-        pipeline.load()
+        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False))
 
 
 def _mark(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> dict[str, int]:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 KINDS = ("429", "500", "502", "503", "slow", "drop", "malformed", "html", "stuck", "nocursor", "revoke",
-         "noid", "unknown", "huge", "shapes")
+         "noid", "unknown", "huge", "shapes", "nul")
 
 
 @dataclass

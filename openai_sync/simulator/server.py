@@ -137,7 +137,8 @@ def _reshape_one(obj: dict[str, Any], shape: str, hit: int, depth: int = 0) -> N
 def _corrupt(out: dict[str, Any], kind: str) -> None:
     """Valid JSON, wrong content, in the page's first object: `noid` drops its id (a bucket its start_time),
     `unknown` makes it an object type and a field that no client knows yet, `huge` puts an absurdly large
-    number in each of its numeric fields and a 1 MB string beside them."""
+    number in each of its numeric fields and a 1 MB string beside them, `nul` a NUL character in its name
+    (or a new field) and in a nested value (an audit event's detail, or `metadata`)."""
     data = out.get("data") if isinstance(out.get("data"), list) else [out]
     if not data or not isinstance(data[0], dict):
         return
@@ -153,6 +154,12 @@ def _corrupt(out: dict[str, Any], kind: str) -> None:
             first["type"] = "thing.invented"
             first["thing.invented"] = {"id": "thing_1", "shape": {"sides": 7}}
         first["field_from_the_future"] = {"nested": [1, 2, 3]}
+    elif kind == "nul":  # a NUL character in a name, and in a nested value: valid JSON that PostgreSQL's text refuses
+        first["name" if isinstance(first.get("name"), str) else "sim_note"] = "a\u0000b"
+        target = first.get(first["type"]) if "type" in first and "effective_at" in first else first.get("metadata")
+        if not isinstance(target, dict):
+            target = first["metadata"] = {}
+        target["note"] = "a\u0000b"
     elif kind == "huge":
         for k, v in list(first.items()):
             if isinstance(v, int) and not isinstance(v, bool) and not k.endswith(("_at", "_time")):
@@ -266,7 +273,7 @@ class SimApp:
                 for obj in out["data"] if isinstance(out.get("data"), list) else [out]:
                     if isinstance(obj, dict):
                         obj.update(drifted)
-            if rule is not None and rule.kind in ("noid", "unknown", "huge"):
+            if rule is not None and rule.kind in ("noid", "unknown", "huge", "nul"):
                 _corrupt(out, rule.kind)
             elif rule is not None and rule.kind == "shapes":
                 _reshape(out, rule.hits)
