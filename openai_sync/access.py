@@ -115,11 +115,20 @@ def identify(pk: ProjectKey, index: KeyIndex | None) -> Identity:
 
 @dataclass(frozen=True)
 class ProjectKeys:
-    """The project keys a run may use, why the others may not, and what to note about skipped ones."""
+    """The project keys a run may use, why the others may not (problems: the run is partial), and the keys
+    skipped for a reason that is not the user's mistake (warnings: an archived project)."""
 
     usable: tuple[ProjectAccess, ...]
     problems: tuple[str, ...]
-    notes: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def archived_key(key: str, project_id: str, name: str | None) -> str:
+    """The one sentence Save & Test and the sync both give for a key of an archived project: a warning, since
+    the other projects sync (true on a first sync too: it claims no earlier data)."""
+    shown = f"{name} ({project_id})" if name and name != project_id else project_id
+    return (f"project {shown} is archived, so its key {mask(key)} no longer works and its project tables are not "
+            "read; remove the key, or unarchive the project")
 
 
 def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, options: ClientOptions) -> ProjectKeys:
@@ -129,7 +138,7 @@ def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, option
     projects are skipped with a note; every unusable key gets a sentence saying why and what to do."""
     usable: list[ProjectAccess] = []
     problems: list[str] = []
-    notes: list[str] = []
+    warnings: list[str] = []
     index: KeyIndex | None = None
     lookup = any(pk.project_id is None for pk in keys if key_kind(pk.key) != "admin")
     for pk in keys:
@@ -150,12 +159,11 @@ def open_project_keys(keys: tuple[ProjectKey, ...], admin: Client | None, option
                                "it up)") + "; give it as PROJECT_ID=KEY in OPENAI_PROJECT_KEYS or the secrets file")
             continue
         if index is not None and who.project_id in index.archived():
-            notes.append(f"project {who.project_id} is archived, so its key {mask(pk.key)} no longer works: its "
-                         "project tables keep the data of the last sync")
+            warnings.append(archived_key(pk.key, who.project_id, index.names.get(who.project_id)))
             continue
         if any(u.project_id == who.project_id for u in usable):
             problems.append(f"the project key {mask(pk.key)} was given for project {who.project_id}, which has a key "
                             "already; only the first is used: remove the other, or fix its PROJECT_ID=KEY entry")
             continue
         usable.append(ProjectAccess(who.project_id, options.client(pk.key, admin=False, project=who.project_id)))
-    return ProjectKeys(tuple(usable), tuple(problems), tuple(notes))
+    return ProjectKeys(tuple(usable), tuple(problems), tuple(warnings))

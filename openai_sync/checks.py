@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 
-from .access import KeyIndex, identify, key_index, probe
+from .access import KeyIndex, archived_key, identify, key_index, probe
 from .api.client import Client, ClientOptions
 from .api.errors import KeyProblem, SyncError
 from .api.keys import ADMIN_KEYS_URL, ProjectKey, key_kind, mask
+from .api.reach import unreachable
 from .catalog import ADMIN_PROBES, PROJECT_KEY_PROBE, TABLES, Probe, project_probes
 from .config import Resolved
 from .load.destination_check import FAIL, PASS, WARN, Check, check_destination
@@ -25,6 +26,9 @@ def run_checks(r: Resolved, *, max_retries: int = 2, identified: dict[str, str] 
     """Every check, in order. `identified` receives each project key's project, where found (setup saves them)."""
     s, sec = r.settings, r.secrets
     options = ClientOptions(s.base_url, max_retries=max_retries)
+    cannot = unreachable(s.base_url) if sec.admin_key or sec.project_keys else None
+    if cannot:  # every key check would say the same after its retries
+        return [Check("API", FAIL, cannot + "."), check_destination(s.destination, s.schema_name)]
     checks, admin = _admin_checks(sec.admin_key, bool(sec.project_keys), options)
     checks += _project_checks(list(sec.project_keys), admin, options, {} if identified is None else identified)
     checks.append(check_destination(s.destination, s.schema_name))
@@ -93,6 +97,9 @@ def _project_key(label: str, pk: ProjectKey, admin: Client | None, index: KeyInd
     if key_kind(pk.key) == "admin":
         return [Check(label, FAIL, f"{mask(pk.key)} is an Admin key (sk-admin-...), pasted where a project key "
                                    "belongs. Use it as the Admin key instead.")]
+    who = identify(pk, index)
+    if who.project_id and not who.conflict and index is not None and who.project_id in index.archived():
+        return [Check(label, WARN, archived_key(pk.key, who.project_id, index.names.get(who.project_id)) + ".")]
     client = options.client(pk.key, admin=False)
     key_probe, *others = project_probes()
     assert key_probe.table == PROJECT_KEY_PROBE
@@ -105,7 +112,6 @@ def _project_key(label: str, pk: ProjectKey, admin: Client | None, index: KeyInd
         missing.append(_missing(e, key_probe))  # a restricted key: it authenticates, without this scope
     except SyncError as e:
         return [Check(label, FAIL, str(e))]
-    who = identify(pk, index)
     names = index.names if index is not None else {}
     if who.conflict:
         return [Check(label, FAIL, f"{mask(pk.key)} was given for project {pk.project_id}, but it belongs to "

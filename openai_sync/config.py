@@ -8,6 +8,7 @@ built-in defaults. One file can hold several connections (two organizations, sta
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
@@ -16,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .api.client import DEFAULT_BASE_URL
-from .api.keys import ProjectKey, key_kind, mask
+from .api.keys import DEFAULT_BASE_URL, ProjectKey, key_kind, mask
 from .catalog import TABLES, WIDTH_SECONDS
 from .load import destinations
 from .load.destinations import SCHEMA_RE
@@ -31,7 +31,8 @@ DEFAULT_CONFIG = "openai-sync.toml"
 DEFAULT_DESTINATION = destinations.DEFAULT
 KEY_RE = re.compile(r"[\x21-\x7e]+")  # what an API key is made of: printable ASCII, no space
 SECRET_NAMES = ("admin_key", "project_keys", "hash_key")
-__all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "resolve", "save"]
+TOP_LEVEL = ("default_connection", "connections")  # all a config file may hold outside its connections
+__all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "resolve"]
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -49,6 +50,10 @@ class ConfigError(ValueError):
     """A configuration problem, in a sentence that names the file, the setting and the valid values."""
 
 
+class MissingConfig(ConfigError):
+    """`--config` names no file: running on the defaults instead would hide a mistyped path."""
+
+
 class Settings(BaseModel):
     """The plain (non-secret) settings of one connection."""
 
@@ -62,6 +67,7 @@ class Settings(BaseModel):
     block_columns: list[str] | None = None  # TABLE.COLUMN never loaded
     hash_columns: list[str] | None = None  # TABLE.COLUMN loaded as a keyed hash (hash_key is a secret)
     history_tables: list[str] | None = None  # SCD2: every version kept, with _valid_from / _valid_to
+    history_off_tables: list[str] | None = None  # history tables made plain, versions renamed aside; needs --yes
     history_ignore_columns: list[str] | None = None  # TABLE.COLUMN left out of the version hash (volatile fields)
     concurrency: int = Field(8, ge=1, le=64)
     time_budget_minutes: float | None = Field(None, gt=0)  # no request starts after it; what was read is loaded
@@ -100,7 +106,7 @@ class Settings(BaseModel):
                 raise ValueError(f"unknown table(s) {', '.join(unknown)}; valid tables: {', '.join(TABLES)}")
         return v or None
 
-    @field_validator("history_tables")
+    @field_validator("history_tables", "history_off_tables")
     @classmethod
     def _history(cls, v: list[str] | None) -> list[str] | None:
         if v:
@@ -125,9 +131,7 @@ class Settings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"https?://[^/\s]+", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v.rstrip("/")
+        return check_base_url(v)
 
     @field_validator("destination")
     @classmethod
@@ -162,6 +166,29 @@ class Resolved:
     secrets: Secrets
     config_path: Path
     sources: dict[str, str]  # setting -> where its value came from (flag, env, file, default)
+
+
+API_ROOTS = frozenset(t.path.strip("/").split("/", 1)[0] for t in TABLES.values()) - {""}  # organization, files
+
+
+def check_base_url(url: str) -> str:
+    """The URL without its trailing slash. Its path must end with /v1, as the SDK's paths are relative to it: without
+    it every request would miss (404), far from the setting that caused it."""
+    if not re.match(r"https?://[^/\s]+", url):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    url = url.rstrip("/")
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        return url
+    cut = (path + "/").find("/v1/")
+    after = path[cut + 4:].split("/", 1)[0] if cut >= 0 else ""
+    if cut >= 0 and after not in API_ROOTS:  # a gateway's path goes on after /v1 (…/v1/ACCOUNT/GATEWAY/openai)
+        return url
+    fixed = urlunsplit(parts._replace(path=path[:cut + 3] if cut >= 0 else path + "/v1"))
+    if cut >= 0:  # https://api.openai.com/v1/organization/users: an endpoint's URL, pasted whole
+        raise ValueError(f"{url!r} is an endpoint's URL; the base URL is the part up to /v1: {fixed}")
+    raise ValueError(f"{url!r} does not end with /v1, where the API's paths start; add it: {fixed}")
 
 
 def parse_widths(value: str) -> tuple[str, dict[str, str]]:
@@ -242,6 +269,8 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
     sec_doc = _read_toml(sec_path) if sec_path.exists() else {}
     if sec_doc and stat.S_IMODE(sec_path.stat().st_mode) & 0o077:
         raise ConfigError(f"{sec_path} holds keys but other users can read it; run: chmod 600 {sec_path}")
+    _check_top_level(doc, config_path, TOP_LEVEL)
+    _check_top_level(sec_doc, sec_path, ("connections",))
     connections = doc.get("connections", {})
     if not isinstance(connections, dict):
         raise ConfigError(f"{config_path}: [connections] must be a table of named connections")
@@ -256,7 +285,42 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
         raise ConfigError(f"{config_path}: [connections.{name}] must be a table")
     settings = _settings(file_values, env, flags, config_path, sources)
     file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
-    return Resolved(name, settings, _secrets(file_secrets, env, name, sec_path), config_path, sources)
+    secrets = _secrets(file_secrets, env, name, sec_path)
+    # flags and environment alone are a whole configuration when they bring the keys (CI, containers)
+    if flags.get("config") and not allow_new and not config_path.exists() and not secrets.all_keys():
+        raise MissingConfig(f"no configuration and no Admin key: {config_path} does not exist; create it with "
+                            f"`openai-sync setup --config {config_path}` or fix the path (or give the keys in "
+                            "OPENAI_ADMIN_KEY and OPENAI_PROJECT_KEYS)")
+    return Resolved(name, settings, secrets, config_path, sources)
+
+
+def _shown(name: str) -> str:
+    """A setting's name as an error may show it: a key pasted where a name belongs is masked."""
+    return mask(name) if name.startswith("sk-") else name
+
+
+def _near(name: str, valid: list[str] | tuple[str, ...]) -> str | None:
+    near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def _check_top_level(doc: dict[str, Any], path: Path, valid: tuple[str, ...]) -> None:
+    """Refuse a misspelt top-level name before anything is read: ignored, it would silently leave every connection
+    on its defaults (`default_conection`) or without its settings (`[conections.prod]`)."""
+    for key, value in doc.items():
+        if key in valid:
+            continue
+        near = _near(key, valid)
+        sub = next((k for k, v in value.items() if isinstance(v, dict)), None) if isinstance(value, dict) else None
+        # no [brackets]: messages are printed as rich markup, which would take them for a style
+        name = f"{_shown(key)}.{_shown(sub)}" if sub else _shown(key)
+        what = f"table {name}" if isinstance(value, dict) else f"setting {name}"
+        if near:
+            hint = f" (did you mean {near}.{_shown(sub)}?)" if sub else f" (did you mean {near}?)"
+        else:
+            hint = (f"; at the top level only {' and '.join(valid)} belong, a connection's settings go in its "
+                    "table, connections.NAME")
+        raise ConfigError(f"unknown {what} in {path}{hint}")
 
 
 def _settings(file_values: dict[str, Any], env: dict[str, str], flags: dict[str, Any], config_path: Path,
@@ -287,8 +351,10 @@ def _settings(file_values: dict[str, Any], env: dict[str, str], flags: dict[str,
             msg = (f"keys do not belong in the config file; move {loc} to {secrets_path(config_path)} (mode 0600) "
                    "or the environment")
         elif first["type"] == "extra_forbidden":
-            valid = ", ".join("schema" if f == "schema_name" else f for f in Settings.model_fields)
-            msg = f"unknown setting; valid settings: {valid}"
+            valid = ["schema" if f == "schema_name" else f for f in Settings.model_fields]
+            near = _near(loc, valid)
+            msg = f"unknown setting{f' (did you mean {near}?)' if near else ''}; valid settings: {', '.join(valid)}"
+            loc = _shown(loc)
         raise ConfigError(f"{loc}: {msg}" + (f" (from {origin})" if origin else "")) from None
 
 
@@ -298,8 +364,9 @@ def _secrets(file_secrets: Any, env: dict[str, str], name: str, sec_path: Path) 
         raise ConfigError(f"{sec_path}: [connections.{name}] must be a table")
     unknown = [k for k in file_secrets if k not in SECRET_NAMES]
     if unknown:
-        raise ConfigError(f"{sec_path}: unknown setting {unknown[0]!r} in [connections.{name}]; valid: "
-                          f"{', '.join(SECRET_NAMES)}")
+        near = _near(unknown[0], SECRET_NAMES)
+        raise ConfigError(f"{sec_path}: unknown setting {_shown(unknown[0])!r} in [connections.{name}]"
+                          f"{f' (did you mean {near}?)' if near else ''}; valid: {', '.join(SECRET_NAMES)}")
     admin_key = (env.get("OPENAI_ADMIN_KEY") or str(file_secrets.get("admin_key") or "")).strip() or None
     if admin_key:
         check_key_format(admin_key, "the Admin key (from " + (
@@ -311,35 +378,6 @@ def _secrets(file_secrets: Any, env: dict[str, str], name: str, sec_path: Path) 
         project_keys=parse_project_keys(env.get("OPENAI_PROJECT_KEYS"), "OPENAI_PROJECT_KEYS")
         if env.get("OPENAI_PROJECT_KEYS") else parse_project_keys(file_secrets.get("project_keys"), str(sec_path)),
     )
-
-
-def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool | None = None) -> Path:
-    """Write one connection into the config file and its keys into the secrets file (mode 0600),
-    keeping the other connections. Only the keys given are written (none: the entry is emptied).
-    `make_default` None: the connection becomes the default only when the file names none yet."""
-    doc = _read_toml(path) if path.exists() else {}
-    doc.setdefault("connections", {})[name] = settings.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if make_default or (make_default is None and not doc.get("default_connection")):
-        doc["default_connection"] = name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# openai-sync configuration: see README (Configuration). Keys live in "
-                    f"{secrets_path(path).name}.\n" + tomli_w.dumps(doc))
-    sec = secrets_path(path)
-    sec_doc = _read_toml(sec) if sec.exists() else {}
-    entry: dict[str, Any] = {}
-    if secrets.admin_key:
-        entry["admin_key"] = secrets.admin_key
-    if secrets.project_keys:
-        entry["project_keys"] = [f"{p.project_id}={p.key}" if p.project_id else p.key for p in secrets.project_keys]
-    if secrets.hash_key:
-        entry["hash_key"] = secrets.hash_key
-    sec_doc.setdefault("connections", {})[name] = entry
-    fd = os.open(sec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.chmod(sec, 0o600)  # also when the file existed with looser bits
-        f.write("# openai-sync keys: keep this file private (mode 0600); never commit it.\n")
-        f.write(tomli_w.dumps(sec_doc))
-    return sec
 
 
 def default_connection(path: Path) -> str:

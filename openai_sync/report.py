@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+import textwrap
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table as RichTable
 
-from .runner import RunReport, Status, TableResult
+if TYPE_CHECKING:  # the runner imports dlt: `openai-sync --help` must not wait for it
+    from .runner import RunReport, Status, TableResult
 
 # The demo's example queries over the loaded tables ({name} is the qualified table), for DuckDB and PostgreSQL.
+# The README shows exactly these (example_sql; tests/test_first_hour.py checks it). Names repeat (two projects,
+# or two keys, may have the same name): each groups by id and shows the name beside it.
 EXAMPLE_QUERIES: list[tuple[str, str]] = [
     ("Spend per project over the last 30 days (USD)", """
-        SELECT coalesce(p.name, c.project_id) AS project, round(sum(c.amount), 2) AS usd
+        SELECT c.project_id, max(p.name) AS project, round(sum(c.amount), 2) AS usd
         FROM {costs} c LEFT JOIN {projects} p ON p.id = c.project_id
         WHERE c.start_time >= (SELECT max(start_time) FROM {costs}) - INTERVAL '30 days'
-        GROUP BY 1 ORDER BY 2 DESC LIMIT 10"""),
-    ("Tokens per model (completions)", """
-        SELECT model, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-               sum(num_model_requests) AS requests
-        FROM {usage_completions} GROUP BY model ORDER BY 2 DESC"""),
+        GROUP BY c.project_id ORDER BY usd DESC LIMIT 10"""),
+    ("Tokens per model and API key (completions)", """
+        SELECT u.model, u.api_key_id, max(k.name) AS key_name, sum(u.input_tokens) AS input_tokens,
+               sum(u.output_tokens) AS output_tokens, sum(u.num_model_requests) AS requests
+        FROM {usage_completions} u LEFT JOIN {project_api_keys} k ON k.id = u.api_key_id
+        GROUP BY u.model, u.api_key_id ORDER BY input_tokens DESC LIMIT 10"""),
     ("The last 5 audit events", """
         SELECT effective_at, type,
                coalesce(actor__session__user__email, actor__api_key__user__email) AS actor,
                project__name AS project
         FROM {audit_logs} ORDER BY effective_at DESC, id LIMIT 5"""),
 ]
+QUERY_TABLES = ("costs", "projects", "usage_completions", "project_api_keys", "audit_logs")
+
+
+def example_sql(schema: str = "openai") -> str:
+    """The example queries as plain SQL over `schema`, each after a comment with its title."""
+    names = {t: f"{schema}.{t}" for t in QUERY_TABLES}
+    return "\n".join(f"-- {title}\n{textwrap.dedent(q).strip().format(**names)};"
+                     for title, q in EXAMPLE_QUERIES)
 
 
 class Progress:
@@ -48,10 +61,15 @@ class Progress:
                          + (f" · [yellow]{s.throttled:,} rate-limited (429), slowing down[/]" if s.throttled else ""))
 
 
+# Not the time a table alone would take: its own requests wait for the others' (the concurrency is shared).
+ELAPSED_NOTE = ("elapsed: from a table's first request to its last row; tables are read side by side, "
+                "so these overlap (they do not add up to the run's time)")
+
+
 def summary_table(results: list[TableResult]) -> RichTable:
-    t = RichTable(title="openai-sync: tables", title_justify="left")
+    t = RichTable(title="openai-sync: tables", title_justify="left", caption=ELAPSED_NOTE, caption_justify="left")
     for col, justify in (("table", "left"), ("status", "left"), ("rows", "right"), ("requests", "right"),
-                         ("marked deleted", "right"), ("seconds", "right")):
+                         ("marked deleted", "right"), ("elapsed (s)", "right")):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in results:
         status = "[green]ok[/]" if r.status == "ok" else f"[red]{r.status}[/]"
@@ -90,6 +108,7 @@ def result_json(results: list[TableResult], run: RunReport, seconds: float, dest
         "paced": sum(c.throttle.paced for c in run.clients),  # requests held back to respect a rate limit
         "projects": run.projects,
         "key_problems": run.key_problems,
+        "warnings": run.warnings,
         "notes": run.notes,
         "tables": [{"table": r.name, "status": r.status, "rows": r.rows, "requests": r.requests,
                     "marked_deleted": r.deleted, "seconds": round(r.seconds, 3),
@@ -100,7 +119,7 @@ def result_json(results: list[TableResult], run: RunReport, seconds: float, dest
 def run_queries(pipeline: Any) -> list[tuple[str, list[str], list[tuple]]]:
     out = []
     with pipeline.sql_client() as sql:
-        names = {t: sql.make_qualified_table_name(t) for t in ("costs", "projects", "usage_completions", "audit_logs")}
+        names = {t: sql.make_qualified_table_name(t) for t in QUERY_TABLES}
         for title, q in EXAMPLE_QUERIES:
             with sql.execute_query(q.format(**names)) as cur:
                 cols = [d[0] for d in cur.description]

@@ -23,6 +23,7 @@ from .access import NO_ADMIN_KEY, ProjectKeys, open_project_keys, organization_o
 from .api.client import Client, ClientOptions, now_from
 from .api.errors import KeyProblem, SyncError
 from .api.keys import ProjectKey
+from .api.reach import unreachable
 from .api.throttle import Gate
 from .catalog import Table
 from .load import destinations, history, locks
@@ -65,12 +66,15 @@ class SyncConfig:
     hash_columns: tuple[str, ...] = ()
     hash_key: str | None = None
     history_tables: tuple[str, ...] = ()  # SCD2: every version kept (load/history.py)
+    # history tables made plain again, their versions kept in a renamed table; only with confirm_history_off
+    history_off_tables: tuple[str, ...] = ()
+    confirm_history_off: bool = False  # --yes: the user said so, not a setting a file could carry unseen
     history_ignore_columns: tuple[str, ...] = ()  # TABLE.COLUMN left out of the version hash (still updated)
     time_budget: float | None = None  # seconds: no request starts after that; what was read is loaded
 
     def __post_init__(self) -> None:  # lists given by callers become tuples: the configuration cannot change
         for name in ("tables", "exclude_tables", "project_keys", "block_columns", "hash_columns", "history_tables",
-                     "history_ignore_columns"):
+                     "history_off_tables", "history_ignore_columns"):
             value = _tuple(getattr(self, name))
             object.__setattr__(self, name, () if value is None and name != "tables" else value)
 
@@ -114,6 +118,7 @@ class RunReport:
     key_problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     pipeline: Any = None
+    warnings: list[str] = field(default_factory=list)  # keys skipped for a reason that fails nothing
 
     @property
     def organization_id(self) -> str | None:
@@ -157,23 +162,39 @@ def _refuse(cfg: SyncConfig) -> None:
         ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key)
     except PolicyError as e:
         raise SyncError(str(e)) from None
-    wrong, ok = history.refused(list(cfg.history_tables))
+    wrong, ok = history.refused([*cfg.history_tables, *cfg.history_off_tables])
     if wrong:
         raise SyncError(f"history mode is not available for {wrong[0]!r}: it is for organization tables that are "
                         f"listed whole each run ({', '.join(ok)})")
+    _refuse_history_off(cfg)
     try:
         ignored = history.parse_ignored(cfg.history_ignore_columns)
     except ValueError as e:
         raise SyncError(str(e)) from None
-    outside = sorted(set(ignored) - set(cfg.history_tables))
-    if outside:
-        raise SyncError(f"history_ignore_columns names {outside[0]}, which is not kept in history mode: add it to "
-                        "history_tables, or drop its entries from history_ignore_columns")
+    # a table not named in history_tables may still be in history mode in the destination: load_tables checks
+    turned_off = sorted(set(ignored) & set(cfg.history_off_tables))
+    if turned_off:
+        raise SyncError(f"history_ignore_columns names {turned_off[0]}, whose history mode is being turned off "
+                        "(history_off_tables): drop its entries from history_ignore_columns")
     if destinations.kind(cfg.destination) == "filesystem" and cfg.history_tables:
         raise SyncError(destinations.LAKE_NO_HISTORY)
     collision = destinations.duckdb_collision(cfg.destination, cfg.schema)
     if collision:
         raise SyncError(collision)
+
+
+def _refuse_history_off(cfg: SyncConfig) -> None:
+    """Turning history mode off changes what a table is: asked for by name, and confirmed, or nothing happens."""
+    both = sorted(set(cfg.history_tables) & set(cfg.history_off_tables))
+    if both:
+        raise SyncError(f"{both[0]} is named both to keep in history mode (history_tables / --history) and to turn "
+                        "it off (history_off_tables / --history-off): keep one of the two")
+    if cfg.history_off_tables and not cfg.confirm_history_off:
+        names = ", ".join(cfg.history_off_tables)
+        raise SyncError(f"turning history mode off for {names} needs a confirmation: each such table becomes a table "
+                        f"of current rows, and its versions move to a table of their own, <table>{history.ARCHIVE}"
+                        "<YYYYMMDD_HHMMSS> (kept, never dropped). Run again with --yes to confirm; nothing was read "
+                        "or written")
 
 
 def _run(cfg: SyncConfig, deadline: float | None,
@@ -182,8 +203,11 @@ def _run(cfg: SyncConfig, deadline: float | None,
         raise KeyProblem(NO_ADMIN_KEY)
     tables = selected_tables(cfg)
     options = ClientOptions(cfg.base_url, cfg.concurrency, cfg.max_retries, Gate(cfg.concurrency), deadline)
-    admin, keys = _keys(cfg, tables, options)
     _check_destination(cfg)
+    cannot = unreachable(cfg.base_url)
+    if cannot:
+        raise SyncError(cannot)
+    admin, keys = _keys(cfg, tables, options)
     primary = admin or keys.usable[0].client
     organization = organization_of(primary)
     clients = [c for c in [admin, *(k.client for k in keys.usable)] if c is not None]
@@ -198,6 +222,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
                       chat_completion_content=cfg.chat_completion_content)
     plan = LoadPlan(destination=cfg.destination, schema=cfg.schema, pipelines_dir=cfg.pipelines_dir,
                     concurrency=cfg.concurrency, synced_at=ctx.synced_at, history=frozenset(cfg.history_tables),
+                    history_off=frozenset(cfg.history_off_tables),
                     history_ignore=history.parse_ignored(cfg.history_ignore_columns),
                     policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
                     lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
@@ -205,7 +230,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
-                       list(keys.problems), [*keys.notes, *ledger.notes, *loaded.notes], loaded.pipeline)
+                       list(keys.problems), [*ledger.notes, *loaded.notes], loaded.pipeline, list(keys.warnings))
     limited = sum(c.throttle.throttled for c in clients)
     if limited:
         report.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as "
@@ -226,12 +251,9 @@ def _keys(cfg: SyncConfig, tables: list[Table], options: ClientOptions) -> tuple
 
 
 def _check_destination(cfg: SyncConfig) -> None:
-    """Reachable and writable, before any data is read (a destination dlt configures is its own business)."""
-    if destinations.kind(cfg.destination) == "named":
-        return
-    if destinations.kind(cfg.destination) == "duckdb":
-        with contextlib.suppress(OSError):  # the check below says why the folder cannot be used
-            destinations.duckdb_path(cfg.destination).parent.mkdir(parents=True, exist_ok=True)
+    """Well formed, reachable and writable (a dlt-configured one: known, installed, with credentials), before any
+    request: a mistyped destination is a sentence and exit 2, not a run that reads everything and fails at the
+    load. No folder is created for it."""
     found = check_destination(cfg.destination, cfg.schema)
     if found.status == FAIL:
         raise SyncError(found.message)

@@ -13,17 +13,18 @@ import pytest
 
 from openai_sync.api.client import DEFAULT_BASE_URL
 from openai_sync.api.keys import mask
+from openai_sync.cli.setup_files import ignore_in_git, save
 from openai_sync.config import (
     DEFAULT_DESTINATION,
     ENV,
     ConfigError,
+    MissingConfig,
     ProjectKey,
     Secrets,
     Settings,
     key_problems,
     parse_project_keys,
     resolve,
-    save,
     secrets_path,
 )
 
@@ -80,7 +81,7 @@ def env_of(cfg: Path, **extra: str) -> dict[str, str]:
 
 # ---- defaults, files, precedence ----------------------------------------------------------------
 def test_defaults_without_file_or_environment(tmp_path):
-    r = resolve({"config": str(tmp_path / "none.toml")}, {})
+    r = resolve({}, {"OPENAI_SYNC_CONFIG": str(tmp_path / "none.toml")})
     assert r.name == "default"
     s = r.settings
     assert (s.destination, s.schema_name, s.base_url) == (DEFAULT_DESTINATION, "openai", DEFAULT_BASE_URL)
@@ -212,7 +213,7 @@ def test_an_unknown_setting_names_the_valid_ones(cfg):
     with pytest.raises(ConfigError) as e:
         resolve({}, env_of(cfg))
     msg = str(e.value)
-    assert msg.startswith("concurency: unknown setting; valid settings: ")
+    assert msg.startswith("concurency: unknown setting (did you mean concurrency?); valid settings: ")
     for name in ("destination", "schema", "base_url", "tables", "concurrency", "bucket_width", "start_date",
                  "lookback_hours", "state_dir"):
         assert re.search(rf"\b{name}\b", msg), name
@@ -233,8 +234,8 @@ def test_an_unknown_entry_of_the_secrets_file_names_the_valid_ones(cfg):
     sec.write_text(sec.read_text().replace("admin_key", "admin-key", 1))
     with pytest.raises(ConfigError) as e:
         resolve({}, env_of(cfg))
-    assert str(e.value) == (f"{sec}: unknown setting 'admin-key' in [connections.staging]; valid: admin_key, "
-                            "project_keys, hash_key")
+    assert str(e.value) == (f"{sec}: unknown setting 'admin-key' in [connections.staging] (did you mean "
+                            "admin_key?); valid: admin_key, project_keys, hash_key")
 
 
 @pytest.mark.parametrize(("setting", "value", "expected"), [
@@ -394,3 +395,207 @@ def test_key_problems_name_keys_in_the_wrong_place():
     problems = key_problems(Secrets(PROJ1, [ProjectKey(ADMIN)]))
     assert problems == ["the Admin key sk-proj-…prj1 is a project key (sk-proj-...)",
                         "the project key sk-admin-…adm1 is an Admin key (sk-admin-...)"]
+
+
+# ---- misspelt names -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    ('default_connection = "staging"', 'default_conection = "staging"',
+     "unknown setting default_conection in {cfg} (did you mean default_connection?)"),
+    ("[connections.prod]", "[conections.prod]", "unknown table conections.prod in {cfg} (did you mean "
+                                                "connections.prod?)"),
+    ('default_connection = "staging"', 'schema = "x"',
+     "unknown setting schema in {cfg}; at the top level only default_connection and connections belong, a "
+     "connection's settings go in its table, connections.NAME"),
+])
+def test_a_misspelt_top_level_name_is_refused_before_anything_is_read(cfg, before, after, expected):
+    """Ignored, `default_conection` would run the connection named default, `[conections.prod]` no prod at all."""
+    cfg.write_text(cfg.read_text().replace(before, after))
+    for flags in ({}, {"connection": "staging"}, {"connection": "nope"}):  # before the connection is looked for
+        with pytest.raises(ConfigError) as e:
+            resolve(flags, env_of(cfg))
+        assert str(e.value) == expected.format(cfg=cfg)
+
+
+def test_a_misspelt_top_level_name_of_the_secrets_file_is_refused(cfg):
+    sec = secrets_path(cfg)
+    sec.write_text(sec.read_text().replace("[connections.prod]", "[connection.prod]"))
+    with pytest.raises(ConfigError) as e:
+        resolve({"connection": "staging"}, env_of(cfg))
+    assert str(e.value) == f"unknown table connection.prod in {sec} (did you mean connections.prod?)"
+
+
+def test_a_key_pasted_where_a_name_belongs_is_not_shown(cfg):
+    sec = secrets_path(cfg)
+    sec.write_text(sec.read_text().replace(f'admin_key = "{ADMIN}"', f'{ADMIN} = "x"', 1))
+    with pytest.raises(ConfigError) as e:
+        resolve({}, env_of(cfg))
+    assert mask(ADMIN) in str(e.value) and ADMIN[9:30] not in str(e.value)
+    sec.write_text(f'{PROJ1} = "x"\n' + sec.read_text())
+    with pytest.raises(ConfigError) as e:
+        resolve({}, env_of(cfg))
+    assert str(e.value).startswith(f"unknown setting {mask(PROJ1)} in {sec}") and PROJ1[9:30] not in str(e.value)
+
+
+# ---- the API base URL ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("url", "fixed"), [
+    ("https://api.openai.com", "https://api.openai.com/v1"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
+    ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/v1"),
+    ("https://proxy.example.com/openai", "https://proxy.example.com/openai/v1"),
+])
+def test_a_base_url_without_v1_is_refused_with_the_corrected_url(tmp_path, url, fixed):
+    """Without /v1 every request misses (404), far from the setting that caused it."""
+    with pytest.raises(ConfigError) as e:
+        resolve({"config": str(tmp_path / "none.toml"), "base_url": url}, {})
+    assert str(e.value) == (f"base_url: {url.rstrip('/')!r} does not end with /v1, where the API's paths start; add "
+                            f"it: {fixed} (from flag)")
+    assert resolve({"base_url": fixed}, {}).settings.base_url == fixed
+
+
+def test_an_endpoints_url_is_refused_and_a_gateways_path_after_v1_is_kept(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        resolve({"config": str(tmp_path / "none.toml"), "base_url": "https://api.openai.com/v1/organization/users"},
+                {})
+    assert "is an endpoint's URL; the base URL is the part up to /v1: https://api.openai.com/v1" in str(e.value)
+    gateway = "https://gateway.ai.cloudflare.com/v1/ACCOUNT/GATEWAY/openai"  # a gateway's own path after /v1
+    assert resolve({"base_url": gateway}, {}).settings.base_url == gateway
+
+
+@pytest.mark.parametrize("url", ["https://api.openai.com/v1", "https://eu.api.openai.com/v1/",
+                                 "http://127.0.0.1:40123/v1", "https://gateway.example.com/openai/v1"])
+def test_base_urls_ending_with_v1_are_accepted(url):
+    assert resolve({"base_url": url}, {}).settings.base_url == url.rstrip("/")
+
+
+def test_the_simulator_base_url_ends_with_v1():
+    from openai_sync.simulator import Simulator, World
+
+    with Simulator(World(seed=1, size="small")) as sim:
+        assert resolve({"base_url": sim.base_url}, {}).settings.base_url == sim.base_url
+
+
+# ---- --config naming no file --------------------------------------------------------------------
+def test_a_config_flag_naming_no_file_is_refused(tmp_path):
+    missing = tmp_path / "opneai-sync.toml"
+    with pytest.raises(MissingConfig) as e:
+        resolve({"config": str(missing)}, {})
+    assert str(e.value) == (f"no configuration and no Admin key: {missing} does not exist; create it with "
+                            f"`openai-sync setup --config {missing}` or fix the path (or give the keys in "
+                            "OPENAI_ADMIN_KEY and OPENAI_PROJECT_KEYS)")
+    # setup creates it
+    assert resolve({"config": str(missing)}, {}, allow_new=True).config_path == missing
+    # with the keys in the environment, flags and environment are the whole configuration (CI, containers)
+    assert resolve({"config": str(missing)}, {"OPENAI_ADMIN_KEY": ADMIN}).secrets.admin_key == ADMIN
+    # the default file, or one named by OPENAI_SYNC_CONFIG, may be missing: the defaults then
+    assert resolve({}, {"OPENAI_SYNC_CONFIG": str(missing)}).name == "default"
+
+
+# ---- save keeps the user's formatting -----------------------------------------------------------
+COMMENTED = """# our OpenAI connections: ask #data-eng before changing
+default_connection = "staging"   # the one cron runs
+
+# staging: the test organization
+[connections.staging]
+schema = "openai_staging"     # not openai: that is prod's
+destination = "duckdb:///{tmp}/staging.duckdb"
+
+concurrency = 4  # the proxy allows no more
+
+# prod, loaded hourly
+[connections.prod]
+destination = "postgresql://loader@db:5432/analytics"
+tables = ["users", "costs"]   # only these
+"""
+
+
+def test_save_keeps_comments_order_and_blank_lines(tmp_path):
+    cfg = write(tmp_path / "openai-sync.toml", COMMENTED.format(tmp=tmp_path))
+    sec = write(secrets_path(cfg), f'# from the vault, 2025-06\n[connections.staging]\nadmin_key = "{ADMIN}"  # ro\n'
+                                   f'\n# prod: rotated monthly\n[connections.prod]\nadmin_key = "{ADMIN2}"\n', 0o600)
+    staging = resolve({"connection": "staging"}, env_of(cfg)).settings
+    save(cfg, "staging", staging.model_copy(update={"concurrency": 2}), Secrets(ADMIN, [ProjectKey(PROJ1, PID1)]))
+    save(cfg, "dev", Settings.model_validate({"schema": "dev"}), Secrets(ADMIN2, []))
+    text = cfg.read_text()
+    lines = text.splitlines()
+    # every line of the user's file is still there, in its order, but the value that changed
+    kept = [line for line in COMMENTED.format(tmp=tmp_path).splitlines() if "concurrency" not in line]
+    rest = iter(lines)
+    assert all(line in rest for line in kept)  # in order, with only new lines between them
+    assert "concurrency = 2  # the proxy allows no more" in lines  # the changed value keeps its comment
+    # new values go after the connection's last one, not under the comment that introduces prod
+    assert lines.index("# prod, loaded hourly") == lines.index("[connections.prod]") - 1
+    assert lines.index('base_url = "https://api.openai.com/v1"') < lines.index("# prod, loaded hourly")
+    assert "[connections.dev]" in lines and lines.index("[connections.dev]") > lines.index("[connections.prod]")
+    assert resolve({"connection": "staging"}, env_of(cfg)).settings.concurrency == 2
+    assert resolve({"connection": "prod"}, env_of(cfg)).settings.tables == ["users", "costs"]
+    assert resolve({}, env_of(cfg)).name == "staging"
+    # the secrets file too, and it stays readable by its owner alone
+    sec_lines = sec.read_text().splitlines()
+    for line in ("# from the vault, 2025-06", f'admin_key = "{ADMIN}"  # ro', "# prod: rotated monthly",
+                 f'admin_key = "{ADMIN2}"'):
+        assert line in sec_lines
+    assert f'project_keys = ["{PID1}={PROJ1}"]' in sec_lines
+    assert stat.S_IMODE(sec.stat().st_mode) == 0o600
+    assert [(p.key, p.project_id) for p in resolve({}, env_of(cfg)).secrets.project_keys] == [(PROJ1, PID1)]
+
+
+def test_save_replaces_project_keys_given_as_a_table(cfg):
+    sec = secrets_path(cfg)
+    sec.write_text(f'[connections.staging]\nadmin_key = "{ADMIN}"\n'
+                   f'[connections.staging.project_keys]\n{PID1} = "{PROJ1}"\n')
+    save(cfg, "staging", resolve({}, env_of(cfg)).settings, Secrets(ADMIN, [ProjectKey(PROJ2, PID2)]))
+    r = resolve({}, env_of(cfg))
+    assert r.secrets.admin_key == ADMIN and [(p.key, p.project_id) for p in r.secrets.project_keys] == [(PROJ2, PID2)]
+
+
+# ---- the secrets file and Git -------------------------------------------------------------------
+def test_outside_a_git_work_tree_no_gitignore_is_written(tmp_path):
+    sec = tmp_path / "openai-sync.secrets.toml"
+    assert ignore_in_git(sec) is None
+    assert not (tmp_path / ".gitignore").exists()
+
+
+@pytest.mark.parametrize("git", ["dir", "file"])  # .git is a file in a worktree or a submodule
+def test_in_a_git_work_tree_a_gitignore_is_created(tmp_path, git):
+    (tmp_path / ".git").mkdir() if git == "dir" else (tmp_path / ".git").write_text("gitdir: /elsewhere\n")
+    (tmp_path / "deploy").mkdir()
+    sec = tmp_path / "deploy" / "openai-sync.secrets.toml"
+    assert ignore_in_git(sec) == (f"Created {tmp_path}/deploy/.gitignore ignoring openai-sync.secrets.toml so that "
+                                  "Git never commits the keys.")
+    assert "openai-sync.secrets.toml" in (tmp_path / "deploy" / ".gitignore").read_text().splitlines()
+    assert ignore_in_git(sec) is None  # once
+
+
+def test_an_existing_gitignore_is_appended_to(tmp_path):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "# build output\n/dist\n*.pyc")  # no final newline
+    sec = tmp_path / "prod.secrets.toml"
+    assert ignore_in_git(sec) == f"Added prod.secrets.toml to {tmp_path}/.gitignore so that Git never commits the keys."
+    assert (tmp_path / ".gitignore").read_text() == "# build output\n/dist\n*.pyc\nprod.secrets.toml\n"
+
+
+@pytest.mark.parametrize(("where", "lines"), [
+    ("beside", "openai-sync.secrets.toml"),
+    ("beside", "/openai-sync.secrets.toml"),
+    ("beside", "*.secrets.toml"),
+    ("root", "*.secrets.toml"),
+    ("root", "conf/"),
+    ("root", "conf/openai-sync.secrets.toml"),
+    ("beside", "*.toml\n!openai-sync.toml"),
+])
+def test_a_file_already_ignored_is_left_alone(tmp_path, where, lines):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "conf").mkdir()
+    gitignore = (tmp_path / "conf" if where == "beside" else tmp_path) / ".gitignore"
+    write(gitignore, lines + "\n")
+    assert ignore_in_git(tmp_path / "conf" / "openai-sync.secrets.toml") is None
+    assert gitignore.read_text() == lines + "\n"
+    assert where == "beside" or not (tmp_path / "conf" / ".gitignore").exists()
+
+
+@pytest.mark.parametrize("lines", ["*.secrets.toml\n!openai-sync.secrets.toml", "other.toml", "/sub/x", "conf/"])
+def test_a_file_not_ignored_is_added(tmp_path, lines):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", lines + "\n")
+    assert ignore_in_git(tmp_path / "openai-sync.secrets.toml") is not None
+    assert (tmp_path / ".gitignore").read_text() == lines + "\nopenai-sync.secrets.toml\n"

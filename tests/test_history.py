@@ -127,7 +127,8 @@ def test_turning_history_on_and_off_rebuilds_the_table(dest):
         assert [r.status for r in results] == ["ok"]
         assert any("users: history mode turned on" in n for n in run.notes)
         assert dest.one("SELECT count(*) FROM openai.users WHERE _valid_to IS NULL") == n
-        results, run = sync(config(sim, dest, tables=["users"], history_tables=[]))
+        results, run = sync(config(sim, dest, tables=["users"], history_tables=[], history_off_tables=["users"],
+                                   confirm_history_off=True))
         assert any("users: history mode turned off" in n for n in run.notes)
         assert dest.one("SELECT count(*) FROM openai.users WHERE NOT _deleted") == n
 

@@ -123,7 +123,8 @@ def test_the_next_sync_converges_with_few_requests(world, dest, capsys):
         assert gone, "a project is archived within two days"
         results, run = sync(cfg)
         assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results if r.error]
-        assert [n for n in run.notes if "archived" in n] and all(p in " ".join(run.notes) for p in gone)
+        assert [w for w in run.warnings if "archived" in w] and all(p in " ".join(run.warnings) for p in gone)
+        assert not any("archived" in n for n in run.notes)
         assert_equals_truth(dest, world, active(world))
         # every batch now shows its status at the new clock
         for pid in active(world):

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from openai_sync.api.keys import mask
 from openai_sync.cli import app
+from openai_sync.cli.setup import BASE_URL_PROMPT
 from openai_sync.simulator import Simulator, World
 
 runner = CliRunner()
@@ -350,8 +351,8 @@ def test_a_reachable_postgresql_passes(sim, tmp_path):
 def test_a_duckdb_file_in_a_missing_folder_fails(sim, tmp_path):
     code, c = dest(sim, tmp_path, f"duckdb:///{tmp_path}/missing/out.duckdb")
     assert code == 1 and c["status"] == "fail"
-    assert c["message"] == (f"the folder {tmp_path}/missing does not exist; create it or choose another DuckDB "
-                            "path.")
+    assert c["message"] == (f"the folder {tmp_path}/missing does not exist; create it (mkdir -p {tmp_path}/missing) "
+                            "or choose another DuckDB path.")
     assert not (tmp_path / "missing").exists()  # the check creates nothing
 
 
@@ -359,7 +360,7 @@ def test_a_duckdb_path_under_a_file_fails(sim, tmp_path):
     (tmp_path / "afile").write_text("x")
     code, c = dest(sim, tmp_path, f"{tmp_path}/afile/out.duckdb")
     assert code == 1 and c["status"] == "fail"
-    assert c["message"].startswith(f"the folder {tmp_path}/afile is a file, not a folder")
+    assert c["message"].startswith(f"{tmp_path}/afile is a file, not a folder")
 
 
 def test_a_file_that_is_not_a_duckdb_database_fails(sim, tmp_path):
@@ -392,16 +393,24 @@ def test_an_existing_duckdb_database_passes(sim, tmp_path):
 def test_an_unknown_destination_name_lists_the_valid_ones(sim, tmp_path):
     code, c = dest(sim, tmp_path, "bigqeury")
     assert code == 1 and c["status"] == "fail"
-    assert c["message"].startswith("'bigqeury' is not a destination: use a DuckDB path (ending in .duckdb")
+    assert c["message"].startswith("'bigqeury' is not a destination (did you mean bigquery?): use a DuckDB path "
+                                   "(ending in .duckdb")
     for name in ("postgres", "bigquery", "snowflake", "databricks", "clickhouse", "motherduck"):
         assert re.search(rf"\b{name}\b", c["message"]), name
     # a path without .duckdb is not taken for a destination name that happens to be missing
     code, c = dest(sim, tmp_path, f"{tmp_path}/data.db")
     assert code == 1 and c["status"] == "fail"
+    assert "is not a destination I know (a DuckDB file's name ends in .duckdb)" in c["message"]
 
 
-def test_a_dlt_destination_name_is_a_warning(sim, tmp_path):
+def test_a_dlt_destination_name_is_a_warning(sim, tmp_path, monkeypatch):
+    """With its credentials where dlt looks for them, it cannot be checked further here: a warning."""
     code, c = dest(sim, tmp_path, "bigquery")
+    assert code == 1 and c["status"] == "fail"
+    assert c["message"].startswith("dlt's bigquery destination has no credentials: set them in .dlt/secrets.toml "
+                                   "under [destination.bigquery.credentials]")
+    monkeypatch.setenv("DESTINATION__CLICKHOUSE__CREDENTIALS", "clickhouse://u:p@127.0.0.1:9000/db")
+    code, c = dest(sim, tmp_path, "clickhouse")
     assert code == 0 and c["status"] == "warn"
     assert "dlt configures itself" in c["message"]
 
@@ -638,6 +647,8 @@ def test_a_misspelt_option_or_command_suggests_and_lists():
     (["sync", "--tables", "users,bogus"], "unknown table(s) bogus; valid tables: audit_logs"),
     (["sync", "--start-date", "yesterday"], "'yesterday' is not a date; use YYYY-MM-DD"),
     (["sync", "--base-url", "localhost:8000"], "'localhost:8000' is not an http(s) URL"),
+    (["sync", "--base-url", "https://api.openai.com"], "'https://api.openai.com' does not end with /v1, where the "
+                                                       "API's paths start; add it: https://api.openai.com/v1"),
     (["setup", "--non-interactive", "--schema", "a-b"], "'a-b' is not a valid schema name: use letters, digits"),
 ])
 def test_a_bad_value_names_what_is_valid(tmp_path, args, expected):
@@ -673,7 +684,8 @@ def test_interactive_key_questions_keep_the_known_keys_on_enter(monkeypatch):
     got = cli_module._ask_keys(Console(quiet=True), known)
     assert got.admin_key == admin and [(p.key, p.project_id) for p in got.project_keys] == [(proj, "proj_x")]
     assert asked == [("Admin key (sk-admin-..., input hidden; Enter to keep sk-admin-…AAAA)", True),
-                     ("Project key 1 (sk-proj-... or PROJECT_ID=KEY, input hidden; Enter to keep the 1 known)", True)]
+                     ("Project key 1 (sk-proj-... or PROJECT_ID=KEY; several at once separated by commas, spaces or "
+                      "new lines; input hidden; Enter to keep the 1 known)", True)]
     # new keys replace the known ones; a malformed entry is asked again
     new = "sk-proj-" + "n" * 40 + "CCCC"
     monkeypatch.setattr(cli_module.typer, "prompt", answer(["", "notproj=" + new, f"proj_y={new}", ""]))
@@ -688,6 +700,11 @@ def spawn_env(tmp: Path) -> dict[str, str]:
     env.update(HOME=str(tmp / "home"), COLUMNS="200", LINES="50", NO_COLOR="1", TERM="dumb",
                RUNTIME__DLTHUB_TELEMETRY="false")
     return env
+
+
+def project_prompt(n: int, enter: str = "Enter when done") -> str:
+    return (f"Project key {n} (sk-proj-... or PROJECT_ID=KEY; several at once separated by commas, spaces or new "
+            f"lines; input hidden; {enter}): ")
 
 
 def spawn_setup(tmp: Path, *args: str) -> tuple[pexpect.spawn, list[str]]:
@@ -720,16 +737,18 @@ def test_interactive_setup_then_test_then_sync_never_shows_or_writes_a_key(sim, 
     child.expect_exact("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name "
                        "[duckdb:///./openai_sync.duckdb]: ")
     child.sendline(f"{tmp_path}/warehouse/analytics.duckdb")
+    child.expect_exact(f"{BASE_URL_PROMPT} [{sim.base_url}]: ")  # the flag's value, Enter keeps it
+    child.sendline("")
     child.expect_exact("Admin key (sk-admin-..., input hidden; Enter to skip): ")
     child.sendline(w.admin_key[:30] + "…")  # a truncated paste: refused without being shown, asked again
     child.expect_exact("contains a character that API keys never have")
     child.expect_exact("Admin key (sk-admin-..., input hidden; Enter to skip): ")
     child.sendline(w.admin_key)
     for i, (_, key) in enumerate(keys, 1):
-        child.expect(re.escape(f"Project key {i} (sk-proj-... or PROJECT_ID=KEY, input hidden; Enter ") + r"[^)]*\): ")
+        child.expect(re.escape(f"Project key {i} (sk-proj-... or PROJECT_ID=KEY; ") + r"[^)]*\): ")
         child.sendline(key)
         child.expect_exact(f"added {mask(key)}")
-    child.expect_exact(f"Project key {len(keys) + 1} (sk-proj-... or PROJECT_ID=KEY, input hidden; Enter when done): ")
+    child.expect_exact(project_prompt(len(keys) + 1))
     child.sendline("")
     child.expect_exact("All checks passed.")
     child.expect_exact("Saved connection 'default'")
@@ -792,9 +811,11 @@ def test_interactive_setup_with_a_failing_check_asks_before_saving(sim, tmp_path
     child.sendline("")
     child.expect_exact("[duckdb:///./openai_sync.duckdb]: ")
     child.sendline("")
+    child.expect_exact(f"[{sim.base_url}]: ")
+    child.sendline("")
     child.expect_exact("Admin key (sk-admin-..., input hidden; Enter to skip): ")
     child.sendline(key)  # a project key where the Admin key belongs
-    child.expect_exact("Project key 1 (sk-proj-... or PROJECT_ID=KEY, input hidden; Enter when done): ")
+    child.expect_exact(project_prompt(1))
     child.sendline("")
     child.expect_exact(f"note: the Admin key {mask(key)} is a project key (sk-proj-...)")
     child.expect_exact(f"✖ fail  admin key: {mask(key)} is a project key")
@@ -819,3 +840,183 @@ def test_setup_saves_each_project_key_with_the_project_it_found(sim, tmp_path):
     assert r.exit_code == 0, r.output
     saved = tomllib.loads((tmp_path / "openai-sync.secrets.toml").read_text())["connections"]["default"]
     assert sorted(saved["project_keys"]) == sorted(f"{p}={k}" for p, k in w.project_keys.items())
+
+
+# ---- the base URL, several keys at once, the user's files ----------------------------------------
+TEAM_CONFIG = """# team settings: reviewed like code
+default_connection = "default"  # what cron runs
+
+# the analysts' warehouse
+[connections.default]
+schema = "openai_team"   # not openai: that one is prod's
+destination = "duckdb:///{tmp}/team.duckdb"
+
+# prod: set up by ops, do not touch
+[connections.prod]
+destination = "postgresql://loader@db:5432/analytics"
+schema = "openai"
+"""
+
+
+def assert_kept(original: str, now: str) -> None:
+    """Every line of the user's file is still there, in its order, with only new lines between them."""
+    rest = iter(now.splitlines())
+    missing = [line for line in original.splitlines() if line not in rest]
+    assert not missing, now
+
+
+def test_interactive_setup_asks_the_base_url_takes_keys_at_once_and_keeps_the_users_file(sim, tmp_path):
+    w = sim.world
+    (pa, ka), (pb, kb), (_, kc) = list(w.project_keys.items())
+    (tmp_path / ".git").mkdir()  # a Git work tree
+    cfg, sec = tmp_path / "openai-sync.toml", tmp_path / "openai-sync.secrets.toml"
+    original = TEAM_CONFIG.format(tmp=tmp_path)
+    cfg.write_text(original)
+    child, transcript = spawn_setup(tmp_path)
+    child.expect_exact("Destination schema [openai_team]: ")  # the file's values are the defaults
+    child.sendline("")
+    child.expect_exact(f"[duckdb:///{tmp_path}/team.duckdb]: ")
+    child.sendline("")
+    prompt = ("API base URL: data-residency hosts (e.g. https://eu.api.openai.com/v1), proxies and the simulator "
+              "(http://127.0.0.1:PORT/v1) go here [https://api.openai.com/v1]: ")
+    assert prompt == f"{BASE_URL_PROMPT} [https://api.openai.com/v1]: "
+    child.expect_exact(prompt)
+    bare = sim.base_url.removesuffix("/v1")
+    child.sendline(bare)  # refused with the corrected URL, asked again
+    child.expect_exact(f"'{bare}' does not end with /v1, where the API's paths start; add it: {sim.base_url}")
+    child.expect_exact(prompt)
+    child.sendline("127.0.0.1:8000/v1")
+    child.expect_exact("'127.0.0.1:8000/v1' is not an http(s) URL")
+    child.expect_exact(prompt)
+    child.sendline(sim.base_url + "/")
+    child.expect_exact("Admin key (sk-admin-..., input hidden; Enter to skip): ")
+    child.sendline(w.admin_key)
+    child.expect_exact(project_prompt(1))
+    child.sendline(f"{ka}, {pb}={kb}")  # two at once
+    child.expect_exact(f"added 2 project keys: {mask(ka)}, {mask(kb)}")
+    child.expect_exact(project_prompt(3))
+    child.sendline(f"{kc[:20]} {kc[20:]}")  # one key broken by a space: refused, none of it shown
+    child.expect_exact("that input has 2 parts and not each is a key starting with sk-: paste the keys again")
+    child.expect_exact(project_prompt(3))
+    child.sendline(f"{kc}\t{ka}")  # one new, one given already
+    child.expect_exact(f"added {mask(kc)} (1 given already)")
+    child.expect_exact(project_prompt(4))
+    child.sendline("")
+    child.expect_exact("All checks passed.")
+    child.expect_exact("Saved connection 'default'")
+    child.expect_exact(f"Created {tmp_path}/.gitignore ignoring openai-sync.secrets.toml so that Git never commits "
+                       "the keys.")
+    child.expect_exact("Next: openai-sync sync")
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = "".join(transcript)
+    assert child.exitstatus == 0, shown
+    assert_no_secret(shown, secrets_of(sim), "the terminal of setup")
+    assert_no_secret(shown, [kc[:20], kc[20:]], "the terminal of setup")
+
+    now = cfg.read_text()
+    assert_kept(original, now)
+    assert f'base_url = "{sim.base_url}"' in now.split("# prod:")[0]  # in the default connection
+    assert now.split("# prod:")[1] == original.split("# prod:")[1]  # the other connection untouched
+    assert_no_secret(now, secrets_of(sim), "the config file")
+    assert stat.S_IMODE(sec.stat().st_mode) == 0o600
+    assert (tmp_path / ".gitignore").read_text().splitlines()[-1] == "openai-sync.secrets.toml"
+    t = cli(sim, tmp_path, "test", "--json", OPENAI_BASE_URL="")
+    assert t.exit_code == 0, t.output
+    assert [c["message"].split(" works and belongs to project ")[1] for c in json.loads(t.stdout)["checks"]
+            if c["name"].startswith("project key ")] == [
+        f"{w.project_by_id[p].name} ({p})." for p in (pa, pb, list(w.project_keys)[2])]
+
+
+def test_several_project_keys_in_one_answer(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from openai_sync.cli import setup as cli_module
+    from openai_sync.config import Secrets
+
+    k = [f"sk-proj-{c * 40}K00{i}" for i, c in enumerate("abcd")]
+    answers = ["", f"{k[0]},{k[1]}\n proj_x={k[2]}  {k[3]},", k[1], "notakey sk-proj-x", ""]
+    monkeypatch.setattr(cli_module.typer, "prompt", lambda text, **_: answers.pop(0))
+    out = io.StringIO()
+    got = cli_module._ask_keys(Console(file=out, width=300), Secrets())
+    assert [(p.key, p.project_id) for p in got.project_keys] == [(k[0], None), (k[1], None), (k[2], "proj_x"),
+                                                                 (k[3], None)]
+    assert out.getvalue().splitlines() == [
+        "  added 4 project keys: sk-proj-…K000, sk-proj-…K001, sk-proj-…K002, sk-proj-…K003",
+        "  added none (1 given already)",
+        "that input has 2 parts and not each is a key starting with sk-: paste the keys again, each whole, separated "
+        "by commas, spaces or new lines"]
+    assert not answers
+
+
+def test_setup_keeps_the_users_comments_and_ignores_the_secrets_in_git(sim, tmp_path):
+    w = sim.world
+    cfg = tmp_path / "openai-sync.toml"
+    original = TEAM_CONFIG.format(tmp=tmp_path)
+    cfg.write_text(original)
+    (tmp_path / ".git").write_text("gitdir: ../.git/worktrees/x\n")  # a worktree's .git is a file
+    (tmp_path / ".gitignore").write_text("# build output\n*.duckdb")
+    r = cli(sim, tmp_path, "setup", "--non-interactive", "--schema", "openai_new", admin=w.admin_key)
+    assert r.exit_code == 0, r.output
+    assert (f"Added openai-sync.secrets.toml to {tmp_path}/.gitignore so that Git never commits the keys."
+            in flat(r.stdout))
+    assert (tmp_path / ".gitignore").read_text() == "# build output\n*.duckdb\nopenai-sync.secrets.toml\n"
+    now = cfg.read_text()
+    assert 'schema = "openai_new"   # not openai: that one is prod\'s' in now  # the comment stays with its value
+    assert_kept(original.replace('"openai_team"', '"openai_new"'), now)
+    # again: already ignored, nothing said
+    r = cli(sim, tmp_path, "setup", "--non-interactive", "-c", "dev", admin=w.admin_key)
+    assert r.exit_code == 0, r.output
+    assert ".gitignore" not in r.stdout
+    assert (tmp_path / ".gitignore").read_text() == "# build output\n*.duckdb\nopenai-sync.secrets.toml\n"
+    assert_kept(original.replace('"openai_team"', '"openai_new"'), cfg.read_text())
+    assert stat.S_IMODE((tmp_path / "openai-sync.secrets.toml").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('default_conection = "prod"\n\n[connections.prod]\nschema = "x"\n',
+     "unknown setting default_conection in {cfg} (did you mean default_connection?)"),
+    ('default_connection = "prod"\n\n[conections.prod]\nschema = "x"\n',
+     "unknown table conections.prod in {cfg} (did you mean connections.prod?)"),
+    ('[connections.default]\nschema = "x"\nlookback_hour = 3\n',
+     "lookback_hour: unknown setting (did you mean lookback_hours?); valid settings: "),
+])
+def test_a_misspelt_name_in_the_config_file_is_an_error(sim, tmp_path, text, expected):
+    cfg = tmp_path / "openai-sync.toml"
+    cfg.write_text(text)
+    expected = expected.format(cfg=cfg)
+    for command in (["sync"], ["setup", "--non-interactive"]):
+        r = cli(sim, tmp_path, *command, admin=sim.world.admin_key)
+        assert r.exit_code == 2, r.output
+        assert expected in flat(r.stderr)
+    r = cli(sim, tmp_path, "test", admin=sim.world.admin_key)  # `test` reports it as its configuration check
+    assert r.exit_code == 1 and flat(r.stdout).startswith(f"✖ fail configuration: {expected}")
+    assert cfg.read_text() == text
+    assert sim.world.admin_key not in r.output
+
+
+def test_a_config_flag_naming_no_file_is_an_error_but_for_setup(sim, tmp_path):
+    missing = tmp_path / "prod.toml"
+    expected = (f"{missing} does not exist; create it with `openai-sync setup --config {missing}` or fix the path")
+    for command in ("sync", "test"):
+        r = cli(sim, tmp_path, command, "--config", str(missing))
+        assert r.exit_code == 2, r.output
+        assert expected in flat(r.stderr)
+    r = cli(sim, tmp_path, "test", "--json", "--config", str(missing))
+    assert r.exit_code == 2 and json.loads(r.stdout)["status"] == "error"
+    r = cli(sim, tmp_path, "setup", "--non-interactive", "--config", str(missing), "--destination",
+            f"{tmp_path}/o.duckdb", admin=sim.world.admin_key)
+    assert r.exit_code == 0, r.output
+    assert cli(sim, tmp_path, "test", "--config", str(missing)).exit_code == 0
+
+
+def test_a_base_url_without_v1_is_an_error(sim, tmp_path):
+    bare = sim.base_url.removesuffix("/v1")
+    said = f"base_url: '{bare}' does not end with /v1, where the API's paths start; add it: {sim.base_url}"
+    r = cli(sim, tmp_path, "sync", "--base-url", bare, admin=sim.world.admin_key)
+    assert r.exit_code == 2 and f"{said} (from flag)" in flat(r.stderr)
+    r = cli(sim, tmp_path, "setup", "--non-interactive", admin=sim.world.admin_key, OPENAI_BASE_URL=bare)
+    assert r.exit_code == 2 and f"{said} (from env OPENAI_BASE_URL)" in flat(r.stderr)
+    assert not (tmp_path / "openai-sync.toml").exists()

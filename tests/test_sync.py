@@ -416,6 +416,13 @@ def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history)
         assert all(r.status == "ok" for r in results)
     assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live} AND user_id IN ({ids})") == 0
     assert dest.one(f"SELECT count(*) FROM openai.user_roles WHERE {live}") == truth_counts(world)["user_roles"]
+    if not history:  # when each deletion was seen: the run that marked it; null on the live rows
+        for t in ("users", "user_roles"):
+            assert dest.one(f"SELECT count(*) FROM openai.{t} WHERE _deleted AND _deleted_at IS NULL") == 0, t
+            assert dest.one(f"SELECT count(*) FROM openai.{t} WHERE NOT _deleted AND _deleted_at IS NOT NULL") == 0
+            assert dest.one(f"SELECT count(DISTINCT _deleted_at) FROM openai.{t} WHERE _deleted") == 1, t
+        assert dest.one("SELECT count(*) FROM openai.users WHERE _deleted AND _deleted_at = "
+                        "(SELECT max(_synced_at) FROM openai.users)") > 0
 
 
 def test_every_table_exists_after_the_first_sync_with_its_declared_columns(world, dest):

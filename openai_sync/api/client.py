@@ -24,10 +24,9 @@ from openai._base_client import make_request_options
 
 from .. import memory
 from .errors import ApiProblem, BudgetExceeded, KeyProblem, SyncError
-from .keys import ADMIN_KEYS_URL, key_kind, mask, scrub_one
+from .keys import ADMIN_KEYS_URL, DEFAULT_BASE_URL, key_kind, mask, scrub_one
 from .throttle import Gate, Throttle
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 T = TypeVar("T")
 BIG_PAGE = 2 << 20  # bytes: a digested page this large is followed by giving the freed memory back (memory.py)
 

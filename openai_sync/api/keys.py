@@ -8,12 +8,19 @@ from dataclasses import dataclass
 ADMIN_KEYS_URL = "https://platform.openai.com/settings/organization/admin-keys"
 
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MASK_MIN_SECRET = 24  # a key's last four characters are shown only when they are a small part of its secret
+
+
 def mask(key: str | None) -> str:
-    """A key as it may be shown: its kind prefix and last four characters (sk-admin-…abcd)."""
+    """A key as it may be shown: its kind prefix and last four characters (sk-admin-…abcd). A short or mistyped
+    value (`hello`) shows none of its characters, only its length, so that most of it is never printed."""
     if not key:
         return "(none)"
     prefix = next((p for p in ("sk-admin-", "sk-proj-", "sk-svcacct-", "sk-") if key.startswith(p)), "")
-    return f"{prefix}…{key[-4:]}" if len(key) > len(prefix) + 4 else f"{prefix}…"
+    if len(key) - len(prefix) >= MASK_MIN_SECRET:
+        return f"{prefix}…{key[-4:]}"
+    return f"{prefix}… ({len(key)} characters)"
 
 
 def key_kind(key: str) -> str:

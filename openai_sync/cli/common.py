@@ -3,11 +3,14 @@ common to several commands, and how a failure is printed."""
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 try:  # typer >= 0.25 carries its own copy of click
@@ -16,8 +19,10 @@ except ImportError:  # pragma: no cover
     from click.exceptions import NoSuchOption, UsageError
 
 from .. import __version__
-from ..api.client import DEFAULT_BASE_URL
+from ..api.keys import DEFAULT_BASE_URL
 from ..config import DEFAULT_CONFIG, ConfigError, Resolved, resolve
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # the order in which `--help` and error messages list the commands (each module registers its own)
 COMMANDS = ("simulator", "sync", "resync", "test", "setup", "demo")
@@ -82,8 +87,37 @@ def root(
 def _fail(message: str, as_json: bool, code: int = 2) -> typer.Exit:
     if as_json:
         print(json.dumps({"status": "error", "error": message}))
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+INTERRUPTED = "interrupted; nothing is half-loaded; the next run resumes"
+
+
+def interrupted(message: str, as_json: bool) -> typer.Exit:
+    """Ctrl-C: one sentence and exit 130 (128 + SIGINT, as shells report a command ended by Ctrl-C)."""
+    if as_json:
+        print(json.dumps({"status": "interrupted", "error": message}))
+    Console(stderr=True).print(f"[yellow]{message}[/]", highlight=False)
+    return typer.Exit(130)
+
+
+def on_interrupt(message: str) -> Callable[[F], F]:
+    """A command that a Ctrl-C ends with `message`, whatever it was doing (importing dlt, reading, loading).
+    For a sync the message holds: each table's merge is atomic, and a load package dlt had begun is finished
+    by the next run, which reads again from the watermarks the last completed load left."""
+
+    def wrap(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except (KeyboardInterrupt, typer.Abort):  # Abort: a prompt's Ctrl-C (or end of input), as typer says it
+                raise interrupted(message, bool(kwargs.get("as_json"))) from None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 def _resolve(flags: dict[str, Any], as_json: bool) -> Resolved:
@@ -110,6 +144,12 @@ Exclude = Annotated[str | None, typer.Option("--exclude", help="Comma-separated 
                                              "exclude_tables).")]
 History = Annotated[str | None, typer.Option("--history", help="Comma-separated tables to keep in history mode "
                                              "(every version, with _valid_from / _valid_to; setting history_tables).")]
+HistoryOff = Annotated[str | None, typer.Option("--history-off", help="Comma-separated tables to take out of "
+                                                "history mode (setting history_off_tables; needs --yes): each "
+                                                "becomes a table of current rows, its versions kept in "
+                                                "<table>_history_<YYYYMMDD_HHMMSS>. A history table not named here "
+                                                "stays in history mode.")]
+Yes = Annotated[bool, typer.Option("--yes", help="Confirm --history-off (history_off_tables).")]
 Budget = Annotated[float | None, typer.Option("--time-budget", help="Minutes the run may spend reading the API "
                                              "(setting time_budget_minutes). When it runs out, what was read is "
                                              "loaded and the unfinished tables are reported (the next run reads "
@@ -126,13 +166,14 @@ Lookback = Annotated[float | None, typer.Option(help="Re-read usage buckets that
 AuditLookback = Annotated[float | None, typer.Option("--audit-lookback-minutes", help="Re-read audit events of "
                                                     "this many minutes before the newest one loaded (default 60; the "
                                                     "API lists some events minutes late).", min=0)]
-StateDir = Annotated[str | None, typer.Option(help="Where dlt keeps its local working state "
-                                                   "(default ~/.dlt/pipelines).")]
+StateDir = Annotated[str | None, typer.Option(help="Where dlt keeps its local working state (default: dlt's "
+                                                   "pipelines folder, ~/.dlt/pipelines, or /var/dlt/pipelines when "
+                                                   "run as root; $DLT_DATA_DIR/pipelines if DLT_DATA_DIR is set).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with the result instead of tables.")]
 
 
 def _flags(**kw: Any) -> dict[str, Any]:
-    for name in ("tables", "exclude_tables", "history_tables"):
+    for name in ("tables", "exclude_tables", "history_tables", "history_off_tables"):
         if kw.get(name) is not None:
             kw[name] = [t.strip() for t in kw[name].split(",") if t.strip()]
     return kw

@@ -11,9 +11,7 @@ from rich.table import Table as RichTable
 from ..api.keys import ProjectKey
 from ..catalog import select
 from ..load import destinations
-from ..report import row_counts, run_queries
-from ..runner import SyncConfig
-from .common import AsJson, Command, StateDir, app
+from .common import INTERRUPTED, AsJson, Command, StateDir, app, on_interrupt
 from .run import run_sync
 from .simulated import SizeName
 
@@ -23,8 +21,9 @@ Examples:
 
   openai-sync demo                                   # into ./openai_demo.duckdb
 
-  openai-sync demo --destination duckdb:///tmp/demo.duckdb
+  openai-sync demo --destination duckdb:///tmp/demo.duckdb   # into /tmp/demo.duckdb (an absolute path)
 """)
+@on_interrupt(INTERRUPTED)
 def demo(
     destination: Annotated[str, typer.Option(help="Where to load the demo data.")] = "duckdb:///./openai_demo.duckdb",
     size: Annotated[SizeName, typer.Option(help="Size of the simulated organization.")] = SizeName.medium,
@@ -37,13 +36,15 @@ def demo(
     Starts the OpenAI Platform simulator in-process (no key, no network), syncs it, then prints the row
     count of every table and three example queries with their results.
     """
+    from ..report import row_counts, run_queries
+    from ..runner import SyncConfig
     from ..simulator import Simulator, World
 
     console = Console()
     with Simulator(World(seed=seed, size=size.value)) as sim:
         if not as_json:
             console.print(f"[bold]openai-sync demo[/]: a simulated {size.value} organization at {sim.base_url}, "
-                          f"synced into {destination}")
+                          f"synced into {destinations.shown(destination)}")
         # the Admin key and every project's key; which key belongs to which project is looked up, as for you
         cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url,
                          destination=destinations.normalize(destination), pipelines_dir=state_dir,
@@ -67,9 +68,11 @@ def demo(
         for r in rows:
             q.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r])
         console.print(q)
-    if destination.startswith("duckdb:///"):
-        path = destination.removeprefix("duckdb:///")
+    if destinations.kind(destination) == "duckdb":
+        # the file dlt wrote: duckdb:///tmp/x.duckdb is /tmp/x.duckdb, duckdb:///./x.duckdb is relative to here
+        path = destinations.duckdb_path(destination)
         console.print(f"\nThe data is in {path}, schema openai. Query it with DuckDB, for example:\n"
                       f"  uv run python -c \"import duckdb; print(duckdb.connect('{path}').sql("
-                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"", highlight=False)
+                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"",
+                      highlight=False, soft_wrap=True)  # not broken across lines: it is to be copied
     raise typer.Exit(code)

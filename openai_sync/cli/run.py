@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
+from rich.markup import escape
 
 from ..api.errors import SyncError
 from ..api.keys import scrub
 from ..config import Resolved, parse_widths
 from ..load import destinations
-from ..report import Progress, exit_code, result_json, summary_table
-from ..runner import DEFAULT_START, RunReport, SyncConfig, sync
 from .common import (
+    INTERRUPTED,
     AsJson,
     AuditLookback,
     BaseUrl,
@@ -30,20 +29,29 @@ from .common import (
     Destination,
     Exclude,
     History,
+    HistoryOff,
     Lookback,
     Schema,
     Start,
     StateDir,
     Tables,
     Width,
+    Yes,
     _fail,
     _flags,
     _resolve,
     app,
+    interrupted,
+    on_interrupt,
 )
 
+if TYPE_CHECKING:  # the runner imports dlt and the SDK: loaded when a sync starts, not for `--help`
+    from ..runner import RunReport, SyncConfig
 
-def _sync_config(r: Resolved) -> SyncConfig:
+
+def _sync_config(r: Resolved, yes: bool = False) -> SyncConfig:
+    from ..runner import DEFAULT_START, SyncConfig
+
     s = r.settings
     default_w, per_w = parse_widths(s.bucket_width)
     start = s.start_epoch()
@@ -56,6 +64,7 @@ def _sync_config(r: Resolved) -> SyncConfig:
         exclude_tables=s.exclude_tables or [], block_columns=s.block_columns or [],
         hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
         history_ignore_columns=s.history_ignore_columns or [],
+        history_off_tables=s.history_off_tables or [], confirm_history_off=yes,
         time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None)
 
 
@@ -82,8 +91,25 @@ def _first_lines(e: BaseException, n: int = 3) -> str:
     return f"{hint} ({out})" if hint else out
 
 
+def _by_interrupt(e: BaseException) -> bool:
+    """Whether a Ctrl-C is behind the error: dlt wraps it (KeyboardInterrupt, or its SignalReceivedException)."""
+    seen: BaseException | None = e
+    for _ in range(20):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt) or type(seen).__name__ == "SignalReceivedException":
+            return True
+        seen = getattr(seen, "exception", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 def run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, RunReport]:
     """Run one sync and print its outcome; returns (exit code, the run's report)."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ..report import Progress, exit_code, result_json, summary_table
+    from ..runner import sync
+
     err = Console(stderr=True)
     started = time.monotonic()
     try:
@@ -94,7 +120,11 @@ def run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, RunReport]:
             results, run = sync(cfg)
     except (SyncError, ValueError) as e:
         raise _fail(str(e), as_json) from None
+    except KeyboardInterrupt:
+        raise interrupted(INTERRUPTED, as_json) from None
     except PipelineStepFailed as e:
+        if _by_interrupt(e):
+            raise interrupted(INTERRUPTED, as_json) from None
         msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
                f"{type(e.exception).__name__}: {_first_lines(e.exception)}. Nothing of this run is half-loaded: "
                "each table's merge is atomic, and the next run loads what this one could not.")
@@ -110,11 +140,13 @@ def run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, RunReport]:
         Console().print(summary_table(results))
         for r in results:
             if r.error:
-                err.print(f"[red]{r.name}:[/] {r.error}", highlight=False)
+                err.print(f"[red]{r.name}:[/] {escape(r.error)}", highlight=False)
         for problem in run.key_problems:
-            err.print(f"[red]key:[/] {problem}", highlight=False)
+            err.print(f"[red]key:[/] {escape(problem)}", highlight=False)
+        for warning in run.warnings:
+            err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         for note in run.notes:
-            err.print(f"[yellow]note:[/] {note}", highlight=False)
+            err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     return exit_code(results, run), run
 
 
@@ -135,6 +167,7 @@ Examples (keys come from the environment or the secrets file, never from the com
 Exit codes: 0 every table synced; 1 some table, project or key failed (the others were loaded); 2 bad
 key or configuration (nothing was written).
 """)
+@on_interrupt(INTERRUPTED)
 def sync_cmd(
     connection: Connection = None,
     config: ConfigPath = None,
@@ -144,6 +177,8 @@ def sync_cmd(
     tables: Tables = None,
     exclude: Exclude = None,
     history: History = None,
+    history_off: HistoryOff = None,
+    yes: Yes = False,
     concurrency: Concurrency = None,
     time_budget: Budget = None,
     bucket_width: Width = None,
@@ -161,10 +196,10 @@ def sync_cmd(
     """
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
-                        concurrency=concurrency, time_budget_minutes=time_budget, bucket_width=bucket_width,
-                        start_date=start_date, lookback_hours=lookback_hours,
+                        history_off_tables=history_off, concurrency=concurrency, time_budget_minutes=time_budget,
+                        bucket_width=bucket_width, start_date=start_date, lookback_hours=lookback_hours,
                         audit_lookback_minutes=audit_lookback_minutes, state_dir=state_dir), as_json)
-    code, _ = run_sync(_sync_config(r), as_json)
+    code, _ = run_sync(_sync_config(r, yes), as_json)
     raise typer.Exit(code)
 
 
@@ -177,8 +212,10 @@ Examples:
 
   openai-sync resync batches --connection prod --json
 
-Other tables, their rows and their state are not touched.
+Other tables, their rows and their state are not touched. A table in history mode stays in it, and its
+versions are first renamed to <table>_history_<YYYYMMDD_HHMMSS>: kept, never dropped.
 """)
+@on_interrupt(INTERRUPTED)
 def resync_cmd(
     names: Annotated[list[str], typer.Argument(metavar="TABLE...", help="The tables to reload from scratch.")],
     connection: Connection = None,
@@ -190,11 +227,12 @@ def resync_cmd(
     bucket_width: Width = None,
     start_date: Start = None,
     state_dir: StateDir = None,
+    yes: Yes = False,
     as_json: AsJson = False,
 ) -> None:
     """Reload tables from scratch: drop them and their incremental state, then sync them again."""
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=",".join(names), concurrency=concurrency, bucket_width=bucket_width,
                         start_date=start_date, state_dir=state_dir), as_json)
-    code, _ = run_sync(replace(_sync_config(r), resync=True), as_json)
+    code, _ = run_sync(replace(_sync_config(r, yes), resync=True), as_json)
     raise typer.Exit(code)

@@ -5,35 +5,58 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..api.keys import mask
-from ..checks import FAIL, PASS, WARN, Check, run_checks, verdict
 from ..config import (
     SCHEMA_RE,
     ConfigError,
+    MissingConfig,
     ProjectKey,
     Resolved,
     Secrets,
+    check_base_url,
     check_key_format,
     default_connection,
     key_problems,
     parse_project_keys,
     resolve,
-    save,
 )
 from ..load import destinations
-from .common import AsJson, BaseUrl, Command, ConfigPath, Connection, Destination, Schema, _fail, _flags, app
+from ..load.destination_check import FAIL, PASS, WARN, Check
+from .common import (
+    AsJson,
+    BaseUrl,
+    Command,
+    ConfigPath,
+    Connection,
+    Destination,
+    Schema,
+    _fail,
+    _flags,
+    app,
+    on_interrupt,
+)
+from .setup_files import ignore_in_git, save
+
+NOTHING_SAVED = "interrupted; nothing was saved"
 
 SYMBOL = {PASS: "[green]✔ pass[/]", WARN: "[yellow]! warn[/]", FAIL: "[red]✖ fail[/]"}
+BETWEEN_KEYS = re.compile(r"[,\s]+")  # several project keys pasted at once
+BASE_URL_PROMPT = ("API base URL: data-residency hosts (e.g. https://eu.api.openai.com/v1), proxies and the "
+                   "simulator (http://127.0.0.1:PORT/v1) go here")
 
 
 def _print_checks(checks: list[Check], as_json: bool, r: Resolved) -> str:
+    from ..checks import verdict
+
     result = verdict(checks)
     if as_json:
         print(json.dumps({"status": result, "connection": r.name, "checks": [c.as_dict() for c in checks]}))
@@ -55,6 +78,7 @@ Examples:
 
 Exit code 0 when no check fails (warnings allowed), 1 otherwise.
 """)
+@on_interrupt("interrupted; nothing was loaded or saved")
 def test_cmd(
     connection: Connection = None,
     config: ConfigPath = None,
@@ -68,13 +92,17 @@ def test_cmd(
     try:
         r = resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                            schema=schema))
+    except MissingConfig as e:  # not a check that failed: nothing to check
+        raise _fail(str(e), as_json) from None
     except ConfigError as e:
         checks = [Check("configuration", FAIL, str(e))]
         if as_json:
             print(json.dumps({"status": "failed", "connection": connection, "checks": [c.as_dict() for c in checks]}))
         else:
-            Console(highlight=False).print(f"{SYMBOL[FAIL]}  [bold]configuration[/]: {e}")
+            Console(highlight=False).print(f"{SYMBOL[FAIL]}  [bold]configuration[/]: {escape(str(e))}")
         raise typer.Exit(1) from None
+    from ..checks import run_checks  # the SDK and dlt load only when a command needs them
+
     checks = run_checks(r)
     raise typer.Exit(0 if _print_checks(checks, as_json, r) == "ok" else 1)
 
@@ -90,26 +118,51 @@ def _ask_keys(console: Console, known: Secrets) -> Secrets:
                 check_key_format(admin, "that Admin key")
             break
         except ConfigError as e:
-            console.print(f"[red]{e}[/]")
+            console.print(f"[red]{escape(str(e))}[/]")
     keys: list[ProjectKey] = []
     while True:
         done = (f"Enter to keep the {len(known.project_keys)} known" if known.project_keys and not keys
                 else "Enter when done")
-        k = typer.prompt(f"Project key {len(keys) + 1} (sk-proj-... or PROJECT_ID=KEY, input hidden; {done})",
-                         default="", hide_input=True, show_default=False).strip()
+        k = typer.prompt(f"Project key {len(keys) + 1} (sk-proj-... or PROJECT_ID=KEY; several at once separated by "
+                         f"commas, spaces or new lines; input hidden; {done})", default="", hide_input=True,
+                         show_default=False).strip()
         if not k:
             break
         try:
-            keys.extend(parse_project_keys([k], "that input"))
+            given = _pasted_keys(k)
         except ConfigError as e:
-            console.print(f"[red]{e}[/]")
+            console.print(f"[red]{escape(str(e))}[/]")
             continue
-        console.print(f"  added {mask(keys[-1].key)}")
+        new = [p for i, p in enumerate(given) if p.key not in {q.key for q in keys + given[:i]}]
+        keys.extend(new)
+        masks, again = ", ".join(mask(p.key) for p in new), len(given) - len(new)
+        added = f"{len(new)} project keys: {masks}" if len(new) > 1 else masks or "none"
+        console.print(f"  added {added}" + (f" ({again} given already)" if again else ""))
     return Secrets(admin, keys or known.project_keys)
 
 
+def _pasted_keys(answer: str) -> list[ProjectKey]:
+    """One answer's keys, separated by commas, spaces or line breaks. Several pieces that are not all keys are
+    more likely one key broken by a space than several keys: refused, without showing any of it."""
+    pieces = [p for p in BETWEEN_KEYS.split(answer) if p]
+    if len(pieces) > 1 and not all(p.rpartition("=")[2].startswith("sk-") for p in pieces):
+        raise ConfigError(f"that input has {len(pieces)} parts and not each is a key starting with sk-: paste the "
+                          "keys again, each whole, separated by commas, spaces or new lines")
+    return parse_project_keys(pieces, "that input")
+
+
+def _ask_base_url(console: Console, default: str) -> str:
+    """Asked again until its answer is an http(s) URL ending with /v1 (the sentence says why not)."""
+    while True:
+        answer = typer.prompt(BASE_URL_PROMPT, default=default).strip()
+        try:
+            return check_base_url(answer)
+        except ValueError as e:
+            console.print(f"[red]{escape(str(e))}[/]")
+
+
 def _ask(console: Console, r: Resolved, flags: dict[str, Any]) -> Secrets:
-    """Ask for the schema, the destination (both into `flags`) and the keys."""
+    """Ask for the schema, the destination, the base URL (into `flags`) and the keys."""
     schema, destination = flags.get("schema"), flags.get("destination")
     default = schema if schema and SCHEMA_RE.fullmatch(schema) else r.settings.schema_name
     while True:
@@ -119,7 +172,12 @@ def _ask(console: Console, r: Resolved, flags: dict[str, Any]) -> Secrets:
         console.print("[red]Use letters, digits and _, not starting with a digit (at most 63).[/]")
     destination = typer.prompt("Destination: a DuckDB path, a postgresql:// DSN, or a dlt destination name",
                                default=destination or r.settings.destination)
-    flags.update(schema=schema, destination=destinations.normalize(destination))
+    try:
+        default = check_base_url(flags.get("base_url") or r.settings.base_url)
+    except ValueError:
+        default = r.settings.base_url
+    flags.update(schema=schema, destination=destinations.normalize(destination),
+                 base_url=_ask_base_url(console, default))
     return _ask_keys(console, r.secrets)
 
 
@@ -134,6 +192,7 @@ Examples:
 The configuration goes to ./openai-sync.toml (or --config); the keys to openai-sync.secrets.toml beside it,
 readable by you alone (mode 0600).
 """)
+@on_interrupt(NOTHING_SAVED)
 def setup_cmd(
     connection: Annotated[str, typer.Option("--connection", "-c", help="Name of the connection to save.")
                           ] = "default",
@@ -147,7 +206,8 @@ def setup_cmd(
     force: Annotated[bool, typer.Option("--force", help="Save even when a check fails.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Set up a connection: destination schema, destination, Admin key, project keys; run the checks; save."""
+    """Set up a connection: destination schema, destination, API base URL, Admin key, project keys; run the
+    checks; save."""
     console = Console(stderr=as_json, highlight=False)
     interactive = not non_interactive and sys.stdin.isatty()
     flags = _flags(connection=connection, config=config, base_url=base_url, destination=destination, schema=schema)
@@ -156,13 +216,13 @@ def setup_cmd(
     except ConfigError as e:
         if not interactive:
             raise _fail(str(e), as_json) from None
-        try:  # a bad schema or destination is asked again below; anything else is for the user to fix first
-            asked = {"OPENAI_SYNC_SCHEMA", "OPENAI_SYNC_DESTINATION"}
-            r = resolve({**flags, "schema": None, "destination": None},
+        try:  # a bad schema, destination or base URL is asked again below; anything else is for the user to fix first
+            asked = {"OPENAI_SYNC_SCHEMA", "OPENAI_SYNC_DESTINATION", "OPENAI_BASE_URL"}
+            r = resolve({**flags, "schema": None, "destination": None, "base_url": None},
                         {k: v for k, v in os.environ.items() if k not in asked}, allow_new=True)
         except ConfigError:
             raise _fail(str(e), as_json) from None
-        console.print(f"[yellow]note:[/] {e}")
+        console.print(f"[yellow]note:[/] {escape(str(e))}")
     if interactive:
         console.print("[bold]openai-sync setup[/]: a connection named "
                       f"[bold]{connection}[/], saved in {r.config_path}")
@@ -176,6 +236,8 @@ def setup_cmd(
     except ConfigError as e:
         raise _fail(str(e), as_json) from None
     resolved = Resolved(connection, settings, secrets, r.config_path, {})
+    from ..checks import run_checks
+
     identified: dict[str, str] = {}
     checks = run_checks(resolved, identified=identified)
     # saved as PROJECT_ID=KEY: later runs look nothing up, and each key is sent with its project
@@ -186,11 +248,24 @@ def setup_cmd(
             interactive and typer.confirm("Some checks failed. Save this configuration anyway?", default=False)):
         console.print("Nothing saved.")
         raise typer.Exit(1)
+    _save(console, replace(resolved, secrets=secrets), as_json)
+    raise typer.Exit(0 if result == "ok" else 1)
+
+
+def _save(console: Console, r: Resolved, as_json: bool) -> None:
+    """Save the connection, keep its keys out of Git, and say what comes next."""
     try:
-        sec = save(r.config_path, connection, settings, secrets)
+        sec = save(r.config_path, r.name, r.settings, r.secrets)
     except (OSError, ConfigError) as e:
         raise _fail(f"could not save to {r.config_path}: {getattr(e, 'strerror', None) or e}", as_json) from None
-    used = "" if default_connection(r.config_path) == connection else f" --connection {connection}"
-    console.print(f"Saved connection {connection!r}: settings in {r.config_path}, keys in {sec} (mode 0600).\n"
-                  f"Next: openai-sync sync{used}")
-    raise typer.Exit(0 if result == "ok" else 1)
+    console.print(f"Saved connection {r.name!r}: settings in {r.config_path}, keys in {sec} (mode 0600).")
+    try:
+        ignored = ignore_in_git(sec)
+    except OSError as e:
+        console.print(f"[yellow]note:[/] could not update the .gitignore beside {escape(str(sec))} ({e.strerror}): "
+                      f"add {escape(sec.name)} to it yourself, so that Git never commits the keys.")
+    else:
+        if ignored:
+            console.print(escape(ignored))
+    used = "" if default_connection(r.config_path) == r.name else f" --connection {r.name}"
+    console.print(f"Next: openai-sync sync{used}")

@@ -43,8 +43,17 @@ Examples:
 
   openai-sync simulator --faults 429:0.05,500:0.01,drop:0.01
 
-Then point the SDK or the connector at the printed base_url, e.g.
-  eval "$(openai-sync simulator | jq -r '"export OPENAI_BASE_URL=\\(.base_url)"')"
+It serves until stopped: run it in the background and read the JSON line it prints first (bash, jq), e.g.
+
+  openai-sync simulator --size medium > sim.json & SIM=$!
+
+  until [ -s sim.json ]; do sleep 0.1; done      # the line: base_url, admin_key, project_keys
+
+  export OPENAI_BASE_URL=$(jq -r .base_url sim.json) OPENAI_ADMIN_KEY=$(jq -r .admin_key sim.json)
+
+  openai-sync sync --destination duckdb:///./sim.duckdb
+
+  kill $SIM
 """)
 def simulator(
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback only is sensible).")] = (

@@ -14,11 +14,12 @@ completely, nothing of a table whose reading stopped, and never another organiza
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ..catalog import Table
 from ..read.ledger import WHOLE, Ledger, Scope
 from .history import VALID_TO
-from .store import Rows, Store
+from .store import DELETED_AT, Rows, Store
 
 
 def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org: str | None) -> int:
@@ -30,16 +31,22 @@ def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org
         scopes = [s for s in complete if dict(s)["project_id"] not in failed]
     else:
         scopes = list(complete)
-    n = _cascade(store, t, ledger, org) if t.parent else 0
+    n = _cascade(store, t, ledger, org, synced_at) if t.parent else 0
     by_time: dict[datetime, list[Scope]] = {}  # rows older than the complete listing that saw the scope
     for s in scopes:
         by_time.setdefault(complete[s].before or synced_at, []).append(s)
     for before, group in by_time.items():
-        n += store.mark(t, Rows("deleted", org, tuple(group), synced_before=before), "_deleted", True)
+        n += store.mark(t, Rows("deleted", org, tuple(group), synced_before=before), deleted(synced_at))
     return n
 
 
-def _cascade(store: Store, t: Table, ledger: Ledger, org: str | None) -> int:
+def deleted(synced_at: datetime) -> dict[str, Any]:
+    """What marking a row deleted sets: when the deletion was seen, so that a user can tell (a row that comes
+    back is written whole again, with `_deleted_at` null)."""
+    return {"_deleted": True, DELETED_AT: synced_at}
+
+
+def _cascade(store: Store, t: Table, ledger: Ledger, org: str | None, synced_at: datetime) -> int:
     """Children of parent objects that the parent's complete listing no longer has are gone: the roles of a user
     who left the organization, a deleted vector store's files (per project)."""
     assert t.parent and t.parent_column
@@ -48,7 +55,8 @@ def _cascade(store: Store, t: Table, ledger: Ledger, org: str | None) -> int:
     for scope, listing in ledger.listings(t.parent).items():
         if listing.ids is None or dict(scope).get("project_id") in failed:
             continue
-        n += store.mark(t, Rows("deleted", org, (scope,), outside=(t.parent_column, listing.ids)), "_deleted", True)
+        n += store.mark(t, Rows("deleted", org, (scope,), outside=(t.parent_column, listing.ids)),
+                        deleted(synced_at))
     return n
 
 
@@ -60,12 +68,12 @@ def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str 
     if not t.parent:
         whole = complete.get(WHOLE)
         if whole is not None and whole.rows == 0:
-            store.mark(t, Rows("history", org), VALID_TO, boundary)
+            store.mark(t, Rows("history", org), {VALID_TO: boundary})
         return
     assert t.parent_column
     empty = tuple(s for s, listing in complete.items() if listing.rows == 0)
     if empty:
-        store.mark(t, Rows("history", org, empty), VALID_TO, boundary)
+        store.mark(t, Rows("history", org, empty), {VALID_TO: boundary})
     parents = ledger.listings(t.parent).get(WHOLE)
     if parents is not None and parents.ids is not None:
-        store.mark(t, Rows("history", org, outside=(t.parent_column, parents.ids)), VALID_TO, boundary)
+        store.mark(t, Rows("history", org, outside=(t.parent_column, parents.ids)), {VALID_TO: boundary})

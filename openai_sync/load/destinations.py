@@ -12,8 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import dlt
-
 # Not ./openai.duckdb: DuckDB would name that database "openai", like the default schema, and
 # `openai.users` would be ambiguous (see duckdb_collision).
 DEFAULT = "duckdb:///./openai_sync.duckdb"
@@ -25,6 +23,32 @@ def normalize(spec: str) -> str:
     if spec.endswith(".duckdb") and "://" not in spec:
         return "duckdb:///" + (spec if spec.startswith(("/", "./", "../", "~")) else "./" + spec)
     return spec
+
+
+FORMS = ("a DuckDB path (ending in .duckdb, or duckdb:///PATH), postgresql://USER@HOST:PORT/DB, "
+         "filesystem:///FOLDER, or the name of a dlt destination (snowflake, bigquery, ...)")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*")  # a dlt destination's name
+
+
+def form_problem(spec: str) -> str | None:
+    """What is wrong with the destination string's form, or None. Pure: nothing is opened or imported."""
+    spec = normalize(spec)
+    low = spec.lower()
+    if low.startswith(("postgresql:", "postgres:")) and kind(spec) != "postgres":
+        return (f"{shown(spec)!r} is not a PostgreSQL DSN: it starts with postgresql:// (two slashes), as in "
+                "postgresql://USER@HOST:5432/DB")
+    if low.startswith(("duckdb:", "filesystem:")) and not low.startswith(("duckdb:///", "filesystem:///")):
+        scheme = low.split(":", 1)[0]
+        return (f"{spec!r} is not a {scheme} destination: write {scheme}:/// and the path, e.g. {scheme}:///./data"
+                f"{'.duckdb' if scheme == 'duckdb' else ''} (relative) or {scheme}:///srv/data"
+                f"{'.duckdb' if scheme == 'duckdb' else ''} (absolute)")
+    if kind(spec) == "duckdb" and duckdb_path(spec).name in ("", ".", ".."):
+        return f"{spec!r} names no DuckDB file: add the file's name, e.g. duckdb:///./openai_sync.duckdb"
+    if kind(spec) == "named" and not NAME_RE.fullmatch(spec):
+        hint = (" (a DuckDB file's name ends in .duckdb)" if re.search(r"[./\\]", spec) and "://" not in spec
+                else "")
+        return f"{shown(spec)!r} is not a destination I know{hint}: use {FORMS}"
+    return None
 
 
 def kind(spec: str) -> str:
@@ -109,6 +133,8 @@ def lift_memory_cap(destination: Any) -> bool:
 
 def make(spec: str) -> Any:
     """The dlt destination for a destination string."""
+    import dlt  # here: `openai-sync --help` and the config parser need none of dlt
+
     k = kind(spec)
     if k == "duckdb":
         path = duckdb_path(spec)

@@ -10,6 +10,11 @@ old one is retired; a row missing from the load is retired. Three things are our
   children of a parent that no longer exists, is retired after the load (deletes.py, from the ledger).
 
 The current version of a row is the one with `_valid_to IS NULL`.
+
+The mode a table has in the destination is the one that counts: a history table stays one on a run that does
+not name it, and only an explicit, confirmed turn-off (history_off_tables with --yes) makes it a table of
+current rows again. Versions are never dropped: the history table is renamed to `<table>_history_<when>`
+(`archive`) before the table is rebuilt, by a turn-off or by a resync.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from typing import Any
 
 import orjson
 
+from ..api.errors import SyncError
 from ..catalog import TABLES, Table
 
 VALID_FROM, VALID_TO, VERSION = "_valid_from", "_valid_to", "_version"
 UNVERSIONED = {"_synced_at"}  # changes every run without the object changing
+ARCHIVE = "_history_"  # <table>_history_<YYYYMMDD_HHMMSS>: the versions of a table no longer in history mode
 
 
 def capable(table: Table) -> bool:
@@ -89,6 +96,23 @@ def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime, org: 
                             f"DISTINCT FROM %s AND ({pk}) NOT IN (SELECT {pk} FROM {qualified} WHERE {VALID_TO} IS "
                             "NULL)", boundary, org)
     return int(found[0][0]) if found else 0
+
+
+def archive_name(table: str, at: datetime) -> str:
+    """Where a history table's versions go when the table is rebuilt: named after the run, so that a table
+    turned off, on and off again keeps each set of versions (at most 48 characters: within PostgreSQL's 63)."""
+    return f"{table}{ARCHIVE}{at:%Y%m%d_%H%M%S}"
+
+
+def archive(sql: Any, table: str, at: datetime) -> str:
+    """Rename the history table `table` to its archive name, out of dlt's way (dlt knows only `table`, and
+    rebuilds it): every version is kept, in one atomic statement, without copying a row. Returns the new name."""
+    name = archive_name(table, at)
+    if stored_mode(sql, sql.dataset_name, name) is not None:
+        raise SyncError(f"{name} already exists in schema {sql.dataset_name}, so {table}'s versions cannot be "
+                        "moved there; rename or drop it, then run again")
+    sql.execute_sql(f"ALTER TABLE {sql.make_qualified_table_name(table)} RENAME TO {sql.escape_column_name(name)}")
+    return name
 
 
 def stored_mode(sql: Any, schema: str, table: str) -> bool | None:

@@ -31,19 +31,22 @@ class LakeStore:
             return con.execute(f"SELECT {', '.join(table.primary_key)} FROM t WHERE {cond}".replace("%s", "?"),
                                args).fetchall()
 
-    def mark_keys(self, table: Table, keys: list[tuple], column: str, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise TypeError(f"the lake marks boolean columns only, not {column} = {value!r}")
+    def mark_keys(self, table: Table, keys: list[tuple], values: dict[str, Any]) -> None:
+        """Merge `values` into the rows of `keys`, in one commit; columns the Delta table lacks are left out."""
+        delta = self._get(table.name)
+        have = {f.name for f in delta.schema().to_arrow()}
+        values = {c: v for c, v in values.items() if c in have}
         pk = list(table.primary_key)
-        source = pa.table({c: [k[i] for k in keys] for i, c in enumerate(pk)})
+        source = pa.table({**{c: [k[i] for k in keys] for i, c in enumerate(pk)},
+                           **{f"v_{c}": pa.array([v] * len(keys)) for c, v in values.items()}})
         on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
-        (self._get(table.name).merge(source, on, source_alias="s", target_alias="t")
-         .when_matched_update(updates={column: "true" if value else "false"}).execute())
+        (delta.merge(source, on, source_alias="s", target_alias="t")
+         .when_matched_update(updates={c: f"s.v_{c}" for c in values}).execute())
 
-    def mark(self, table: Table, rows: Rows, column: str, value: Any) -> int:
+    def mark(self, table: Table, rows: Rows, values: dict[str, Any]) -> int:
         if rows.scopes == ():
             return 0
         keys = self.keys(table, rows)
         if keys:
-            self.mark_keys(table, keys, column, value)
+            self.mark_keys(table, keys, values)
         return len(keys)

@@ -2,12 +2,15 @@
 
 A package left by a killed run is loaded first, then this run's data; a resync drops the selected tables and
 their state (watermarks, cursors) first; tables whose history mode was switched are rebuilt from a full
-listing, in a package of their own. After the load, soft deletes and history retirement (deletes.py).
+listing, in a package of their own. A table the destination holds in history mode stays in history mode
+unless turned off explicitly; whenever one is rebuilt (turned off, or resynced) its versions are renamed
+aside first, never dropped (history.py). After the load, soft deletes and history retirement (deletes.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +26,7 @@ from ..read import reader_of
 from ..read.context import ReadContext
 from . import deletes, destinations, history, organizations, refused
 from .lake import LakeStore
-from .resources import LoadPlan, project_state, table_resource
+from .resources import LoadPlan, bookkeeping_last, project_state, table_resource
 from .store import SqlStore
 
 
@@ -49,10 +52,11 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     out = Loaded(_forget_local_state_of_a_new_destination(pipeline))
     pipeline = out.pipeline
     organizations.refuse_another(pipeline, plan.destination, plan.schema, plan.organization)  # before any read
-    switched = [] if plan.resync else _history_switched(pipeline, plan, tables, out.notes)
+    plan, switched, versioned = _history_modes(pipeline, plan, tables, out.notes)
     regrouped = [] if plan.resync else _regrouped(pipeline, tables, out.notes)
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
+    _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
     stored = _stored_columns(pipeline)
     before = refused.snapshot(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
@@ -70,6 +74,7 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
         pipeline.extract(project_state(ctx.ledger, project_tables, project_tables if plan.resync else ()))
     memory.trim()  # what extraction freed, before normalize and load take theirs
     pipeline.normalize()
+    bookkeeping_last(pipeline)  # the API's columns before `_synced_at` in the tables this load creates
     memory.trim()
     failed = _load(pipeline, out.notes)
     if failed:
@@ -147,22 +152,56 @@ def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:
     return pipeline if known else pipeline.drop()
 
 
-def _history_switched(pipeline: Any, plan: LoadPlan, tables: list[Table], notes: list[str]) -> list[str]:
-    """Tables whose history mode differs from what the destination holds: they are rebuilt from scratch
-    (a table of current rows has no versions to continue, and a table of versions cannot be merged by key)."""
-    capable = [t for t in tables if history.capable(t)]
-    if not capable:
-        return []
-    switched = []
+def _history_modes(pipeline: Any, plan: LoadPlan, tables: list[Table],
+                   notes: list[str]) -> tuple[LoadPlan, list[str], list[str]]:
+    """The run's plan with every table the destination holds in history mode kept in it (unless turned off:
+    history is never lost by a flag left out); the tables whose mode switches, rebuilt from scratch (a table of
+    current rows has no versions to continue, and a table of versions cannot be merged by key); and the history
+    tables this run rebuilds, whose versions are renamed aside first (turned off, or resynced)."""
+    capable = [t.name for t in tables if history.capable(t)]
+    ignored = [n for n in plan.history_ignore if n not in plan.history]  # to be checked against the destination
+    if not capable and not ignored:
+        return plan, [], []
     with pipeline.sql_client() as sql:
-        for t in capable:
-            stored = history.stored_mode(sql, sql.dataset_name, t.name)  # as dlt normalized it
-            on = t.name in plan.history
-            if stored is not None and stored != on:
-                switched.append(t.name)
-                notes.append(f"{t.name}: history mode turned {'on' if on else 'off'}, so the table was rebuilt from "
-                             "a full listing" + (" (its history starts now)" if on else ""))
-    return switched
+        stored = {n: history.stored_mode(sql, sql.dataset_name, n) for n in dict.fromkeys([*capable, *ignored])}
+    kept = [n for n in capable if stored[n] and n not in plan.history and n not in plan.history_off]
+    outside = [n for n in ignored if not stored[n]]  # (one being turned off is refused by the runner)
+    if outside:
+        raise SyncError(f"history_ignore_columns names {outside[0]}, which is not kept in history mode: add it to "
+                        "history_tables, or drop its entries from history_ignore_columns")
+    if kept:
+        notes.append(f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} in history mode (turned on "
+                     "earlier: the mode the destination holds counts). To turn it off, keeping every version in a "
+                     f"renamed table: openai-sync sync --history-off {','.join(kept)} --yes")
+    for n in plan.history_off:
+        if n in capable and not stored[n]:
+            notes.append(f"{n}: not in history mode, so there was nothing to turn off (history_off_tables)")
+    plan = dataclasses.replace(plan, history=plan.history | frozenset(kept))
+    if plan.resync:  # every selected table is dropped and reloaded: a history table's versions go aside first
+        return plan, [], [n for n in capable if stored[n]]
+    switched = [n for n in capable if stored[n] is not None and stored[n] != (n in plan.history)]
+    for n in switched:
+        if n in plan.history:
+            notes.append(f"{n}: history mode turned on, so the table was rebuilt from a full listing (its history "
+                         "starts now)")
+    return plan, switched, [n for n in switched if n not in plan.history]
+
+
+def _archive(pipeline: Any, plan: LoadPlan, names: list[str], notes: list[str]) -> None:
+    """Rename each history table this run rebuilds to its archive name (history.py), before dlt drops and
+    recreates it: turning history mode off, or a resync, keeps every version."""
+    if not names:
+        return
+    with pipeline.sql_client() as sql:
+        for n in names:
+            moved = history.archive(sql, n, plan.synced_at)
+            count = sql.execute_sql(f"SELECT count(*) FROM {sql.make_qualified_table_name(moved)}")[0][0]
+            if n in plan.history:
+                notes.append(f"{n}: resynced; its {count} earlier versions are kept in {moved}, and its history "
+                             "starts again now")
+            else:
+                notes.append(f"{n}: history mode turned off; its {count} versions are kept in {moved}, and {n} was "
+                             "rebuilt from a full listing as a table of current rows")
 
 
 def _regrouped(pipeline: Any, tables: list[Table], notes: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ from ..read.projects import STATE_KEY
 from . import history
 from .conform import ARROW, conform
 from .privacy import ColumnPolicy
+from .store import DELETED_AT
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class LoadPlan:
     concurrency: int
     synced_at: datetime
     policy: ColumnPolicy
-    history: frozenset[str] = frozenset()
+    history: frozenset[str] = frozenset()  # named this run, plus (load_tables) those the destination holds so
+    history_off: frozenset[str] = frozenset()  # history tables to make plain (confirmed), their versions renamed
     history_ignore: dict[str, frozenset[str]] = field(default_factory=dict)  # volatile columns per history table
     lake: bool = False
     resync: bool = False
@@ -62,10 +64,49 @@ def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
     if soft_delete:  # nullable where the column came later: a NOT NULL column cannot be added to rows
         cols["_deleted"] = {"data_type": "bool", "nullable": table.mode != "full"}
+        cols[DELETED_AT] = {"data_type": "timestamp", "timezone": True, "nullable": True}  # when it was seen
     for c in table.primary_key:
         cols[c] = {"data_type": "text", "nullable": False}
     cols["organization_id"] = {"data_type": "text"}
-    return cols
+    key = {c: cols.pop(c) for c in table.primary_key}
+    return column_order(key | cols)
+
+
+def column_order(columns: dict[str, Any]) -> dict[str, Any]:
+    """The API's own columns first, in the order they came; then the connector's bookkeeping (`_synced_at`,
+    `_deleted`, history's `_valid_from`, ...); dlt's `_dlt_*` columns last. Stable: equal ranks keep their order."""
+    def rank(name: str) -> int:
+        return 2 if name.startswith("_dlt_") else 1 if name.startswith("_") else 0
+
+    return dict(sorted(columns.items(), key=lambda kv: rank(kv[0])))
+
+
+def _bookkeeping_last(schema: Any) -> bool:
+    changed = False
+    for name, table in schema.tables.items():
+        columns = table.get("columns") or {}
+        ordered = column_order(columns)
+        if not name.startswith("_dlt") and list(ordered) != list(columns):
+            columns.clear()
+            columns.update(ordered)  # in place: the schema's other structures keep their reference
+            changed = True
+    return changed
+
+
+def bookkeeping_last(pipeline: Any) -> None:
+    """Put each table's bookkeeping columns after the API's own, in the normalized packages about to be loaded
+    (the schema a load creates its tables from) and in the pipeline's schema. dlt places the columns a load first
+    sees after those declared by hints, and the hints declare `_synced_at`: without this, a table would be
+    created with `_synced_at` before most of its data. A table that exists keeps its order (dlt only adds
+    columns); new columns of an existing table are added at its end."""
+    storage = pipeline._get_load_storage()  # dlt has no public way to amend a normalized package's schema
+    if storage.is_storage_ready():
+        for load_id in storage.list_normalized_packages():
+            schema = storage.normalized_packages.load_schema(load_id)
+            if _bookkeeping_last(schema):
+                storage.normalized_packages.save_schema(load_id, schema)
+    if pipeline.default_schema_name:
+        _bookkeeping_last(pipeline.default_schema)
 
 
 def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | None = None,

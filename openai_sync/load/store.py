@@ -14,6 +14,7 @@ from ..catalog import Table
 from ..read.ledger import Scope
 
 # `IS NOT TRUE`: a table that gained `_deleted` later (chat_completions) has it null on its older rows
+DELETED_AT = "_deleted_at"  # when a soft delete was seen (the run's _synced_at)
 LIVE = {"deleted": "_deleted IS NOT TRUE", "history": "_valid_to IS NULL"}
 
 
@@ -53,8 +54,10 @@ def where(rows: Rows) -> tuple[str, list[Any]]:
 
 
 class Store(Protocol):
-    def mark(self, table: Table, rows: Rows, column: str, value: Any) -> int:
-        """Set `column` to `value` on the selected rows; how many there were."""
+    def mark(self, table: Table, rows: Rows, values: dict[str, Any]) -> int:
+        """Set each column of `values` on the selected rows; how many there were. A column the stored table does
+        not have yet (`_deleted_at` on a table last loaded by an older version) is left out: it is added by the
+        table's next load."""
         ...
 
 
@@ -63,12 +66,18 @@ class SqlStore:
 
     def __init__(self, sql: Any) -> None:
         self.sql = sql
+        self.columns: dict[str, set[str]] = {}
 
-    def mark(self, table: Table, rows: Rows, column: str, value: Any) -> int:
+    def mark(self, table: Table, rows: Rows, values: dict[str, Any]) -> int:
         if rows.scopes == ():
             return 0
         name = self.sql.make_qualified_table_name(table.name)
+        if table.name not in self.columns:
+            with self.sql.execute_query(f"SELECT * FROM {name} WHERE 1 = 0") as cur:
+                self.columns[table.name] = {d[0].lower() for d in cur.description}
+        values = {c: v for c, v in values.items() if c.lower() in self.columns[table.name]}
         cond, args = where(rows)
         found = self.sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {cond}", *args)
-        self.sql.execute_sql(f"UPDATE {name} SET {column} = %s WHERE {cond}", value, *args)
+        sets = ", ".join(f"{c} = %s" for c in values)
+        self.sql.execute_sql(f"UPDATE {name} SET {sets} WHERE {cond}", *values.values(), *args)
         return int(found[0][0]) if found else 0
