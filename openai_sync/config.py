@@ -286,11 +286,11 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
     settings = _settings(file_values, env, flags, config_path, sources)
     file_secrets = (sec_doc.get("connections", {}) or {}).get(name, {})
     secrets = _secrets(file_secrets, env, name, sec_path)
-    # flags and environment alone are a whole configuration when they bring the keys (CI, containers)
-    if flags.get("config") and not allow_new and not config_path.exists() and not secrets.all_keys():
-        raise MissingConfig(f"no configuration and no Admin key: {config_path} does not exist; create it with "
-                            f"`openai-sync setup --config {config_path}` or fix the path (or give the keys in "
-                            "OPENAI_ADMIN_KEY and OPENAI_PROJECT_KEYS)")
+    # a file named by --config must exist, keys in the environment or not: a mistyped path must not run on the
+    # defaults (OPENAI_SYNC_CONFIG and ./openai-sync.toml may be absent: flags and environment suffice)
+    if flags.get("config") and not allow_new and not config_path.exists():
+        raise MissingConfig(f"{config_path} does not exist (--config); create it with `openai-sync setup --config "
+                            f"{config_path}`, or fix the path")
     return Resolved(name, settings, secrets, config_path, sources)
 
 

@@ -87,3 +87,12 @@ def dest(request, tmp_path) -> Iterator[Dest]:
     yield d
     if d.kind == "postgres":
         d.wipe()
+
+
+def empty_config(folder: Path, name: str = "c.toml") -> str:
+    """A config file with nothing in it: `--config` must name a file that exists, and this one makes a test
+    independent of any ./openai-sync.toml without adding settings."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return str(path)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import PG_DSN, Dest
 
 from openai_sync.load import locks
@@ -34,7 +34,7 @@ def cli(sim: Simulator, *args: str, **popen: object) -> subprocess.Popen:
 def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(tmp_path):
     world = World(seed=7, size="small", now=NOW)
     out = tmp_path / "out.duckdb"
-    args = ["--config", str(tmp_path / "c.toml"), "--destination", f"duckdb:///{out}", "--state-dir",
+    args = ["--config", empty_config(tmp_path), "--destination", f"duckdb:///{out}", "--state-dir",
             str(tmp_path / "state"), "--json"]
     with Simulator(world, latency_ms=1500) as sim:  # slow enough for the second to start during the first
         first = cli(sim, *args)
@@ -97,7 +97,7 @@ def test_postgres_refuses_a_second_sync_from_another_machine(tmp_path):
 
 def test_a_wrong_base_url_says_so(tmp_path):
     with Simulator(World(seed=7, size="small", now=NOW)) as sim:
-        p = cli(sim, "--config", str(tmp_path / "c.toml"), "--base-url", "http://127.0.0.1:9/v1",
+        p = cli(sim, "--config", empty_config(tmp_path), "--base-url", "http://127.0.0.1:9/v1",
                 "--destination", f"duckdb:///{tmp_path}/x.duckdb", "--state-dir", str(tmp_path / "state"))
         _, err = p.communicate(timeout=120)
     assert p.returncode == 2
@@ -113,7 +113,7 @@ def test_a_wrong_base_url_says_so(tmp_path):
 ])
 def test_an_unreachable_database_says_so_before_reading_anything(tmp_path, dsn, says):
     with Simulator(World(seed=7, size="small", now=NOW)) as sim:
-        p = cli(sim, "--config", str(tmp_path / "c.toml"), "--destination", dsn, "--state-dir",
+        p = cli(sim, "--config", empty_config(tmp_path), "--destination", dsn, "--state-dir",
                 str(tmp_path / "state"))
         _, err = p.communicate(timeout=120)
         data_requests = sum(n for ep, n in sim.stats()["by_endpoint"].items() if "usage" in ep or "audit" in ep)
@@ -138,7 +138,7 @@ def small_disk(tmp_path) -> Iterator[Path]:
 def test_a_full_disk_fails_the_load_clearly_and_the_next_run_completes(tmp_path, small_disk):
     world = World(seed=7, size="small", now=NOW)
     dest = f"duckdb:///{small_disk}/x.duckdb"
-    args = ["--config", str(tmp_path / "c.toml"), "--destination", dest, "--state-dir", str(tmp_path / "state"),
+    args = ["--config", empty_config(tmp_path), "--destination", dest, "--state-dir", str(tmp_path / "state"),
             "--tables", "audit_logs,usage_completions,usage_embeddings,costs,users,projects,project_users"]
     with Simulator(world) as sim:
         p = cli(sim, *args)
@@ -160,7 +160,7 @@ def test_a_full_disk_fails_the_load_clearly_and_the_next_run_completes(tmp_path,
 
 def test_a_read_only_destination_is_refused_before_anything_is_read(tmp_path, small_disk):
     world = World(seed=7, size="small", now=NOW)
-    args = ["--config", str(tmp_path / "c.toml"), "--destination", f"duckdb:///{small_disk}/x.duckdb",
+    args = ["--config", empty_config(tmp_path), "--destination", f"duckdb:///{small_disk}/x.duckdb",
             "--state-dir", str(tmp_path / "state")]
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     with Simulator(world) as sim:

@@ -479,13 +479,15 @@ def test_a_config_flag_naming_no_file_is_refused(tmp_path):
     missing = tmp_path / "opneai-sync.toml"
     with pytest.raises(MissingConfig) as e:
         resolve({"config": str(missing)}, {})
-    assert str(e.value) == (f"no configuration and no Admin key: {missing} does not exist; create it with "
-                            f"`openai-sync setup --config {missing}` or fix the path (or give the keys in "
-                            "OPENAI_ADMIN_KEY and OPENAI_PROJECT_KEYS)")
+    assert str(e.value) == (f"{missing} does not exist (--config); create it with `openai-sync setup --config "
+                            f"{missing}`, or fix the path")
     # setup creates it
     assert resolve({"config": str(missing)}, {}, allow_new=True).config_path == missing
-    # with the keys in the environment, flags and environment are the whole configuration (CI, containers)
-    assert resolve({"config": str(missing)}, {"OPENAI_ADMIN_KEY": ADMIN}).secrets.admin_key == ADMIN
+    # keys in the environment do not make a mistyped path run on the defaults
+    with pytest.raises(MissingConfig):
+        resolve({"config": str(missing)}, {"OPENAI_ADMIN_KEY": ADMIN})
+    # without --config, flags and environment are the whole configuration (CI, containers)
+    assert resolve({}, {"OPENAI_ADMIN_KEY": ADMIN, "OPENAI_SYNC_CONFIG": str(missing)}).secrets.admin_key == ADMIN
     # the default file, or one named by OPENAI_SYNC_CONFIG, may be missing: the defaults then
     assert resolve({}, {"OPENAI_SYNC_CONFIG": str(missing)}).name == "default"
 

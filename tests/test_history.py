@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NOW, admin_client
+from conftest import NOW, admin_client, empty_config
 from destinations_support import Dest
 
 from openai_sync.api.errors import SyncError
@@ -155,7 +155,7 @@ def test_history_from_the_config_file_and_the_command_line(tmp_path):
         env = {"OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_BASE_URL": sim.base_url}
         out = tmp_path / "out.duckdb"
         r = CliRunner().invoke(app, ["sync", "--tables", "users,projects", "--history", "users", "--config",
-                                     str(tmp_path / "c.toml"), "--destination", f"duckdb:///{out}", "--state-dir",
+                                     empty_config(tmp_path), "--destination", f"duckdb:///{out}", "--state-dir",
                                      str(tmp_path / "state"), "--json"], env=env)
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["status"] == "ok"

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import Dest
 from typer.testing import CliRunner
 
@@ -48,7 +48,7 @@ def with_retired_versions(sim: Simulator, dest: Dest) -> set[tuple]:
 
 def cli(sim: Simulator, dest: Dest, *args: str) -> Any:
     env = {"OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_BASE_URL": sim.base_url, "COLUMNS": "250"}
-    return CliRunner().invoke(app, ["sync", "--config", str(dest.tmp / "c.toml"), "--destination", dest.destination,
+    return CliRunner().invoke(app, ["sync", "--config", empty_config(dest.tmp), "--destination", dest.destination,
                                     "--schema", dest.schema, "--state-dir", str(dest.tmp / "state"), "--tables",
                                     "users", *args], env=env)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import Dest
 
 from openai_sync import catalog
@@ -24,7 +24,7 @@ CLI = str(Path(sys.executable).with_name("openai-sync"))
 def cli_sync(sim: Simulator, dest: Dest, state: Path) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_BASE_URL": sim.base_url,
            "OPENAI_PROJECT_KEYS": ",".join(f"{p}={k}" for p, k in sim.world.project_keys.items())}
-    return subprocess.Popen([CLI, "sync", "--config", str(dest.tmp / "none.toml"), "--destination", dest.destination,
+    return subprocess.Popen([CLI, "sync", "--config", empty_config(dest.tmp), "--destination", dest.destination,
                              "--schema", dest.schema, "--state-dir", str(state), "--json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

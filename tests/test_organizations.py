@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import Dest, LakeDest
 from typer.testing import CliRunner
 
@@ -62,7 +62,7 @@ def test_the_cli_refuses_a_second_organization_with_exit_code_2(tmp_path):
         sync(config(sim, dest))
     b = World(seed=8, size="small", now=NOW)
     with Simulator(b) as sim:
-        r = CliRunner().invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--json", "--destination",
+        r = CliRunner().invoke(app, ["sync", "--config", empty_config(tmp_path), "--json", "--destination",
                                      dest.destination, "--state-dir", str(tmp_path / "state"), "--tables", "users"],
                                env={"OPENAI_ADMIN_KEY": b.admin_key, "OPENAI_BASE_URL": sim.base_url})
     assert r.exit_code == 2

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import Dest
 
 from openai_sync.catalog import PROJECT_TABLES, TABLES
@@ -243,7 +243,7 @@ def test_cli_exit_code_and_json_say_the_failure_was_partial(world, tmp_path):
     with Simulator(world) as sim:
         keys = ",".join(f"{p}={k}" for p, k in world.project_keys.items())
         sim.set_faults([Rule("revoke", key=world.project_keys[pids[0]], skip=2)])
-        r = CliRunner().invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--json", "--destination",
+        r = CliRunner().invoke(app, ["sync", "--config", empty_config(tmp_path), "--json", "--destination",
                                      f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")],
                                env={"OPENAI_ADMIN_KEY": world.admin_key, "OPENAI_PROJECT_KEYS": keys,
                                     "OPENAI_BASE_URL": sim.base_url})

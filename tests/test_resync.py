@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, empty_config
 from destinations_support import Dest
 
 from openai_sync.config import ProjectKey
@@ -71,7 +71,7 @@ def test_resync_command(tmp_path):
     world = World(seed=7, size="small", now=NOW)
     with Simulator(world) as sim:
         env = {"OPENAI_ADMIN_KEY": world.admin_key, "OPENAI_BASE_URL": sim.base_url}
-        args = ["--config", str(tmp_path / "c.toml"), "--destination", f"duckdb:///{tmp_path}/out.duckdb",
+        args = ["--config", empty_config(tmp_path), "--destination", f"duckdb:///{tmp_path}/out.duckdb",
                 "--state-dir", str(tmp_path / "state"), "--json"]
         r = CliRunner().invoke(app, ["sync", "--tables", "users,roles", *args], env=env)
         assert r.exit_code == 0, r.output

@@ -999,11 +999,13 @@ def test_a_misspelt_name_in_the_config_file_is_an_error(sim, tmp_path, text, exp
 
 def test_a_config_flag_naming_no_file_is_an_error_but_for_setup(sim, tmp_path):
     missing = tmp_path / "prod.toml"
-    expected = (f"{missing} does not exist; create it with `openai-sync setup --config {missing}` or fix the path")
+    expected = (f"{missing} does not exist (--config); create it with `openai-sync setup --config {missing}`, or "
+                "fix the path")
     for command in ("sync", "test"):
-        r = cli(sim, tmp_path, command, "--config", str(missing))
-        assert r.exit_code == 2, r.output
-        assert expected in flat(r.stderr)
+        for admin in (None, sim.world.admin_key):  # keys in the environment or not
+            r = cli(sim, tmp_path, command, "--config", str(missing), admin=admin)
+            assert r.exit_code == 2, r.output
+            assert expected in flat(r.stderr)
     r = cli(sim, tmp_path, "test", "--json", "--config", str(missing))
     assert r.exit_code == 2 and json.loads(r.stdout)["status"] == "error"
     r = cli(sim, tmp_path, "setup", "--non-interactive", "--config", str(missing), "--destination",

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import empty_config
 from typer.testing import CliRunner
 
 from openai_sync import catalog
@@ -19,7 +20,7 @@ runner = CliRunner()
 
 def run_sync(sim: Simulator, tmp: Path, key: str | None, *args: str):
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": key or "", "COLUMNS": "250"}
-    return runner.invoke(app, ["sync", "--config", str(tmp / "openai-sync.toml"), "--destination",
+    return runner.invoke(app, ["sync", "--config", empty_config(tmp, "openai-sync.toml"), "--destination",
                                f"duckdb:///{tmp}/out.duckdb", "--state-dir", str(tmp / "state"), *args], env=env)
 
 
@@ -126,7 +127,7 @@ def test_demo_prints_counts_and_the_three_queries(tmp_path):
 
 def test_a_duckdb_file_named_like_the_schema_is_refused_before_anything_is_read(sim, tmp_path):
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
-    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
+    r = runner.invoke(app, ["sync", "--config", empty_config(tmp_path), "--destination",
                             f"duckdb:///{tmp_path}/openai.duckdb", "--state-dir", str(tmp_path / "state")], env=env)
     assert r.exit_code == 2 and "collide" in r.stderr
     assert sim.stats()["total"] == 0 and not (tmp_path / "openai.duckdb").exists()
@@ -158,7 +159,7 @@ def test_tables_can_be_disabled_by_flag_and_by_setting(sim, tmp_path):
 
 def test_the_filesystem_destination_writes_delta_tables_and_refuses_history(sim, tmp_path):
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key, "COLUMNS": "250"}
-    args = ["sync", "--config", str(tmp_path / "c.toml"), "--destination", f"filesystem:///{tmp_path}/lake",
+    args = ["sync", "--config", empty_config(tmp_path), "--destination", f"filesystem:///{tmp_path}/lake",
             "--state-dir", str(tmp_path / "state"), "--tables", "users,projects"]
     r = runner.invoke(app, [*args, "--history", "users"], env=env)
     assert r.exit_code == 2 and "history mode is not available on the filesystem destination" in r.stderr
@@ -190,7 +191,7 @@ def test_an_unusable_project_key_makes_the_run_partial_and_exits_1(sim, tmp_path
     keys = [*sim.world.project_keys.values(), "sk-proj-" + "x" * 40 + "9zzz"]  # no project lists a key like it
     env = {"OPENAI_BASE_URL": sim.base_url, "OPENAI_ADMIN_KEY": sim.world.admin_key,
            "OPENAI_PROJECT_KEYS": ",".join(keys)}
-    r = runner.invoke(app, ["sync", "--config", str(tmp_path / "c.toml"), "--json", "--destination",
+    r = runner.invoke(app, ["sync", "--config", empty_config(tmp_path), "--json", "--destination",
                             f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")], env=env)
     out = json.loads(r.stdout)
     assert all(t["status"] == "ok" for t in out["tables"]) and {"files", "users"} <= {t["table"] for t in
@@ -211,7 +212,7 @@ def test_the_progress_line_counts_every_table_it_syncs(sim, tmp_path):
            "OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_PROJECT_KEYS": ",".join(sim.world.project_keys.values()),
            "COLUMNS": "200"}
     script = Path(sys.executable).with_name("openai-sync")
-    child = pexpect.spawn(str(script), ["sync", "--config", str(tmp_path / "c.toml"), "--destination",
+    child = pexpect.spawn(str(script), ["sync", "--config", empty_config(tmp_path), "--destination",
                                         f"duckdb:///{tmp_path}/out.duckdb", "--state-dir", str(tmp_path / "state")],
                           cwd=str(tmp_path), env=env, encoding="utf-8", timeout=120, dimensions=(50, 200))
     child.expect(pexpect.EOF)
