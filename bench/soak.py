@@ -103,8 +103,9 @@ class Destination:
 
 def run_sync(sim: Simulator, dest: Destination, state: Path, log: list[str]) -> subprocess.Popen:
     env = {**os.environ, "OPENAI_ADMIN_KEY": sim.world.admin_key, "OPENAI_BASE_URL": sim.base_url,
-           "OPENAI_PROJECT_KEYS": ",".join(f"{p}={k}" for p, k in sim.world.project_keys.items())}
-    return subprocess.Popen([CLI, "sync", "--config", str(state.parent / "none.toml"), "--destination", dest.spec,
+           "OPENAI_PROJECT_KEYS": ",".join(f"{p}={k}" for p, k in sim.world.project_keys.items()),
+           "OPENAI_SYNC_CONFIG": str(state.parent / "none.toml")}  # no file: flags and environment are the config
+    return subprocess.Popen([CLI, "sync", "--destination", dest.spec,
                              "--schema", dest.schema, "--state-dir", str(state), "--json"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

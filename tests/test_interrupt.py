@@ -92,3 +92,34 @@ def test_ctrl_c_at_each_step_of_the_load_says_one_sentence_and_exits_130(tmp_pat
         r = CliRunner().invoke(app, _args(sim, db, state), env=env)
         assert r.exit_code == 0, r.stderr
     _assert_complete(world, db)
+
+
+def test_a_run_killed_while_dlt_deletes_a_normalized_package_blocks_nothing(tmp_path):
+    """dlt deletes a normalized package's extracted copy folder by folder: a kill in between leaves its schema
+    without its jobs, on which every later normalize failed (FileNotFoundError) until the folder was removed by
+    hand. The next run drops that leftover (its rows were committed already) and syncs."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from destinations_support import Dest
+    from test_sync import config
+
+    from openai_sync.runner import sync
+
+    world = World(seed=11, size="small", now=NOW)
+    dest = Dest("duckdb", tmp_path)
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=["users", "audit_logs"])
+        assert {r.status for r in sync(cfg)[0]} == {"ok"}
+        working = next(p for p in Path(cfg.pipelines_dir).iterdir() if p.is_dir())
+        loaded = sorted((working / "load" / "loaded").iterdir())[-1]
+        leftover = working / "normalize" / "extracted" / loaded.name  # as the kill left it: no new_jobs
+        leftover.mkdir(parents=True)
+        shutil.copy(loaded / "schema.json", leftover / "schema.json")
+        assert json.loads((leftover / "schema.json").read_text())["name"]
+        sim.advance(24)
+        results, _ = sync(cfg)
+        assert {r.name: r.status for r in results} == {"users": "ok", "audit_logs": "ok"}, results
+    assert not leftover.exists()
+    assert dest.one("SELECT count(*) FROM openai.audit_logs") == truth_counts(world)["audit_logs"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,7 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     if project_tables:  # after all the data: the project tables' state, for what fully succeeded
         pipeline.extract(project_state(ctx.ledger, project_tables, project_tables if plan.resync else ()))
     memory.trim()  # what extraction freed, before normalize and load take theirs
+    _drop_half_deleted(pipeline)
     pipeline.normalize()
     bookkeeping_last(pipeline)  # the API's columns before `_synced_at` in the tables this load creates
     memory.trim()
@@ -94,6 +96,20 @@ def _refused(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table
         ctx.ledger.stop(name, f"{destinations.shown(plan.destination)} refused its rows ({reason}); the table keeps "
                               "the rows of the last good run, and the next run reads it again from there")
     refused.revert(pipeline, before, list(failed), any(ours[n].key == "project" for n in failed))
+
+
+def _drop_half_deleted(pipeline: Any) -> None:
+    """dlt normalizes a package, commits it to the load folder, then deletes the extracted copy folder by folder:
+    a run killed during that delete leaves half an extracted package (its schema without its `new_jobs`), and
+    every later normalize would fail on it (FileNotFoundError), blocking the connection for good. Its rows are
+    in the committed package already (and a package never committed has no jobs left to lose): drop it."""
+    root = os.path.join(pipeline.working_dir, "normalize", "extracted")
+    if not os.path.isdir(root):
+        return
+    storage = pipeline._get_normalize_storage().extracted_packages  # dlt has no public way to list them
+    for load_id in storage.list_packages():
+        if not storage.storage.has_folder(storage.get_job_state_folder_path(load_id, "new_jobs")):
+            storage.delete_package(load_id)
 
 
 def _stored_columns(pipeline: Any) -> dict[str, dict[str, str]]:
