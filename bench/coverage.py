@@ -1,24 +1,35 @@
-"""Coverage of the installed SDK: which of its list endpoints the catalog syncs.
+"""Coverage of the installed SDK: which of its list endpoints the catalog syncs, and (`--fields`) which of
+the fields their response types declare the simulator emits.
 
 Read from the SDK's own source (every `_get_api_list` call, and the usage and cost endpoints, which are pages
-of buckets fetched with `_get`), so that a new SDK release shows what it added. Prints the totals and the
-endpoints not synced; `--json` prints them as one object.
+of buckets fetched with `_get`), so that a new SDK release shows what it added. `--fields` syncs a simulated
+organization (every table, every project key) into a throwaway DuckDB file, keeps every page the connector
+received, and compares each synced endpoint's objects with the fields of its SDK type (nested fields as
+`a.b`, list items as `a[].b`, every member of a union). `--json` prints one object.
 
     uv run --frozen python bench/coverage.py
+    uv run --frozen python bench/coverage.py --fields --size medium
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
+import tempfile
+import typing
 from pathlib import Path
+from typing import Any
 
 import openai
+import pydantic
 
 from openai_sync.catalog import TABLES
 
 LIST_CALL = re.compile(r'self\._get_api_list\(\s*(?:path_template\(\s*)?f?"([^"]+)"')
+ITEM_MODEL = re.compile(r"page=\w+\[(\w+)\]")
+CAST_MODEL = re.compile(r"cast_to=(\w+)")
 BUCKETS = re.compile(r'self\._get\(\s*"(/organization/(?:usage/[a-z_]+|costs))"')
 
 
@@ -40,14 +51,149 @@ def sdk_list_endpoints() -> set[str]:
     return found
 
 
+def sdk_models() -> dict[str, Any]:
+    """Each list endpoint's item type (a bucket for usage and costs), from the SDK's resource modules."""
+    root = Path(openai.__file__).parent / "resources"
+    out: dict[str, Any] = {}
+    for source in root.rglob("*.py"):
+        text = source.read_text()
+        module = None
+        for pattern, regex in ((LIST_CALL, ITEM_MODEL), (BUCKETS, CAST_MODEL)):
+            for m in pattern.finditer(text):
+                call = text[m.start():text.find("\n        )", m.start())]
+                model = regex.search(call)
+                if 'method="post"' in call or not model or shape(m.group(1)) in out:
+                    continue
+                if module is None:
+                    name = ".".join(source.relative_to(root.parent.parent).with_suffix("").parts)
+                    module = importlib.import_module(name)
+                cls = getattr(module, model.group(1), None)
+                if pattern is BUCKETS and cls is not None:  # the page: its `data` items are the buckets
+                    cls = _items(cls.model_fields["data"].annotation)[0]
+                if cls is not None:
+                    out[shape(m.group(1))] = cls
+    return out
+
+
+def _items(annotation: Any) -> list[Any]:
+    """The model classes an annotation holds (through Optional, List, Union, Annotated)."""
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [annotation]
+    if origin is None:
+        return []
+    return [c for a in typing.get_args(annotation) for c in _items(a)]
+
+
+def _object(cls: Any) -> str | None:
+    """The `object` literal of a model (`organization.usage.completions.result`), if it has one."""
+    f = cls.model_fields.get("object")
+    args = typing.get_args(f.annotation) if f is not None else ()
+    return args[0] if len(args) == 1 and isinstance(args[0], str) else None
+
+
+def declared(cls: Any, prefix: str = "", depth: int = 0, result: str | None = None) -> set[str]:
+    """Every field path of a model: nested models as `a.b`, lists of models as `a[].b`. `result`: of a union
+    discriminated by `object` (a usage bucket's results, typed as every kind of result), keep that kind only."""
+    out: set[str] = set()
+    for name, f in cls.model_fields.items():
+        key = f.alias or name
+        path = f"{prefix}{key}"
+        out.add(path)
+        ann = f.annotation
+        sub = _items(ann)
+        if result and any(_object(c) == result for c in sub):
+            sub = [c for c in sub if _object(c) == result]
+        if sub and depth < 6:
+            listy = "List" in str(ann) or "list[" in str(ann)
+            for c in sub:
+                out |= declared(c, f"{path}{'[]' if listy else ''}.", depth + 1)
+    return out
+
+
+def result_object(template: str) -> str | None:
+    """The `object` of the results a usage or cost endpoint returns."""
+    if template == "/organization/costs":
+        return "organization.costs.result"
+    if template.startswith("/organization/usage/"):
+        kind = template.rsplit("/", 1)[1].replace("_calls", "es")  # file_search_calls: file_searches
+        return f"organization.usage.{kind}.result"
+    return None
+
+
+def observed(obj: Any, prefix: str = "", depth: int = 0) -> set[str]:
+    out: set[str] = set()
+    if not isinstance(obj, dict) or depth > 6:
+        return out
+    for k, v in obj.items():
+        path = f"{prefix}{k}"
+        out.add(path)
+        if isinstance(v, dict):
+            out |= observed(v, f"{path}.", depth + 1)
+        elif isinstance(v, list):
+            for item in v:
+                out |= observed(item, f"{path}[].", depth + 1)
+    return out
+
+
+def field_coverage(size: str) -> dict[str, dict[str, Any]]:
+    """Per synced endpoint: the fields its SDK type declares, and those the simulator emitted in a full sync."""
+    from openai_sync.api import client as client_module
+    from openai_sync.api.keys import ProjectKey
+    from openai_sync.runner import SyncConfig, sync
+    from openai_sync.simulator import Simulator, World
+
+    templates = {shape(t.path): re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t.path)) + "$")
+                 for t in TABLES.values() if t.path}
+    seen: dict[str, set[str]] = {}
+    real = client_module.Client._parse
+
+    def keep(self: Any, resp: Any, path: str) -> dict[str, Any]:
+        data = real(self, resp, path)
+        bare = path.split("?")[0]
+        for template, rx in templates.items():
+            if rx.match(bare):
+                for obj in data.get("data", []) if isinstance(data.get("data"), list) else [data]:
+                    seen.setdefault(template, set()).update(observed(obj))
+        return data
+
+    client_module.Client._parse = keep  # type: ignore[method-assign]
+    try:
+        world = World(seed=42, size=size)
+        with Simulator(world) as sim, tempfile.TemporaryDirectory() as tmp:
+            sync(SyncConfig(admin_key=world.admin_key, base_url=sim.base_url, destination=f"duckdb:///{tmp}/c.duckdb",
+                            pipelines_dir=f"{tmp}/state",
+                            project_keys=[ProjectKey(k, p) for p, k in world.project_keys.items()]))
+    finally:
+        client_module.Client._parse = real  # type: ignore[method-assign]
+    models = sdk_models()
+    out: dict[str, dict[str, Any]] = {}
+    for template in sorted(templates):
+        if template not in models:
+            continue
+        want = declared(models[template], result=result_object(template))
+        got = seen.get(template, set())
+        out[template] = {"declared": len(want), "emitted": len(want & got), "missing": sorted(want - got)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--fields", action="store_true", help="also sync a simulated organization and count the "
+                    "fields of each synced endpoint's SDK type that the simulator emits")
+    ap.add_argument("--size", default="medium", choices=["small", "medium"])
     args = ap.parse_args()
     sdk = sdk_list_endpoints()
     synced = {shape(t.path) for t in TABLES.values() if t.path}
-    out = {"sdk_version": openai.__version__, "sdk_list_endpoints": len(sdk), "synced": len(sdk & synced),
-           "tables": len(TABLES), "not_synced": sorted(sdk - synced), "synced_not_in_sdk": sorted(synced - sdk)}
+    out: dict[str, Any] = {"sdk_version": openai.__version__, "sdk_list_endpoints": len(sdk),
+                           "synced": len(sdk & synced), "tables": len(TABLES), "not_synced": sorted(sdk - synced),
+                           "synced_not_in_sdk": sorted(synced - sdk)}
+    if args.fields:
+        fields = field_coverage(args.size)
+        out["fields_declared"] = sum(f["declared"] for f in fields.values())
+        out["fields_emitted"] = sum(f["emitted"] for f in fields.values())
+        out["fields"] = fields
     if args.json:
         print(json.dumps(out, indent=2))
         return
@@ -58,6 +204,13 @@ def main() -> None:
         print(f"  {p}")
     if out["synced_not_in_sdk"]:
         print("synced, but not a list endpoint of this SDK:", ", ".join(out["synced_not_in_sdk"]))
+    if args.fields:
+        print(f"fields the simulator emits ({args.size} organization): {out['fields_emitted']} of "
+              f"{out['fields_declared']} that the SDK declares for the {len(out['fields'])} synced endpoints")
+        for template, f in out["fields"].items():
+            if f["missing"]:
+                print(f"  {template}: {f['emitted']}/{f['declared']}; missing {', '.join(f['missing'][:12])}"
+                      f"{' ...' if len(f['missing']) > 12 else ''}")
 
 
 if __name__ == "__main__":
