@@ -14,6 +14,7 @@ primary key, its shape (nested values kept as JSON, columns declared ahead of an
 
 Paths have one placeholder style: `{name}` is a field of the scope being read. In a child's path that is
 the column carrying its parent's id (`/organization/users/{user_id}/roles`: `parent_column` is `user_id`),
+and, below a fan-out, its parent's own scope (`/projects/{project_id}/users/{user_id}/roles`),
 or any field of the parent object (`/evals/{eval_id}/runs/{run_id}/output_items`: the run carries its
 `eval_id`); in `retrieve`, `{id}` is the object's own id.
 """
@@ -157,6 +158,10 @@ ORG_TABLES: tuple[Table, ...] = (
           description="Projects, archived ones included (historical usage refers to them)"),
     Table("project_users", "/organization/projects/{project_id}/users", "full", ("project_id", "id"),
           parent="projects", parent_column="project_id"),
+    # a fan-out of a fan-out: one listing per user of each project (the scope is the project and the user)
+    Table("project_user_roles", "/projects/{project_id}/users/{user_id}/roles", "full", ("project_id", "user_id", "id"),
+          parent="project_users", parent_column="user_id", page_limit=1000, envelope="next",
+          json_columns=("permissions", "assignment_sources"), description="Who holds which role on which project"),
     Table("project_service_accounts", "/organization/projects/{project_id}/service_accounts", "full",
           ("project_id", "id"), parent="projects", parent_column="project_id"),
     Table("project_api_keys", "/organization/projects/{project_id}/api_keys", "full", ("project_id", "id"),
@@ -165,6 +170,10 @@ ORG_TABLES: tuple[Table, ...] = (
           parent="projects", parent_column="project_id"),
     Table("project_groups", "/organization/projects/{project_id}/groups", "full", ("project_id", "group_id"),
           parent="projects", parent_column="project_id", envelope="next"),
+    Table("project_group_roles", "/projects/{project_id}/groups/{group_id}/roles", "full",
+          ("project_id", "group_id", "id"), parent="project_groups", parent_column="group_id", page_limit=1000,
+          envelope="next", json_columns=("permissions", "assignment_sources"),
+          description="Which group holds which role on which project"),
     Table("project_roles", "/projects/{project_id}/roles", "full", ("project_id", "id"), parent="projects",
           parent_column="project_id", page_limit=1000, envelope="next", json_columns=("permissions",)),
     Table("project_certificates", "/organization/projects/{project_id}/certificates", "full", ("project_id", "id"),
@@ -184,6 +193,10 @@ ORG_TABLES: tuple[Table, ...] = (
     Table("groups", "/organization/groups", "full", page_limit=1000, envelope="next"),
     Table("group_users", "/organization/groups/{group_id}/users", "full", ("group_id", "id"), parent="groups",
           parent_column="group_id", page_limit=1000, envelope="next"),
+    Table("group_roles", "/organization/groups/{group_id}/roles", "full", ("group_id", "id"), parent="groups",
+          parent_column="group_id", page_limit=1000, envelope="next",
+          json_columns=("permissions", "assignment_sources"),
+          description="Which role each group holds in the organization"),
     Table("roles", "/organization/roles", "full", page_limit=1000, envelope="next", json_columns=("permissions",)),
     Table("spend_alerts", "/organization/spend_alerts", "full",
           json_columns=("notification_channel__recipients",), text_columns=("notification_channel__subject_prefix",)),

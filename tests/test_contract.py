@@ -110,6 +110,16 @@ def ids_of(body: dict[str, Any]) -> list[str]:
     return [d["id"] for d in body.get("data", []) if isinstance(d, dict) and "id" in d]
 
 
+def parent_ids(ck: Checker, list_path: str, key: str) -> tuple[str, list[str]]:
+    """The path that lists a parameter's objects, and their ids. A project's users and groups are listed under
+    /organization (/organization/projects/{project_id}/users) while their roles are under /projects; a project
+    group's id is its group_id."""
+    if not any(r.regex.match("/v1" + list_path) for r in ROUTES):
+        list_path = "/organization" + list_path
+    body = ck.get(template_of(list_path), list_path, key).json()
+    return list_path, [d.get("id") or d["group_id"] for d in body.get("data", []) if isinstance(d, dict)]
+
+
 def pick(ids: list[str], n: int) -> list[str]:
     """Up to n ids spread over the list: the first, the last, then between."""
     if len(ids) <= n:
@@ -142,8 +152,8 @@ def concrete_paths(ck: Checker, route: Route, per_level: int = 2) -> list[tuple[
                     nxt += [(f"{prefix}{lead}/{i}", i) for i in ids_of(body)]
                     continue
                 list_path = prefix + lead
-                body = ck.get(template_of(list_path), list_path, key_for(ck.sim, route, pid)).json()
-                nxt += [(f"{list_path}/{i}", pid) for i in pick(ids_of(body), per_level)]
+                _listed_at, ids = parent_ids(ck, list_path, key_for(ck.sim, route, pid))
+                nxt += [(f"{list_path}/{i}", pid) for i in pick(ids, per_level)]
             level = nxt
         out += [(prefix + rest, pid) for prefix, pid in level]
     assert out, f"{route.template}: no ids to fill its path parameters"

@@ -102,6 +102,21 @@ def _user(w: World) -> str:
                     lambda u: len(w.user_roles_seq(u).alive(w.now0)))
 
 
+def _group_with_roles(w: World) -> str:
+    return _richest([g[0] for g in w.groups], lambda g: len(w.group_roles_seq(g).alive(w.now0)))
+
+
+def _member(w: World, seq_of: Callable[[Any], Seq]) -> tuple[Any, str]:
+    """A project and one of its members (a user, a group) as of the initial clock."""
+    p = _proj(w, seq_of)
+    return p, seq_of(p).alive(w.now0)[0].id
+
+
+def _member_roles_path(w: World, seq_of: Callable[[Any], Seq], kind: str) -> str:
+    p, member = _member(w, seq_of)
+    return f"/projects/{p.id}/{kind}/{member}/roles"
+
+
 def _not_archived(w: World, now: int, pid: str) -> bool:
     p = w.project_by_id[pid]
     return p.archived_at is None or p.archived_at > now
@@ -137,12 +152,22 @@ LISTS: list[L] = [
       lambda w, n: w.project_spend_alerts_seq(_proj(w, w.project_spend_alerts_seq)), lo=0, before=True),
     L("project_roles", lambda w: f"/projects/{w.projects[0].id}/roles",
       lambda w, n: w.project_roles_seq(w.projects[0]), envelope="next", default=1000, hi=1000, lo=0),
+    L("project_user_roles",
+      lambda w: _member_roles_path(w, w.project_users_seq, "users"),
+      lambda w, n: w.project_user_roles_seq(*_member(w, w.project_users_seq)), envelope="next", default=100,
+      hi=1000, lo=0),
+    L("project_group_roles",
+      lambda w: _member_roles_path(w, w.project_groups_seq, "groups"),
+      lambda w, n: w.project_group_roles_seq(*_member(w, w.project_groups_seq)), envelope="next", default=100,
+      hi=1000, lo=0),
     L("admin_api_keys", lambda w: "/organization/admin_api_keys", lambda w, n: w.admin_api_keys_seq),
     L("certificates", lambda w: "/organization/certificates", lambda w, n: w.certificates_seq, order="desc"),
     L("groups", lambda w: "/organization/groups", lambda w, n: w.groups_seq, envelope="next", default=100,
       hi=1000, lo=0),
     L("group_users", lambda w: f"/organization/groups/{_group(w)}/users",
       lambda w, n: w.group_users_seq(_group(w)), envelope="next", default=100, hi=1000, lo=0, order="desc"),
+    L("group_roles", lambda w: f"/organization/groups/{_group_with_roles(w)}/roles",
+      lambda w, n: w.group_roles_seq(_group_with_roles(w)), envelope="next", default=100, hi=1000, lo=0),
     L("roles", lambda w: "/organization/roles", lambda w, n: w.roles_seq, envelope="next", default=1000,
       hi=1000, lo=0),
     L("spend_alerts", lambda w: "/organization/spend_alerts", lambda w, n: w.spend_alerts_seq, lo=0,

@@ -63,6 +63,25 @@ def test_user_roles(admin, world):
         assert got
 
 
+def test_roles_of_groups_and_project_members(admin, world):
+    """group_roles, project_user_roles and project_group_roles through the SDK's own methods and paths."""
+    now, o = world.now, admin.admin.organization
+    for gid, *_ in world.groups:
+        got = dicts(o.groups.roles.list(gid, limit=1))
+        assert got == rendered(world.group_roles_seq(gid), now) and got, gid
+    seen = {"users": 0, "groups": 0}
+    for p in world.projects:
+        for it in world.project_users_seq(p).alive(now):
+            got = dicts(o.projects.users.roles.list(it.id, project_id=p.id, limit=1))
+            assert got == rendered(world.project_user_roles_seq(p, it.id), now) and got, (p.id, it.id)
+            seen["users"] += 1
+        for it in world.project_groups_seq(p).alive(now):
+            got = dicts(o.projects.groups.roles.list(it.id, project_id=p.id, limit=1))
+            assert got == rendered(world.project_group_roles_seq(p, it.id), now) and got, (p.id, it.id)
+            seen["groups"] += 1
+    assert all(seen.values()), seen
+
+
 def test_invites(admin, world):
     got = dicts(admin.admin.organization.invites.list(limit=3))
     assert got == rendered(world.invites_seq, world.now)

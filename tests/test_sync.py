@@ -47,6 +47,12 @@ def truth_counts(w: World) -> dict[str, int]:
         "spend_alerts": len(w.spend_alerts_seq.alive(now)),
         "user_roles": sum(len(w.user_roles_seq(u.id).alive(now)) for u in w.users
                           if u.added_at <= now and (u.removed_at is None or now < u.removed_at)),
+        "group_roles": sum(len(w.group_roles_seq(g[0]).alive(now)) for g in w.groups),
+        # a project's roles of its members and groups as they are now (a member who left has none)
+        "project_user_roles": sum(len(w.project_user_roles_seq(p, it.id).alive(now)) for p in projects
+                                  for it in w.project_users_seq(p).alive(now)),
+        "project_group_roles": sum(len(w.project_group_roles_seq(p, it.id).alive(now)) for p in projects
+                                   for it in w.project_groups_seq(p).alive(now)),
         "audit_logs": w.audit_seq.bound(now),
     }
 
@@ -206,6 +212,8 @@ def test_a_sync_with_nothing_changed_makes_few_requests(world, dest, capsys):
             assert per_table[t.name] == n_users
         elif t.parent == "groups":
             assert per_table[t.name] == n_groups
+        elif t.parent in ("project_users", "project_groups"):  # one listing per project member (user, group)
+            assert per_table[t.name] == truth_counts(world)[t.parent], t.name
         else:
             assert per_table[t.name] == 1, t.name
     assert made == sum(per_table.values()) + 3  # and 3 preflight requests checking the key's permissions
@@ -423,6 +431,42 @@ def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history)
             assert dest.one(f"SELECT count(DISTINCT _deleted_at) FROM openai.{t} WHERE _deleted") == 1, t
         assert dest.one("SELECT count(*) FROM openai.users WHERE _deleted AND _deleted_at = "
                         "(SELECT max(_synced_at) FROM openai.users)") > 0
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_roles_of_groups_and_project_members_follow_their_parents(world, dest, history):
+    """group_roles, project_user_roles and project_group_roles, synced alone (their parents are read, not
+    loaded): a role a group loses is marked deleted, and so are the project roles of a user who left; what
+    stays equals ground truth. In history mode, retired instead."""
+    tables = ["group_roles", "project_user_roles", "project_group_roles"]
+    with Simulator(world) as sim:
+        cfg = config(sim, dest, tables=tables, history_tables=tables if history else [])
+        results, _ = sync(cfg)
+        assert {r.name: r.status for r in results} == dict.fromkeys(tables, "ok")
+        hours = 49
+        roles = [(g[0], seq.make(i)) for g in world.groups for seq in [world.group_roles_seq(g[0])]
+                 for i in range(len(seq))]
+        lost = [(gid, it.id) for gid, it in roles if it.gone and world.now < it.gone <= world.now + hours * 3600]
+        leaving = [u.id for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+        assert lost and leaving
+        live = "_valid_to IS NULL" if history else "NOT _deleted"
+        ids = ", ".join(f"'{u}'" for u in leaving)
+        assert dest.one(f"SELECT count(*) FROM openai.project_user_roles WHERE {live} AND user_id IN ({ids})") > 0
+        sim.advance(hours)
+        results, _ = sync(cfg)
+        assert all(r.status == "ok" for r in results)
+        want = truth_counts(world)
+    for t in tables:
+        assert dest.one(f"SELECT count(*) FROM openai.{t} WHERE {live}") == want[t], t
+        pk = ", ".join(TABLES[t].primary_key)
+        if not history:
+            assert dest.one(f"SELECT count(*) - count(DISTINCT ({pk})) FROM openai.{t}") == 0, t
+    for gid, rid in lost:
+        assert dest.one(f"SELECT count(*) FROM openai.group_roles WHERE {live} AND group_id = '{gid}' "
+                        f"AND id = '{rid}'") == 0
+    assert dest.one(f"SELECT count(*) FROM openai.project_user_roles WHERE {live} AND user_id IN ({ids})") == 0
+    if not history:
+        assert dest.one(f"SELECT count(*) FROM openai.project_user_roles WHERE _deleted AND user_id IN ({ids})") > 0
 
 
 def test_every_table_exists_after_the_first_sync_with_its_declared_columns(world, dest):

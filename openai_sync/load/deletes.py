@@ -74,6 +74,8 @@ def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str 
     empty = tuple(s for s, listing in complete.items() if listing.rows == 0)
     if empty:
         store.mark(t, Rows("history", org, empty), {VALID_TO: boundary})
-    parents = ledger.listings(t.parent).get(WHOLE)
-    if parents is not None and parents.ids is not None:
-        store.mark(t, Rows("history", org, outside=(t.parent_column, parents.ids)), {VALID_TO: boundary})
+    # children of parents that no longer exist (below a fan-out: per scope of the parent, a project's users)
+    for scope, parents in ledger.listings(t.parent).items():
+        if parents.ids is not None:
+            store.mark(t, Rows("history", org, (scope,) if scope else None, outside=(t.parent_column, parents.ids)),
+                       {VALID_TO: boundary})

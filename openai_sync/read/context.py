@@ -13,8 +13,9 @@ from ..access import ProjectAccess
 from ..api.client import Client
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
-from ..catalog import PARENTS, TABLES, Table, bucket_width
-from .ledger import WHOLE, Ledger
+from ..api.parallel import fan_out
+from ..catalog import PARENTS, TABLES, Table, bucket_width, fill
+from .ledger import WHOLE, Ledger, Scope
 
 
 class ParentCache:
@@ -78,6 +79,42 @@ def org_parent(ctx: ReadContext, name: str) -> list[dict[str, Any]]:
 
     assert name in PARENTS
     return ctx.parents.get(name, read)
+
+
+def org_children(ctx: ReadContext, table: Table, scope: Scope) -> list[dict[str, Any]]:
+    """One scope's complete listing of a fan-out table that is itself a parent (a project's users, the parents
+    of their project roles), read once per run and scope, whichever table asks first. Its ids are recorded
+    for the children's cascade (the roles of a user who left the project)."""
+
+    def read() -> list[dict[str, Any]]:
+        items = [it for page in list_pages(ctx.org_client(), fill(table.path, dict(scope)), dict(table.params),
+                                           limit=table.page_limit, envelope=table.envelope, label=table.name)
+                 for it in page]
+        ctx.ledger.listed(table.name, scope, len(items), [it.get(table.primary_key[-1]) for it in items])
+        return items
+
+    assert table.name in PARENTS
+    return ctx.parents.get((table.name, scope), read)
+
+
+def fanout_scopes(ctx: ReadContext, table: Table) -> tuple[list[Scope], dict[Scope, SyncError]]:
+    """The scopes a fan-out table is read in, one per object of its parent, as the columns that select its rows:
+    `(("user_id", "user-1"),)`; below a fan-out, its parent's scope too: `(("project_id", "proj_1"), ("user_id",
+    "user-1"))`. Also the parent's scopes that could not be listed (their children cannot be read), with why."""
+    assert table.parent and table.parent_column
+    parent = TABLES[table.parent]
+    key = parent.primary_key[-1]  # the parent object's own id (a project group's is its group_id)
+    if not parent.parent:
+        return [((table.parent_column, it[key]),) for it in org_parent(ctx, parent.name)], {}
+    outer, failed = fanout_scopes(ctx, parent)
+    scopes: list[Scope] = []
+    for ev in fan_out(outer, lambda s: iter((org_children(ctx, parent, s),)), ctx.concurrency, table.name,
+                      isolate=SyncError):
+        if ev.error is not None:
+            failed[ev.key] = ev.error  # type: ignore[assignment]
+        elif not ev.done:
+            scopes += [(*ev.key, (table.parent_column, it[key])) for it in ev.item or ()]
+    return scopes, failed
 
 
 def history_start(ctx: ReadContext) -> int:

@@ -1,6 +1,7 @@
 """Strategies `fanout` and `settings`: per object of an organization parent table (a user, a project, a
-group), its children's listing, or its settings folded into one row; parents in parallel. One parent's
-failure is recorded for that parent alone; the others are read and loaded."""
+group, or a fan-out's own objects: a project's users), its children's listing, or its settings folded into
+one row; parents in parallel. One parent's failure is recorded for that parent alone; the others are read
+and loaded."""
 
 from __future__ import annotations
 
@@ -10,40 +11,54 @@ from typing import Any
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out
-from ..catalog import Table, fill
-from .context import ReadContext, org_parent
-from .ledger import PartialFailure, scope_of
+from ..catalog import PARENTS, Table, fill
+from .context import ReadContext, fanout_scopes, org_children
+from .ledger import PartialFailure, Scope
 from .rows import to_row
 
 
 def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     assert table.parent and table.parent_column
-    parents = [p["id"] for p in org_parent(ctx, table.parent)]
+    scopes, unread = fanout_scopes(ctx, table)
     client = ctx.org_client()
 
-    def children(pid: str) -> Iterator[list[dict[str, Any]]]:
-        fields = {table.parent_column: pid}
+    def children(scope: Scope) -> Iterator[list[dict[str, Any]]]:
+        fields = dict(scope)
+
+        def row(it: dict[str, Any]) -> dict[str, Any]:  # the parent's id, and its own parent's (a project's)
+            return to_row(table, it, ctx.org_id, ctx.synced_at, scope[-1][1], dict(scope[:-1]) or None)
+
         if table.mode == "settings":
             item = {prefix: client.get(fill(path, fields), label=table.name) for prefix, path in table.settings_paths}
-            yield [to_row(table, item, ctx.org_id, ctx.synced_at, pid)]
+            yield [row(item)]
+            return
+        if table.name in PARENTS:  # one listing, shared with the fan-outs below it (it records itself)
+            yield [row(it) for it in org_children(ctx, table, scope)]
             return
         rows: list[dict[str, Any]] = []
         for page in list_pages(client, fill(table.path, fields), dict(table.params), limit=table.page_limit,
                                envelope=table.envelope, label=table.name):
-            rows.extend(to_row(table, it, ctx.org_id, ctx.synced_at, pid) for it in page)
+            rows.extend(row(it) for it in page)
         yield rows
 
-    rows_of: dict[str, int] = {}
-    failures: list[str] = []
-    for ev in fan_out(parents, children, ctx.concurrency, table.name, isolate=SyncError):
-        scope = scope_of(**{table.parent_column: ev.key})
+    rows_of: dict[Scope, int] = {}
+    failures = [f"{_named(s)}: {e}" for s, e in unread.items()]
+    for s, e in unread.items():
+        ctx.ledger.failed(table.name, s, str(e))
+    for ev in fan_out(scopes, children, ctx.concurrency, table.name, isolate=SyncError):
         if ev.error is not None:
-            failures.append(f"{ev.key}: {ev.error}")
-            ctx.ledger.failed(table.name, scope, str(ev.error))
+            failures.append(f"{_named(ev.key)}: {ev.error}")
+            ctx.ledger.failed(table.name, ev.key, str(ev.error))
         elif ev.done:
-            ctx.ledger.listed(table.name, scope, rows_of.get(ev.key, 0))
+            if table.name not in PARENTS:
+                ctx.ledger.listed(table.name, ev.key, rows_of.get(ev.key, 0))
         elif ev.item:
             rows_of[ev.key] = rows_of.get(ev.key, 0) + len(ev.item)
             yield ev.item
     if failures:
-        raise PartialFailure(f"{len(failures)} of {len(parents)} listings failed; first: {failures[0]}")
+        raise PartialFailure(f"{len(failures)} of {len(scopes) + len(unread)} listings failed; first: {failures[0]}")
+
+
+def _named(scope: Scope) -> str:
+    """A scope as its values: `user-1`, or `proj_1/user-1` below a fan-out."""
+    return "/".join(v for _c, v in scope)

@@ -195,6 +195,23 @@ def user_roles(req: Request) -> Seq | None:
     return req.world.user_roles_seq(uid) if req.world.users_seq.get(uid, req.now) else None
 
 
+def group_roles(req: Request) -> Seq | None:
+    """A group's role assignments in the organization; an unknown group is not found."""
+    return req.world.group_roles_seq(req.params["group_id"])
+
+
+def project_user_roles(req: Request) -> Seq | None:
+    """A project member's roles on the project; a user who is not (or no longer) a member is not found."""
+    p, uid = proj(req), req.params["user_id"]
+    return req.world.project_user_roles_seq(p, uid) if req.world.project_users_seq(p).get(uid, req.now) else None
+
+
+def project_group_roles(req: Request) -> Seq | None:
+    """A project group's roles on the project; a group not (yet) on the project is not found."""
+    p, gid = proj(req), req.params["group_id"]
+    return req.world.project_group_roles_seq(p, gid) if req.world.project_groups_seq(p).get(gid, req.now) else None
+
+
 def keep_users(req: Request) -> Callable[[Item], bool] | None:
     emails = set(req.many("emails"))
     return (lambda it: it.tags["email"] in emails) if emails else None
@@ -493,6 +510,12 @@ ROUTES: list[Route] = [
     Route("/organization/groups/{group_id}/users", "admin", M,
           list_of(lambda r: r.world.group_users_seq(r.params["group_id"]), "group", default=100, hi=1000,
                   lo=0, order="desc", envelope="next")),
+    Route("/organization/groups/{group_id}/roles", "admin", M,
+          list_of(group_roles, "group", default=100, hi=1000, lo=0, envelope="next")),
+    Route("/projects/{project_id}/users/{user_id}/roles", "admin", M,
+          list_of(project_user_roles, "project user", default=100, hi=1000, lo=0, envelope="next")),
+    Route("/projects/{project_id}/groups/{group_id}/roles", "admin", M,
+          list_of(project_group_roles, "project group", default=100, hi=1000, lo=0, envelope="next")),
     Route("/organization/roles", "admin", M,
           list_of(lambda r: r.world.roles_seq, default=1000, hi=1000, lo=0, envelope="next")),
     Route("/organization/spend_alerts", "admin", M,

@@ -353,17 +353,52 @@ class World:
             return None
         role = self.roles[0] if u.role == "owner" else self.roles[1]
         extra = [self.roles[2]] if rng.unit(self.seed, "uxr", u.id) < 0.2 else []
-        items = []
-        for r in [role, *extra]:
-            def render(now: int, r=r, u=u) -> dict[str, Any]:
-                return {**{k: r[k] for k in ("id", "name", "permissions", "resource_type", "predefined_role",
-                                              "description")},
-                        "created_at": u.added_at, "updated_at": u.added_at, "created_by": self.users[0].id,
-                        "created_by_user_obj": {"id": self.users[0].id, "name": self.users[0].name},
-                        "metadata": {},
-                        "assignment_sources": [{"principal_id": u.id, "principal_type": "user"}]}
-            items.append(Item(r["id"], u.added_at, u.removed_at, render))
+        return Seq.of([Item(r["id"], u.added_at, u.removed_at, self._assignment(r, u.id, "user", u.added_at))
+                       for r in [role, *extra]])
+
+    def _assignment(self, r: dict[str, Any], principal: str, kind: str, added: int) -> Any:
+        """How a role assignment renders (RoleListResponse): the role, when it was assigned, to whom."""
+        def render(now: int) -> dict[str, Any]:
+            return {**{k: r[k] for k in ("id", "name", "permissions", "resource_type", "predefined_role",
+                                          "description")},
+                    "created_at": added, "updated_at": added, "created_by": self.users[0].id,
+                    "created_by_user_obj": {"id": self.users[0].id, "name": self.users[0].name},
+                    "metadata": {}, "assignment_sources": [{"principal_id": principal, "principal_type": kind}]}
+        return render
+
+    def group_roles_seq(self, group_id: str) -> Seq | None:
+        """A group's roles in the organization: reader for every group; a custom role for some, which some
+        groups lose a day or two after the initial clock (a role removed)."""
+        g = next((g for g in self.groups if g[0] == group_id), None)
+        if g is None:
+            return None
+        gid, _name, created, _scim = g
+        items = [Item(self.roles[1]["id"], created, None, self._assignment(self.roles[1], gid, "group", created))]
+        if rng.unit(self.seed, "gxr", gid) < 0.5 or gid == self.groups[0][0]:
+            removed = self.now0 + self._t(HOUR, 2 * DAY, "gxrt", gid) if gid == self.groups[0][0] else None
+            items.append(Item(self.roles[2]["id"], created, removed,
+                              self._assignment(self.roles[2], gid, "group", created)))
         return Seq.of(items)
+
+    def project_user_roles_seq(self, p: Project, user_id: str) -> Seq | None:
+        """A project member's roles on the project (owner or member, as project_users says); they leave with
+        the user. Not a member: None (not found)."""
+        m = next((m for m in p.members if m[0] == user_id), None)
+        if m is None:
+            return None
+        uid, role, added = m
+        r = next(r for r in self.project_roles if r["name"] == role)
+        return Seq.of([Item(r["id"], added, self.user_by_id[uid].removed_at,
+                            self._assignment(r, uid, "user", added))])
+
+    def project_group_roles_seq(self, p: Project, group_id: str) -> Seq | None:
+        """A project group's roles on the project: member, or reader for one group in three."""
+        if self.project_groups_seq(p).index_of(group_id) is None:
+            return None
+        c = max(next(g[2] for g in self.groups if g[0] == group_id), p.created_at)
+        name = "reader" if rng.unit(self.seed, "pgr", p.id, group_id) < 0.34 else "member"
+        r = next(r for r in self.project_roles if r["name"] == name)
+        return Seq.of([Item(r["id"], c, None, self._assignment(r, group_id, "group", c))])
 
     @cached_property
     def invites_seq(self) -> Seq:
@@ -462,12 +497,15 @@ class World:
                     "group_type": "group", "created_at": c}))
         return Seq.of(items)
 
-    def project_roles_seq(self, p: Project) -> Seq:
+    @cached_property
+    def project_roles(self) -> list[dict[str, Any]]:
         base = [("role_proj_owner", "owner"), ("role_proj_member", "member"), ("role_proj_reader", "reader")]
-        return Seq.of([Item(rid, p.created_at, None, lambda now, rid=rid, name=name: {
-            "object": "role", "id": rid, "name": name, "description": f"Project {name}",
-            "permissions": ["api.project.read"] + (["api.project.write"] if name != "reader" else []),
-            "resource_type": "api.project", "predefined_role": True}) for rid, name in base])
+        return [{"object": "role", "id": rid, "name": name, "description": f"Project {name}",
+                 "permissions": ["api.project.read"] + (["api.project.write"] if name != "reader" else []),
+                 "resource_type": "api.project", "predefined_role": True} for rid, name in base]
+
+    def project_roles_seq(self, p: Project) -> Seq:
+        return Seq.of([Item(r["id"], p.created_at, None, lambda now, r=r: dict(r)) for r in self.project_roles])
 
     def _certificates(self, scope: str, n: int, created_floor: int) -> Seq:
         obj = "organization.certificate" if scope == "org" else "organization.project.certificate"
