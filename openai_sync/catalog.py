@@ -298,6 +298,17 @@ def ancestors(name: str) -> list[str]:
     return out
 
 
+def scope_columns(table: Table) -> tuple[str, ...]:
+    """The columns that select the rows of one of a fan-out's listings: its parent's id, and below a fan-out
+    its parent's own scope too (a project user's roles: project_id, user_id). History mode retires within them,
+    so that one project's failed listing retires nothing of that project."""
+    out: list[str] = []
+    while table.parent and table.parent_column:
+        out.insert(0, table.parent_column)
+        table = TABLES[table.parent]
+    return tuple(out)
+
+
 def bucket_width(table: Table, default: str, per_table: dict[str, str]) -> str:
     """The bucket width a usage or costs table is read with (costs exist per day only)."""
     if table.mode == "costs":

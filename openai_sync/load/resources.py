@@ -19,7 +19,7 @@ from dlt.extract import materialize_schema_item
 
 from ..api.errors import ApiProblem, SyncError
 from ..api.keys import scrub
-from ..catalog import Table, bucket_columns
+from ..catalog import Table, bucket_columns, scope_columns
 from ..read import reader_of, state_kind
 from ..read.context import ReadContext
 from ..read.ledger import Ledger, PartialFailure
@@ -118,7 +118,7 @@ def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[A
               "parallelized": True}
     if table.name in plan.history:
         resource = dlt.resource(rows, **common, write_disposition=history.write_disposition(plan.synced_at),
-                                merge_key=table.parent_column or (), columns=hints(table, False))
+                                merge_key=list(scope_columns(table)), columns=hints(table, False))
     else:
         resource = dlt.resource(rows, **common, write_disposition="merge",
                                 columns=hints(table, plan.soft_delete(table)))
