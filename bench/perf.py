@@ -86,6 +86,7 @@ from openai_sync.catalog import (
     USAGE_PAGE,
     WIDTH_SECONDS,
     Table,
+    scope_columns,
 )
 from openai_sync.simulator.world import SIZES
 
@@ -253,13 +254,14 @@ def minimum(db_path: str, width: str, clock: dict[str, int], project_ids: list[s
                     need = pages(len(range(day0, now, DAY)), COSTS_PAGE)
                 chain, nc = 1, 1
             elif t.parent:
-                parents = [k[0] for k in truth.count(t.parent, ("id",))]
+                parent = TABLES[t.parent]  # one listing per parent object (below a fan-out: per its scope too)
+                parents = list(truth.count(t.parent, (*scope_columns(parent), parent.primary_key[-1])))
                 if t.mode == "settings":
                     per = [1] * len(parents)  # the settings endpoints are not paginated, and independent
                     need = len(t.settings_paths) * len(parents)
                 else:
-                    children = truth.count(t.name, (t.parent_column,))  # type: ignore[arg-type]
-                    per = [pages(children[(p,)], t.page_limit) for p in parents]
+                    children = truth.count(t.name, scope_columns(t))
+                    per = [pages(children[p], t.page_limit) for p in parents]
                     need = sum(per)
                 chain = max(org_chain[t.parent] + 1, depth(t) + max(per)) if per else org_chain[t.parent]
                 nc = need if t.mode == "settings" else len(parents)
