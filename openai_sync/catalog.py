@@ -188,6 +188,11 @@ ORG_TABLES: tuple[Table, ...] = (
                           ("hosted_tool_permissions", "/organization/projects/{project_id}/hosted_tool_permissions")),
           json_columns=("model_permissions__model_ids",),
           description="One row per project: spend limit, data retention, model and hosted-tool permissions"),
+    Table("organization_settings", "", "settings", ("organization_id",),
+          settings_paths=(("spend_limit", "/organization/spend_limit"),
+                          ("data_retention", "/organization/data_retention")),
+          description="One row: the organization's hard spend limit and data retention (what a project's "
+                      "organization_default means)"),
     Table("admin_api_keys", "/organization/admin_api_keys", "full", timestamp_columns=("expires_at", "last_used_at")),
     Table("certificates", "/organization/certificates", "full"),
     Table("groups", "/organization/groups", "full", page_limit=1000, envelope="next"),

@@ -405,7 +405,8 @@ def test_route_honours_contract(template: str, checker: Checker, contract: Contr
         pytest.skip(f"GET {template} is not in the OpenAPI document (an endpoint newer than this copy)")
     before = contract.responses
     run_route(checker, ROUTE_BY_TEMPLATE[template])
-    assert contract.responses - before >= 2
+    one_object = "{" not in template and not contract.has_param(template, "limit")  # /organization/spend_limit
+    assert contract.responses - before >= (1 if one_object else 2)
     checker.assert_clean()
 
 

@@ -39,6 +39,7 @@ def truth_counts(w: World) -> dict[str, int]:
         "project_certificates": sum(len(w.project_certificates_seq(p).alive(now)) for p in projects),
         "project_spend_alerts": sum(len(w.project_spend_alerts_seq(p).alive(now)) for p in projects),
         "project_settings": len(projects),
+        "organization_settings": 1,
         "admin_api_keys": len(w.admin_api_keys_seq.alive(now)),
         "certificates": len(w.certificates_seq.alive(now)),
         "groups": len(w.groups_seq.alive(now)),
@@ -205,7 +206,7 @@ def test_a_sync_with_nothing_changed_makes_few_requests(world, dest, capsys):
         elif t.mode == "audit":
             assert per_table[t.name] == 1  # one page: only events since the watermark
         elif t.mode == "settings":
-            assert per_table[t.name] == 4 * n_projects
+            assert per_table[t.name] == len(t.settings_paths) * (n_projects if t.parent else 1), t.name
         elif t.parent == "projects":
             assert per_table[t.name] == n_projects, t.name  # a complete listing is how deletes are seen
         elif t.parent == "users":
@@ -496,3 +497,17 @@ def test_every_table_exists_after_the_first_sync_with_its_declared_columns(world
         for c, typ in want.items():
             got = columns[t.name].get(c)
             assert got is not None and got.startswith(dest.type_name(typ).split("(")[0]), (t.name, c, got, typ)
+
+
+def test_organization_settings_is_one_row_that_resolves_a_projects_organization_default(world, dest):
+    with Simulator(world) as sim:
+        results, _ = sync(config(sim, dest, tables=["organization_settings", "project_settings"]))
+    assert {r.name: r.status for r in results} == {"organization_settings": "ok", "project_settings": "ok"}
+    limit, retention = world.organization_spend_limit(), world.organization_data_retention()
+    assert dest.q("SELECT organization_id, spend_limit__threshold_amount, spend_limit__enforcement__status, "
+                  "data_retention__type FROM openai.organization_settings") == [
+        (world.org_id, limit["threshold_amount"], limit["enforcement"]["status"], retention["type"])]
+    resolved = dest.q("SELECT p.project_id, CASE WHEN p.data_retention__type = 'organization_default' THEN "
+                      "o.data_retention__type ELSE p.data_retention__type END FROM openai.project_settings p "
+                      "JOIN openai.organization_settings o USING (organization_id) ORDER BY 1")
+    assert len(resolved) == len(world.projects) and all(t != "organization_default" for _p, t in resolved)

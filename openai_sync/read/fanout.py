@@ -18,6 +18,12 @@ from .rows import to_row
 
 
 def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    if table.mode == "settings" and not table.parent:  # the organization's own settings: one row
+        client = ctx.org_client()
+        item = {prefix: client.get(path, label=table.name) for prefix, path in table.settings_paths}
+        yield [to_row(table, item, ctx.org_id, ctx.synced_at)]
+        ctx.ledger.listed(table.name, (), 1)
+        return
     assert table.parent and table.parent_column
     scopes, unread = fanout_scopes(ctx, table)
     client = ctx.org_client()

@@ -489,6 +489,8 @@ ROUTES: list[Route] = [
           list_of(lambda r: r.world.project_certificates_seq(proj(r)), order="desc")),
     Route("/organization/projects/{project_id}/spend_alerts", "admin", M,
           list_of(lambda r: r.world.project_spend_alerts_seq(proj(r)), lo=0, before_param=True)),
+    Route("/organization/spend_limit", "admin", M, lambda r: r.world.organization_spend_limit()),
+    Route("/organization/data_retention", "admin", M, lambda r: r.world.organization_data_retention()),
     Route("/organization/projects/{project_id}/spend_limit", "admin", M,
           lambda r: r.world.project_spend_limit(proj(r))),
     Route("/organization/projects/{project_id}/data_retention", "admin", M,

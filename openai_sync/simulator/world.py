@@ -543,6 +543,14 @@ class World:
     def project_spend_alerts_seq(self, p: Project) -> Seq:
         return self._spend_alerts(p.id, "project.spend_alert", p.created_at)
 
+    def organization_spend_limit(self) -> dict[str, Any]:
+        return {"object": "organization.spend_limit", "threshold_amount": 250_000, "currency": "USD",
+                "interval": "month", "enforcement": {"status": "enforcing"}}
+
+    def organization_data_retention(self) -> dict[str, Any]:
+        return {"object": "organization.data_retention",
+                "type": ["zero_data_retention", "modified_abuse_monitoring"][self.seed % 2]}
+
     def project_spend_limit(self, p: Project) -> dict[str, Any]:
         return {"object": "project.spend_limit", "threshold_amount": 500 * (1 + p.index % 4),
                 "currency": "USD", "interval": "month",
