@@ -406,6 +406,11 @@ def test_bucket_pages_are_sized_to_the_memory_bound(world, dest, monkeypatch):
     assert all(rows[t] > 0 for t in tables)
 
 
+def users_leaving(world: World, hours: int) -> list[str]:
+    """The users the simulator removes from the organization within the next `hours`."""
+    return [u.id for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+
+
 @pytest.mark.parametrize("history", [False, True])
 def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history):
     """A user who leaves the organization no longer has roles: their user_roles rows are marked deleted (in
@@ -415,7 +420,7 @@ def test_children_of_a_parent_that_left_are_marked_deleted(world, dest, history)
                      history_tables=["users", "user_roles"] if history else [])
         sync(cfg)
         hours = 49
-        leaving = [u.id for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+        leaving = users_leaving(world, hours)
         assert leaving
         live = "_valid_to IS NULL" if history else "NOT _deleted"
         ids = ", ".join(f"'{u}'" for u in leaving)
@@ -448,7 +453,7 @@ def test_roles_of_groups_and_project_members_follow_their_parents(world, dest, h
         roles = [(g[0], seq.make(i)) for g in world.groups for seq in [world.group_roles_seq(g[0])]
                  for i in range(len(seq))]
         lost = [(gid, it.id) for gid, it in roles if it.gone and world.now < it.gone <= world.now + hours * 3600]
-        leaving = [u.id for u in world.users if u.removed_at and world.now < u.removed_at <= world.now + hours * 3600]
+        leaving = users_leaving(world, hours)
         assert lost and leaving
         live = "_valid_to IS NULL" if history else "NOT _deleted"
         ids = ", ".join(f"'{u}'" for u in leaving)

@@ -120,10 +120,8 @@ def run_sync(cfg: SyncConfig, as_json: bool) -> tuple[int, RunReport]:
             results, run = sync(cfg)
     except (SyncError, ValueError) as e:
         raise _fail(str(e), as_json) from None
-    except KeyboardInterrupt:
-        raise interrupted(INTERRUPTED, as_json) from None
     except PipelineStepFailed as e:
-        if _by_interrupt(e):
+        if _by_interrupt(e):  # a bare KeyboardInterrupt is the commands' (common.on_interrupt)
             raise interrupted(INTERRUPTED, as_json) from None
         msg = (f"loading into {destinations.shown(cfg.destination)} failed at the {e.step} step: "
                f"{type(e.exception).__name__}: {_first_lines(e.exception)}. Nothing of this run is half-loaded: "
