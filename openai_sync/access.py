@@ -12,7 +12,8 @@ from .api.errors import KeyProblem
 from .api.keys import ADMIN_KEYS_URL, ProjectKey, key_kind, mask, redacted_matches
 from .api.pagination import list_pages
 from .api.parallel import gather
-from .catalog import ADMIN_PROBES, TABLES, Probe, Table, admin_probes, project_probes
+from .catalog import TABLES, Table
+from .probes import ADMIN_PROBES, Probe, admin_probes, project_probes
 
 NO_ADMIN_KEY = ("no Admin key: set OPENAI_ADMIN_KEY to a read-only Admin key (sk-admin-...), created by an "
                 f"organization owner at {ADMIN_KEYS_URL}.")

@@ -68,6 +68,7 @@ class Table:
     # and marked `_deleted` (0: these objects cannot be deleted)
     reconcile_seconds: int = 0
     drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
+    parent_prefix: str = ""  # fan-out: only the parent objects whose id starts with this (fine-tuned models)
 
     @property
     def soft_delete(self) -> bool:
@@ -118,6 +119,18 @@ _TOKENS = ("input_tokens", "output_tokens", "num_model_requests", "input_audio_t
            "input_text_tokens", "input_uncached_tokens", "output_audio_tokens", "output_image_tokens",
            "output_text_tokens")
 
+# optional fields of an external key or storage provider, each present for one cloud only: declared, so that
+# every column exists from the first load whichever clouds an organization uses
+_EXTERNAL_KEY_FIELDS = ("audience", "external_id", "key_name", "key_ocid", "key_version", "key_version_ocid", "kms_arn",
+                        "kms_key_location", "kms_key_name", "kms_key_ring_name", "kms_key_version", "kms_project_id",
+                        "purpose", "region", "role_arn", "tenant_id", "vault_ocid", "vault_uri",
+                        "workload_identity_pool_id", "workload_identity_project_number",
+                        "workload_identity_provider_id")
+_STORAGE_FIELDS = tuple(f"provider__{f}" for f in (
+    "account_id", "bucket", "external_id", "region", "role_arn", "account_name", "container", "resource_group",
+    "subscription_id", "tenant_id", "audience", "workload_identity_pool_id", "workload_identity_project_number",
+    "workload_identity_provider_id", "tenancy_ocid"))
+
 ORG_TABLES: tuple[Table, ...] = (
     Table("audit_logs", "/organization/audit_logs", "audit", json_columns=("event_data",),
           description="Who did what in the organization; the per-type detail object is folded into event_data"),
@@ -147,7 +160,10 @@ ORG_TABLES: tuple[Table, ...] = (
     Table("costs", "/organization/costs", "costs",
           group_by=("project_id", "line_item", "api_key_id", "user_id", "api_source"),
           description="Spend per day, project, line item, API key, user and API source (USD, decimal)"),
-    Table("users", "/organization/users", "full", description="Members of the organization"),
+    Table("users", "/organization/users", "full", json_columns=("projects",),
+          timestamp_columns=("api_key_last_used_at", "user__banned_at"),
+          text_columns=("technical_level", "developer_persona", "user__picture"),
+          description="Members of the organization"),
     Table("user_roles", "/organization/users/{user_id}/roles", "full", ("user_id", "id"), parent="users",
           parent_column="user_id", page_limit=1000, envelope="next", json_columns=("permissions",
                                                                                   "assignment_sources")),
@@ -185,9 +201,11 @@ ORG_TABLES: tuple[Table, ...] = (
           settings_paths=(("spend_limit", "/organization/projects/{project_id}/spend_limit"),
                           ("data_retention", "/organization/projects/{project_id}/data_retention"),
                           ("model_permissions", "/organization/projects/{project_id}/model_permissions"),
-                          ("hosted_tool_permissions", "/organization/projects/{project_id}/hosted_tool_permissions")),
-          json_columns=("model_permissions__model_ids",),
-          description="One row per project: spend limit, data retention, model and hosted-tool permissions"),
+                          ("hosted_tool_permissions", "/organization/projects/{project_id}/hosted_tool_permissions"),
+                          ("service_tier_settings", "/organization/projects/{project_id}/service_tier_settings")),
+          json_columns=("model_permissions__model_ids", "service_tier_settings__enabled_tiers"),
+          description="One row per project: spend limit, data retention, model and hosted-tool permissions, "
+                      "service tiers"),
     Table("organization_settings", "", "settings", ("organization_id",),
           settings_paths=(("spend_limit", "/organization/spend_limit"),
                           ("data_retention", "/organization/data_retention")),
@@ -205,6 +223,25 @@ ORG_TABLES: tuple[Table, ...] = (
     Table("roles", "/organization/roles", "full", page_limit=1000, envelope="next", json_columns=("permissions",)),
     Table("spend_alerts", "/organization/spend_alerts", "full",
           json_columns=("notification_channel__recipients",), text_columns=("notification_channel__subject_prefix",)),
+    Table("workload_identity_providers", "/organization/workload_identity_providers", "full",
+          json_columns=("attribute_transformations", "verification__jwks"),
+          text_columns=("description", "verification__discovery_url"),
+          description="Outside identity providers (OIDC) whose tokens the organization trusts, keylessly"),
+    Table("workload_identity_provider_rules",
+          "/organization/workload_identity_providers/{workload_identity_provider_id}/federation_rules", "full",
+          ("workload_identity_provider_id", "id"), parent="workload_identity_providers",
+          parent_column="workload_identity_provider_id", json_columns=("attribute_matchers", "permissions__scopes"),
+          text_columns=("name", "description"),
+          description="Which tokens of a provider act as which project service account, with which permissions"),
+    Table("external_keys", "/organization/external_keys", "full", json_columns=("api_project_ids",),
+          text_columns=_EXTERNAL_KEY_FIELDS,
+          description="Customer-managed encryption keys (EKM) and the projects they encrypt"),
+    Table("external_storage", "/organization/external_storage", "full", text_columns=_STORAGE_FIELDS,
+          description="Customer-managed storage of projects' data, and its health"),
+    # read with the Admin key (the endpoint requires it) for each fine-tuned model a project key lists in /models
+    Table("fine_tuning_checkpoint_permissions", "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions",
+          "full", ("fine_tuned_model_checkpoint", "id"), parent="models", parent_column="fine_tuned_model_checkpoint",
+          parent_prefix="ft:", description="Which projects may use each fine-tuned model"),
 )
 
 # Project tables (SPEC 4.2), read with each project's own key. Strategies:
@@ -248,7 +285,14 @@ PROJECT_TABLES: tuple[Table, ...] = (
              parent_column="container_id"),
     _project("assistants", "/assistants", "full", json_columns=("tools", "tool_resources", "metadata",
                                                                 "response_format")),
-    _project("models", "/models", "full", created_field="created", page_limit=0),  # not paginated
+    _project("models", "/models", "full", created_field="created", page_limit=0,  # not paginated
+             text_columns=("shutdown_date",)),
+    _project("videos", "/videos", "full", json_columns=("error",), drop_columns=("prompt",),
+             timestamp_columns=("completed_at", "expires_at"), text_columns=("remixed_from_video_id",),
+             description="Generated videos: model, status, size and length; the prompt is opt-in content"),
+    _project("webhook_endpoints", "/webhook_endpoints", "full", json_columns=("event_types",),
+             timestamp_columns=("updated_at",), text_columns=("signing_secret_hint",),
+             description="Where the project's event notifications go (the secret's hint only, never the secret)"),
     _project("chat_completions", "/chat/completions", "recent", order_param=True, created_field="created",
              json_columns=("metadata",), drop_columns=("choices",), late_seconds=3600, reconcile_seconds=86400,
              description="Stored chat completions: metadata, model and usage; message content is opt-in"),
@@ -256,16 +300,24 @@ PROJECT_TABLES: tuple[Table, ...] = (
 
 ALL_TABLES: tuple[Table, ...] = ORG_TABLES + PROJECT_TABLES
 TABLES: dict[str, Table] = {t.name: t for t in ALL_TABLES}
-# tables whose rows are the parents of a fan-out: listed once per run and shared
-PARENTS: frozenset[str] = frozenset(t.parent for t in ORG_TABLES if t.parent)
-PROJECT_PARENTS: frozenset[str] = frozenset(t.parent for t in PROJECT_TABLES if t.parent)
+# tables whose rows are the parents of a fan-out: listed once per run (per project) and shared
+PARENTS: frozenset[str] = frozenset(t.parent for t in ALL_TABLES if t.parent and TABLES[t.parent].key == "admin")
+PROJECT_PARENTS: frozenset[str] = frozenset(t.parent for t in ALL_TABLES
+                                            if t.parent and TABLES[t.parent].key == "project")
+
+
+def crosses_keys(table: Table) -> bool:
+    """An organization table whose parents are project objects (the permissions of fine-tuned models that project
+    keys list): it needs both kinds of key, and its parents' listings say nothing about its own rows."""
+    return bool(table.parent) and TABLES[table.parent].key != table.key  # type: ignore[index]
 
 
 def select(names: list[str] | tuple[str, ...] | None, *, admin: bool = True, project: bool = False) -> list[Table]:
     """The tables to sync: those named, or every table the keys can read (the Admin key: organization
     tables; project keys: project tables). Parents of a fan-out are read, not necessarily loaded."""
     if not names:
-        return [t for t in ALL_TABLES if (t.key == "admin" and admin) or (t.key == "project" and project)]
+        return [t for t in ALL_TABLES if (t.key == "admin" and admin and (project or not crosses_keys(t)))
+                or (t.key == "project" and project)]
     unknown = [n for n in names if n not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s): {', '.join(unknown)}. Valid tables: {', '.join(TABLES)}")
@@ -319,42 +371,3 @@ def bucket_width(table: Table, default: str, per_table: dict[str, str]) -> str:
     if table.mode == "costs":
         return "1d"
     return per_table.get(table.name, default)
-
-
-# ---- what Save & Test and the sync's preflight ask, derived from the tables --------------------------------
-@dataclass(frozen=True)
-class Probe:
-    """One request for one object of a table: does the key work, and may it read these tables?"""
-
-    name: str  # as Save & Test names the check
-    table: str  # whose endpoint is asked
-    covers: str  # what cannot sync without it, in words
-    modes: tuple[str, ...] = ()  # admin permission probes: needed when a selected table has one of these modes
-    since_day: bool = False  # the endpoint needs a start_time: one day before now
-
-
-# The Admin key's probes: the key itself (the projects listing, which every sync needs to match project keys),
-# then one per permission the organization tables need beyond it.
-ADMIN_PROBES: tuple[Probe, ...] = (
-    Probe("admin key", "projects", "organization tables"),
-    Probe("usage permission", next(t.name for t in ORG_TABLES if t.mode == "usage"), "usage_* and costs",
-          modes=("usage", "costs"), since_day=True),
-    Probe("audit log permission", next(t.name for t in ORG_TABLES if t.mode == "audit"), "audit_logs",
-          modes=("audit",)),
-)
-# A project key's probe of itself: the one endpoint any project key may call.
-PROJECT_KEY_PROBE = "models"
-
-
-def admin_probes(tables: list[Table] | tuple[Table, ...]) -> list[Probe]:
-    """The key probe, and the permission probes the given tables need, in that order."""
-    modes = {t.mode for t in tables if t.key == "admin"}
-    return [p for p in ADMIN_PROBES if not p.modes or modes & set(p.modes)]
-
-
-def project_probes() -> list[Probe]:
-    """One probe per top-level project table, covering it and the tables read below its objects; the key's
-    own probe (models) first."""
-    probes = [Probe(t.name, t.name, ", ".join([t.name, *descendants(t.name)]))
-              for t in PROJECT_TABLES if not t.parent]
-    return sorted(probes, key=lambda p: p.table != PROJECT_KEY_PROBE)

@@ -1,7 +1,7 @@
 """Save & Test (SPEC 6): every check a user needs before the first sync, each with a verdict and a
 sentence that says what to do. Checks only read; they never load data.
 
-The requests are the sync's own: the catalog's probes (catalog.ADMIN_PROBES, catalog.project_probes()),
+The requests are the sync's own: the probes (probes.ADMIN_PROBES, probes.listing_probes(), probes.project_probes()),
 the key index and the identification of project keys (access.py), the destination check (load/)."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from .access import KeyIndex, archived_key, identify, key_index, probe
 from .api.client import Client, ClientOptions
 from .api.errors import KeyProblem, SyncError
 from .api.keys import ADMIN_KEYS_URL, ProjectKey, key_kind, mask
+from .api.parallel import gather
 from .api.reach import unreachable
-from .catalog import ADMIN_PROBES, PROJECT_KEY_PROBE, TABLES, Probe, project_probes
+from .catalog import TABLES
 from .config import Resolved
 from .load.destination_check import FAIL, PASS, WARN, Check, check_destination
+from .probes import ADMIN_PROBES, PROJECT_KEY_PROBE, Probe, listing_probes, project_probes
 
 __all__ = ["FAIL", "PASS", "WARN", "Check", "check_destination", "run_checks", "verdict"]
 
@@ -67,7 +69,28 @@ def _admin_checks(key: str | None, has_project_keys: bool, options: ClientOption
             checks.append(Check("audit logging", WARN, "the audit log is empty: audit logging appears to be off. An "
                                                        "Owner can enable it (it cannot be turned off again) at "
                                                        f"{AUDIT_LOG_SETTINGS}; until then audit_logs stays empty."))
+    checks.append(_listings(admin))
     return checks, admin
+
+
+def _listings(admin: Client) -> Check:
+    """May the key read each organization listing? One that it may not fails alone in a sync: a warning."""
+
+    def refused(p: Probe) -> str | None:
+        try:
+            probe(admin, p, "check")
+        except SyncError as e:
+            return f"{p.covers} ({e})"
+        return None
+
+    probes = listing_probes()
+    missing = [m for m in gather(probes, refused, 4, "check") if m]
+    if not missing:
+        return Check("organization tables", PASS, f"the Admin key may read all {len(probes)} other organization "
+                                                  "listings.")
+    return Check("organization tables", WARN, f"the Admin key may not read: {'; '.join(missing)}. Those tables will "
+                                              "fail on their own and the others sync; an organization Owner can "
+                                              "grant the access (or exclude them with exclude_tables).")
 
 
 def _project_checks(keys: list[ProjectKey], admin: Client | None, options: ClientOptions,

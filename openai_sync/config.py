@@ -77,7 +77,7 @@ class Settings(BaseModel):
     # audit events are listed up to minutes after their effective_at: each run re-reads this window
     audit_lookback_minutes: float = Field(60.0, ge=0)
     state_dir: str | None = None
-    chat_completion_content: bool = False  # opt-in: stored completions' messages can hold user data
+    chat_completion_content: bool = False  # opt-in: stored completions' messages and video prompts hold user data
 
     @field_validator("schema_name")
     @classmethod

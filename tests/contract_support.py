@@ -194,6 +194,7 @@ def page_ids_problems(body: Any) -> list[str]:
 # (schema, property) -> (SDK module, model) that has it. Any other undocumented property is a violation;
 # test_sdk_newer_properties checks that each entry is still missing from the contract and in the SDK.
 _USAGE = "openai.types.admin.organization.usage_completions_response"
+_COMPLETIONS = "DataResultOrganizationUsageCompletionsResult"
 SDK_NEWER_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
     ("ProjectApiKey", "expires_at"): ("openai.types.admin.organization.projects.project_api_key",
                                       "ProjectAPIKey"),
@@ -201,6 +202,8 @@ SDK_NEWER_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
     ("UsageWebSearchCallsResult", "api_source"): (_USAGE, "DataResultOrganizationUsageWebSearchesResult"),
     ("CostsResult", "api_source"): (_USAGE, "DataResultOrganizationCostsResult"),
     ("CostsResult", "user_id"): (_USAGE, "DataResultOrganizationCostsResult"),
+    ("UsageCompletionsResult", "input_cache_write_30m_tokens"): (_USAGE, _COMPLETIONS),
+    ("UsageCompletionsResult", "input_cache_write_12h_tokens"): (_USAGE, _COMPLETIONS),
 }
 
 

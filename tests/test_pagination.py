@@ -122,6 +122,15 @@ def _not_archived(w: World, now: int, pid: str) -> bool:
     return p.archived_at is None or p.archived_at > now
 
 
+def _provider(w: World) -> str:
+    return _richest([p[0] for p in w.security.providers], lambda pid: len(w.security.rules_seq(pid).alive(w.now0)))
+
+
+def _ft_model(w: World) -> str:
+    models = [m for p in w.project_keys for m, _done in w.project_data(p).ft_models()]
+    return _richest(models, lambda m: len(w.security.model_permissions_seq(m).alive(w.now0)))
+
+
 LISTS: list[L] = [
     L("users", lambda w: "/organization/users", lambda w, n: w.users_seq, order_param=False),
     L("user_roles", lambda w: f"/organization/users/{_user(w)}/roles",
@@ -172,6 +181,15 @@ LISTS: list[L] = [
       hi=1000, lo=0),
     L("spend_alerts", lambda w: "/organization/spend_alerts", lambda w, n: w.spend_alerts_seq, lo=0,
       before=True),
+    L("workload_identity_providers", lambda w: "/organization/workload_identity_providers",
+      lambda w, n: w.security.providers_seq),
+    L("workload_identity_provider_rules",
+      lambda w: f"/organization/workload_identity_providers/{_provider(w)}/federation_rules",
+      lambda w, n: w.security.rules_seq(_provider(w))),
+    L("external_keys", lambda w: "/organization/external_keys", lambda w, n: w.security.external_keys_seq),
+    L("external_storage", lambda w: "/organization/external_storage", lambda w, n: w.security.storage_seq),
+    L("fine_tuning_checkpoint_permissions", lambda w: f"/fine_tuning/checkpoints/{_ft_model(w)}/permissions",
+      lambda w, n: w.security.model_permissions_seq(_ft_model(w)), default=10, order="desc", order_param=False),
     # project keys
     L("files", lambda w: "/files", lambda w, n: _pd(w).files_seq, default=10000, hi=10000, order="desc",
       project=True),
@@ -202,6 +220,10 @@ LISTS: list[L] = [
     L("assistants", lambda w: "/assistants", lambda w, n: _pd(w).assistants_seq, order="desc", before=True,
       project=True),
     L("chat_completions", lambda w: "/chat/completions", lambda w, n: _pd(w).chat_seq, project=True),
+    L("videos", lambda w: "/videos", lambda w, n: _pd(w).videos_seq, order="desc", project=True),
+    L("webhook_endpoints", lambda w: "/webhook_endpoints",
+      lambda w, n: w.security.webhooks_seq(w.project_by_id[next(iter(w.project_keys))]), order="desc",
+      order_param=False, project=True),
 ]
 BY_NAME = {x.name: x for x in LISTS}
 
@@ -234,7 +256,7 @@ def test_every_list_route_is_catalogued():
     lists = [t for t in (r.template for r in ROUTES)
              if not t.endswith("}") and t not in singles and not t.startswith("/organization/usage/")
              and t.rsplit("/", 1)[-1] not in ("spend_limit", "data_retention", "model_permissions",
-                                              "hosted_tool_permissions")]
+                                              "hosted_tool_permissions", "service_tier_settings")]
     missing = [t for t in lists
                if not any(re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", t), c) for c in catalogued)]
     assert missing == []

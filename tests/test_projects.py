@@ -57,6 +57,7 @@ def truth(w: World, pids: list[str] | None = None) -> dict[str, dict[str, int]]:
             "vector_stores": len(stores), "vector_store_files": sum(n(pd.vector_store_files_seq(v)) for v in stores),
             "containers": len(containers), "container_files": sum(n(pd.container_files_seq(c)) for c in containers),
             "assistants": n(pd.assistants_seq), "models": len(pd.models_json(now)), "chat_completions": n(pd.chat_seq),
+            "webhook_endpoints": n(w.security.webhooks_seq(w.project_by_id[pid])), "videos": n(pd.videos_seq),
         }
         for table, c in counts.items():
             out[table][pid] = c

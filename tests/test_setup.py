@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from openai_sync.api.keys import mask
 from openai_sync.cli import app
 from openai_sync.cli.setup import BASE_URL_PROMPT
-from openai_sync.simulator import Simulator, World
+from openai_sync.simulator import Rule, Simulator, World
 
 runner = CliRunner()
 SCRIPT = Path(sys.executable).with_name("openai-sync")  # the installed command, as a user runs it
@@ -104,7 +104,7 @@ def test_all_checks_pass_with_every_key(sim, tmp_path):
     code, out, by = checks(sim, tmp_path, admin=w.admin_key, project=list(w.project_keys.values()))
     assert code == 0 and out["status"] == "ok" and out["connection"] == "default"
     n = len(w.project_keys)
-    assert list(by) == ["admin key", "usage permission", "audit log permission",
+    assert list(by) == ["admin key", "usage permission", "audit log permission", "organization tables",
                         *[f"project key {i}" for i in range(1, n + 1)], "projects without a key", "destination"]
     assert set(statuses(by).values()) == {"pass"}
     assert by["admin key"]["message"] == f"Admin key {mask(w.admin_key)} works for organization {w.org_id}."
@@ -248,6 +248,26 @@ def test_an_admin_key_missing_a_scope_names_it(sim, tmp_path, scopes, check, sco
     if tables:
         assert msg.endswith(f"Without it, {tables} cannot sync.")
         assert by["admin key"]["status"] == "pass"
+
+
+def test_an_organization_listing_the_admin_key_may_not_read_is_a_warning_naming_its_tables(sim, tmp_path):
+    """An organization without customer-managed keys (its plan), or a key whose owner's role may not see them:
+    the sync would fail those tables alone, so Save & Test warns and names them, and the others pass."""
+    w = sim.world
+    sim.set_faults([Rule("403", endpoint="/organization/external_keys"),
+                    Rule("403", endpoint="/organization/workload_identity_providers")])
+    try:
+        code, _, by = checks(sim, tmp_path, admin=w.admin_key, project=list(w.project_keys.values()))
+    finally:
+        sim.set_faults([])
+    assert code == 0 and by["admin key"]["status"] == "pass"
+    msg = by["organization tables"]["message"]
+    assert by["organization tables"]["status"] == "warn"
+    assert msg.startswith("the Admin key may not read: workload_identity_providers, workload_identity_provider_rules "
+                          f"(the Admin key {mask(w.admin_key)} may not call GET "
+                          "/organization/workload_identity_providers")
+    assert "; external_keys (" in msg and "external_storage" not in msg
+    assert msg.endswith("(or exclude them with exclude_tables).")
 
 
 def test_a_restricted_project_key_is_a_warning_naming_each_missing_scope(sim, tmp_path):

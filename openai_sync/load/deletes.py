@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..catalog import Table
+from ..catalog import Table, crosses_keys
 from ..read.ledger import WHOLE, Ledger, Scope
 from .history import VALID_TO
 from .store import DELETED_AT, Rows, Store
@@ -31,7 +31,8 @@ def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org
         scopes = [s for s in complete if dict(s)["project_id"] not in failed]
     else:
         scopes = list(complete)
-    n = _cascade(store, t, ledger, org, synced_at) if t.parent else 0
+    # a parent read with another key says nothing of these rows (a model no project key lists any more)
+    n = _cascade(store, t, ledger, org, synced_at) if t.parent and not crosses_keys(t) else 0
     by_time: dict[datetime, list[Scope]] = {}  # rows older than the complete listing that saw the scope
     for s in scopes:
         by_time.setdefault(complete[s].before or synced_at, []).append(s)
@@ -75,7 +76,7 @@ def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str 
     if empty:
         store.mark(t, Rows("history", org, empty), {VALID_TO: boundary})
     # children of parents that no longer exist (below a fan-out: per scope of the parent, a project's users)
-    for scope, parents in ledger.listings(t.parent).items():
+    for scope, parents in ({} if crosses_keys(t) else ledger.listings(t.parent)).items():
         if parents.ids is not None:
             store.mark(t, Rows("history", org, (scope,) if scope else None, outside=(t.parent_column, parents.ids)),
                        {VALID_TO: boundary})

@@ -11,9 +11,10 @@ from typing import Any
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out
-from ..catalog import PARENTS, Table, fill
+from ..catalog import PARENTS, Table, crosses_keys, fill
 from .context import ReadContext, fanout_scopes, org_children
 from .ledger import PartialFailure, Scope
+from .projects import project_parent_scopes
 from .rows import to_row
 
 
@@ -25,8 +26,11 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
         ctx.ledger.listed(table.name, (), 1)
         return
     assert table.parent and table.parent_column
-    scopes, unread = fanout_scopes(ctx, table)
     client = ctx.org_client()
+    if crosses_keys(table) and not ctx.projects:
+        raise SyncError(f"{table.name} needs project keys as well: they list the objects ({table.parent}) whose "
+                        f"{table.parent_column} it reads with the Admin key")
+    scopes, unread = (project_parent_scopes(ctx, table), {}) if crosses_keys(table) else fanout_scopes(ctx, table)
 
     def children(scope: Scope) -> Iterator[list[dict[str, Any]]]:
         fields = dict(scope)

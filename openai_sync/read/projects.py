@@ -77,6 +77,25 @@ def _parent_items(ctx: ReadContext, access: ProjectAccess, table: Table, state: 
     return ctx.parents.get((table.name, access.project_id), lambda: _items(ctx, access, table, state))
 
 
+def project_parent_scopes(ctx: ReadContext, table: Table) -> list[Scope]:
+    """The scopes of an organization table whose parents are project objects (the fine-tuned models that project
+    keys list), one per distinct parent: the listing is shared with the parent's own table. A project whose
+    listing fails contributes nothing here; the parent's table reports it."""
+    assert table.parent and table.parent_column
+    parent = TABLES[table.parent]
+    assert not parent.parent and parent.mode == "full"  # a complete listing per project, no state
+
+    def ids(access: ProjectAccess) -> Iterator[list[str]]:
+        yield [it["id"] for it in _parent_items(ctx, access, parent, {})
+               if str(it.get("id", "")).startswith(table.parent_prefix)]
+
+    seen: dict[str, None] = {}
+    for ev in fan_out(ctx.projects, ids, ctx.concurrency, table.name, isolate=SyncError):
+        if ev.item:
+            seen.update(dict.fromkeys(ev.item))
+    return [((table.parent_column, i),) for i in seen]
+
+
 def _items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[str, Any]) -> list[dict[str, Any]]:
     """All the objects a table reads for one project this run (a parent's, a child's, or a recent table's)."""
     if not table.parent:

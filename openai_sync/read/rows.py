@@ -9,6 +9,7 @@ version) is the load layer's business.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,14 +24,15 @@ def _is_ts_field(name: str) -> bool:
     return name.endswith("_at") or name in TIMESTAMP_FIELDS
 
 
-def flatten(obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+def flatten(obj: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None,
+            whole: tuple[str, ...] = ()) -> dict[str, Any]:
     """1:1 nested objects become `a__b` columns; epoch fields become UTC timestamps; lists stay as they are
-    (JSON columns)."""
+    (JSON columns), and so do the nested objects named in `whole` (an uploaded JWKS: `verification__jwks`)."""
     out = {} if out is None else out
     for k, v in obj.items():
         name = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            flatten(v, f"{name}__", out)
+        if isinstance(v, dict) and v and name not in whole:
+            flatten(v, f"{name}__", out, whole)
         elif isinstance(v, int | float) and not isinstance(v, bool) and _is_ts_field(k):
             out[name] = datetime.fromtimestamp(v, tz=UTC)
         else:
@@ -42,7 +44,7 @@ def to_row(table: Table, item: dict[str, Any], org_id: str | None, synced_at: da
            parent_id: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     item = {k: v for k, v in item.items() if k != "object"}
     json_values = {c: item.pop(c) for c in table.json_columns if c in item}
-    row = flatten(item)
+    row = flatten(item, whole=table.json_columns)
     row.update(json_values)
     if table.parent_column and parent_id is not None:
         row[table.parent_column] = parent_id
@@ -50,6 +52,12 @@ def to_row(table: Table, item: dict[str, Any], org_id: str | None, synced_at: da
     row["_synced_at"] = synced_at
     if extra:
         row.update(extra)
+    # A JSON column may hold a bare string ("all", "auto"). dlt takes a str bound for a JSON column as JSON text:
+    # it parses it once and hands the result to the destination as it is, and a value it cannot parse goes to a
+    # variant column beside the declared one. Encoded twice, the destination receives the JSON string "all".
+    for c in table.json_columns:
+        if isinstance(row.get(c), str):
+            row[c] = json.dumps(json.dumps(row[c]))
     check(table, row)
     return row
 

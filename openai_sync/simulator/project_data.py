@@ -76,10 +76,14 @@ class ProjectData:
             elif self._u("fdel", i) < 0.03:
                 gone = c + rng.randint(HOUR, 30 * DAY, self.seed, self.p.id, "fdt", i)
             size = rng.randint(200, 5_000_000, self.seed, self.p.id, "fb", i)
+            expiring = purpose == "batch" and i % 7 == 3  # uploaded with an expiry (expires_after)
             return Item(fid, c, gone, lambda now: {
                 "id": fid, "object": "file", "bytes": size, "created_at": c,
                 "filename": f"{purpose.replace('-', '_')}_{i}.jsonl", "purpose": purpose,
-                "status": "processed"},
+                **({"expires_at": c + 30 * DAY} if expiring else {}),
+                # a file that failed validation says why (the deprecated status_details)
+                **({"status": "error", "status_details": "Invalid JSON on line 3."} if i % 11 == 5
+                   else {"status": "processed"})},
                 {"purpose": purpose})
 
         def index_of(fid: str) -> int | None:
@@ -132,11 +136,19 @@ class ProjectData:
                 elif fate < 0.15:
                     b.update(status="expired", expired_at=c + DAY,
                              request_counts={"total": total, "completed": total // 2, "failed": 0})
+                elif fate < 0.2:  # cancelled by its owner: cancelling, then cancelled ten minutes later
+                    b.update(cancelling_at=done - 600, request_counts={"total": total, "completed": total // 3,
+                                                                       "failed": 0})
+                    b["status"] = "cancelling" if now < done + 600 else "cancelled"
+                    if now >= done + 600:
+                        b["cancelled_at"] = done + 600
                 else:
                     failed = total // 50
                     b.update(status="completed", finalizing_at=done - 30, completed_at=done,
                              output_file_id="file-" + rng.token(24, self.seed, bid, "out"),
+
                              request_counts={"total": total, "completed": total - failed, "failed": failed},
+                             **({"error_file_id": "file-" + rng.token(24, self.seed, bid, "err")} if failed else {}),
                              usage={"input_tokens": total * 300, "output_tokens": total * 120,
                                     "total_tokens": total * 420,
                                     "input_tokens_details": {"cached_tokens": 0},
@@ -350,8 +362,10 @@ class ProjectData:
             items.append(Item(cid, t, None, lambda now, cid=cid, t=t, k=k: {
                 "object": "fine_tuning.job.checkpoint", "id": cid, "created_at": t, "fine_tuning_job_id": jid,
                 "fine_tuned_model_checkpoint": f"{self.ft_model_name(jid)}:ckpt-step-{(k + 1) * 100}",
-                "step_number": (k + 1) * 100, "metrics": {"step": (k + 1) * 100, "train_loss": 0.5 / (k + 1),
-                                                          "train_mean_token_accuracy": 0.8 + k * 0.05}}))
+                "step_number": (k + 1) * 100, "metrics": {
+                    "step": (k + 1) * 100, "train_loss": 0.5 / (k + 1), "train_mean_token_accuracy": 0.8 + k * 0.05,
+                    "valid_loss": 0.6 / (k + 1), "valid_mean_token_accuracy": 0.78 + k * 0.05,
+                    **({"full_valid_loss": 0.55, "full_valid_mean_token_accuracy": 0.9} if k == 2 else {})}}))
         return Seq.of(items)
 
     # ---- vector stores and their files -----------------------------------------------------------
@@ -396,7 +410,10 @@ class ProjectData:
                         "status": "completed" if done == len(live) else "in_progress",
                         "file_counts": {"in_progress": len(live) - done, "completed": done, "failed": 0,
                                         "cancelled": 0, "total": len(live)},
-                        "last_active_at": max([c, *[f[2] for f in live if f[2] <= now]]), "metadata": {}}
+                        "last_active_at": max([c, *[f[2] for f in live if f[2] <= now]]), "metadata": {},
+                        **({"expires_after": {"anchor": "last_active_at", "days": 30},
+                            "expires_at": max([c, *[f[2] for f in live if f[2] <= now]]) + 30 * DAY}
+                           if i % 2 else {})}
             items.append(Item(vid, c, gone, render))
         return Seq.of(items)
 
@@ -404,10 +421,15 @@ class ProjectData:
         vs = next((v for v in self.vector_stores if v[0] == vs_id), None)
         if vs is None:
             return None
+        def status(fid: str, now: int, ready: int) -> str:
+            return "in_progress" if now < ready else "failed" if rng.unit(self.seed, fid, "vsff") < 0.05 \
+                else "completed"
+
         return Seq.of([Item(fid, t, vs[2], lambda now, fid=fid, t=t, ready=ready: {
             "id": fid, "object": "vector_store.file", "usage_bytes": 4096 if now >= ready else 0,
-            "created_at": t, "vector_store_id": vs_id,
-            "status": "completed" if now >= ready else "in_progress", "last_error": None,
+            "created_at": t, "vector_store_id": vs_id, "status": status(fid, now, ready),
+            "last_error": {"code": "unsupported_file", "message": "The file type is not supported."}
+            if status(fid, now, ready) == "failed" else None,
             "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800,
                                                                "chunk_overlap_tokens": 400}},
             "attributes": {}}) for fid, t, ready in self._vs_files(vs_id, vs[1])])
@@ -423,7 +445,9 @@ class ProjectData:
         return Seq.of([Item(cid, c, None, lambda now, cid=cid, c=c, i=i: {
             "id": cid, "object": "container", "name": f"sandbox-{i}", "created_at": c,
             "status": "running" if now - c < 20 * 60 else "expired", "last_active_at": c,
-            "expires_after": {"anchor": "last_active_at", "minutes": 20}, "memory_limit": "1g"})
+            "expires_after": {"anchor": "last_active_at", "minutes": 20}, "memory_limit": "1g",
+            **({"network_policy": {"type": "allowlist", "allowed_domains": ["pypi.org", "files.pythonhosted.org"]}}
+               if i % 2 else {})})
             for i, (cid, c) in enumerate(self.containers)])
 
     def container_files_seq(self, container_id: str) -> Seq | None:
@@ -454,14 +478,47 @@ class ProjectData:
                 "top_p": 1.0, "response_format": "auto", "tool_resources": {}}))
         return Seq.of(items)
 
+    @cached_property
+    def videos_seq(self) -> Seq:
+        """Generated videos: queued, then rendering, then completed (one in six fails); the newest is made after the
+        initial clock, and one is deleted after it."""
+        n = 2 + self.p.index % 3
+        items = []
+        for i in range(n):
+            vid = self._id("video_", 24, "vid", i)
+            c = self._spread(i, n) if i < n - 1 else max(self.t0, self.w.now0) + rng.randint(
+                HOUR, DAY, self.seed, vid, "c")
+            took = rng.randint(120, 1800, self.seed, vid, "took")
+            gone = self.w.now0 + rng.randint(HOUR, 2 * DAY, self.seed, vid, "gone") if i == 0 and n > 2 else None
+            items.append(Item(vid, c, gone, lambda now, vid=vid, c=c, took=took, i=i: self._video(vid, c, took, i,
+                                                                                                 now)))
+        return Seq.of(items)
+
+    def _video(self, vid: str, c: int, took: int, i: int, now: int) -> dict[str, Any]:
+        failed = self._u("vidf", i) < 1 / 6
+        done = now >= c + took
+        status = "queued" if now < c + 30 else "in_progress" if not done else "failed" if failed else "completed"
+        return {"object": "video", "id": vid, "created_at": c, "model": ("sora-2", "sora-2-pro")[i % 2],
+                "status": status, "progress": 100 if done else min(99, (now - c) * 100 // took),
+                "seconds": ("4", "8", "12")[i % 3], "size": ("720x1280", "1280x720", "1024x1792")[i % 3],
+                "prompt": f"A short clip {i}", "completed_at": c + took if done and not failed else None,
+                "expires_at": c + took + DAY if done and not failed else None,
+                "error": {"code": "moderation_blocked", "message": "The prompt was blocked."} if done and failed
+                else None,
+                "remixed_from_video_id": self._id("video_", 24, "vid", 0) if i == 2 else None}
+
     def models_json(self, now: int) -> list[dict[str, Any]]:
-        out = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
-               for m in BASE_MODELS]
-        for i, (jid, _c, done, _m) in enumerate(self.ft_jobs):
-            if done <= now and self._u("ftf", i) >= 0.15:  # the same draw that decides the job's fate
-                out.append({"id": self.ft_model_name(jid), "object": "model", "created": done,
-                            "owned_by": self.w.org_id})
+        # the oldest base model has a shutdown date announced (a date, not a timestamp); the others none yet
+        out = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system",
+                "shutdown_date": "2027-03-31" if k == 0 else None} for k, m in enumerate(BASE_MODELS)]
+        out += [{"id": name, "object": "model", "created": done, "owned_by": self.w.org_id}
+                for name, done in self.ft_models() if done <= now]
         return out
+
+    def ft_models(self) -> list[tuple[str, int]]:
+        """The fine-tuned models of the jobs that succeed, with when each becomes usable."""
+        return [(self.ft_model_name(jid), done) for i, (jid, _c, done, _m) in enumerate(self.ft_jobs)
+                if self._u("ftf", i) >= 0.15]  # the same draw that decides the job's fate
 
     def chat_id(self, i: int) -> str:
         return f"chatcmpl-{rng.token(12, self.seed, self.p.id, 'cc', i)}{i:x}"

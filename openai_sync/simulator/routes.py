@@ -120,15 +120,19 @@ def list_of(seq_fn: Callable[[Request], Seq | None], what: str = "object", *, de
             hi: int = 100, lo: int = 1, order: str | None = "asc", order_param: bool = True,
             envelope: str = "list",
             keep: Callable[[Request], Callable[[Item], bool] | None] | None = None,
-            before_param: bool = False) -> Handler:
-    """A cursor-paginated list. envelope: list (first_id/last_id), next (groups, roles) or bare."""
+            before_param: bool = False, order_words: tuple[str, str] = ("asc", "desc")) -> Handler:
+    """A cursor-paginated list. envelope: list (first_id/last_id), next (groups, roles) or bare. `order_words`:
+    how the `order` parameter spells ascending and descending (the checkpoint permissions spell them out)."""
 
     def handler(req: Request) -> dict[str, Any]:
         seq = seq_fn(req)
         if seq is None:
             raise not_found(what, next(iter(req.params.values()), ""))
         limit = req.int_param("limit", default, lo, hi)
-        o = req.enum_param("order", ("asc", "desc"), order) if order_param else order
+        o = order
+        if order_param:
+            word = req.enum_param("order", order_words, None)
+            o = order if word is None else ("asc", "desc")[order_words.index(word)]
         after = req.one("after")
         before = req.one("before") if before_param else None
         if req.fault == "stuck":
@@ -499,6 +503,8 @@ ROUTES: list[Route] = [
           lambda r: r.world.project_model_permissions(proj(r))),
     Route("/organization/projects/{project_id}/hosted_tool_permissions", "admin", M,
           lambda r: r.world.project_hosted_tool_permissions(proj(r))),
+    Route("/organization/projects/{project_id}/service_tier_settings", "admin", M,
+          lambda r: r.world.project_service_tier_settings(proj(r))),
     Route("/projects/{project_id}/roles", "admin", M,
           list_of(lambda r: r.world.project_roles_seq(proj(r)), default=1000, hi=1000, lo=0,
                   envelope="next")),
@@ -522,6 +528,21 @@ ROUTES: list[Route] = [
           list_of(lambda r: r.world.roles_seq, default=1000, hi=1000, lo=0, envelope="next")),
     Route("/organization/spend_alerts", "admin", M,
           list_of(lambda r: r.world.spend_alerts_seq, lo=0, before_param=True)),
+    Route("/organization/workload_identity_providers", "admin", M,
+          list_of(lambda r: r.world.security.providers_seq)),
+    Route("/organization/workload_identity_providers/{workload_identity_provider_id}/federation_rules", "admin", M,
+          list_of(lambda r: r.world.security.rules_seq(r.params["workload_identity_provider_id"]),
+                  "workload identity provider", keep=keep_field("service_account_id", "service_account_id"))),
+    Route("/organization/external_keys", "admin", M,
+          list_of(lambda r: r.world.security.external_keys_seq,
+                  keep=keep_field("purpose", "purpose", ("ekm", "psp_decryption")))),
+    Route("/organization/external_storage", "admin", M,
+          list_of(lambda r: r.world.security.storage_seq, keep=keep_field("project_id", "project_id"))),
+    # an Admin key's, although it sits beside the project endpoints (the SDK's docstring says so)
+    Route("/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions", "admin", M,
+          list_of(lambda r: r.world.security.model_permissions_seq(r.params["fine_tuned_model_checkpoint"]),
+                  "fine-tuned model checkpoint", default=10, order="desc",
+                  order_words=("ascending", "descending"), keep=keep_field("project_id", "project_id"))),
     # project keys
     Route("/files", "project", "api.files.read",
           list_of(psub("files_seq"), default=10000, hi=10000, order="desc", keep=keep_files)),
@@ -573,6 +594,11 @@ ROUTES: list[Route] = [
     Route("/assistants/{assistant_id}", "project", "api.assistants.read",
           get_one(psub("assistants_seq"), "assistant_id", "assistant")),
     Route("/models", "project", "api.model.read", models),
+    Route("/videos", "project", "api.videos.read", list_of(psub("videos_seq"), order="desc")),
+    Route("/videos/{video_id}", "project", "api.videos.read", get_one(psub("videos_seq"), "video_id", "video")),
+    Route("/webhook_endpoints", "project", "api.webhooks.read",
+          list_of(lambda r: r.world.security.webhooks_seq(r.world.project_by_id[r.key.project_id]), order="desc",
+                  order_param=False)),
     Route("/chat/completions", "project", "api.chat.completions.read",
           list_of(psub("chat_seq"), keep=keep_chat)),
     Route("/chat/completions/{completion_id}", "project", "api.chat.completions.read",

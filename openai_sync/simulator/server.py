@@ -256,6 +256,9 @@ class SimApp:
                     extra.append((b"retry-after-ms", str(max(1, int(rule.retry_after * 1000))).encode()))
                     raise ApiError(429, "Rate limit reached for requests. Please try again later.",
                                    "requests", None, "rate_limit_exceeded")
+                elif rule.kind == "403":  # refused to this key on this endpoint alone (a role, a plan's feature)
+                    raise ApiError(403, "You have insufficient permissions for this operation. Check that you have "
+                                        "the correct role in your organization.", code="insufficient_permissions")
                 elif rule.kind in ("500", "502", "503"):
                     msg = {"500": "The server had an error while processing your request. Sorry about that!",
                            "502": "Bad gateway.",

@@ -51,6 +51,7 @@ COMPLETION_METRICS = ["input_tokens", "output_tokens", "input_cached_tokens", "i
                       "input_text_tokens", "output_text_tokens", "input_cached_text_tokens",
                       "input_audio_tokens", "input_cached_audio_tokens", "output_audio_tokens",
                       "input_image_tokens", "input_cached_image_tokens", "output_image_tokens",
+                      "input_cache_write_tokens", "input_cache_write_30m_tokens", "input_cache_write_12h_tokens",
                       "num_model_requests"]
 
 
@@ -74,8 +75,7 @@ USAGE_TYPES: dict[str, UsageType] = {t.name: t for t in [
     # Newer than the OpenAPI document; shaped after the installed SDK (usage_decisions_*.py).
     UsageType("decisions", "organization.usage.decisions.result",
               ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier", "api_source"),
-              ("input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests"),
-              _f("project_id", "user_id", "api_key_id", "model")),
+              tuple(COMPLETION_METRICS), _f("project_id", "user_id", "api_key_id", "model")),
     UsageType("embeddings", "organization.usage.embeddings.result",
               ("project_id", "user_id", "api_key_id", "model"), ("input_tokens", "num_model_requests"),
               _f("project_id", "user_id", "api_key_id", "model")),
@@ -201,9 +201,13 @@ class UsageEngine:
                     tc = tin * rng.randint(0, 60, s, "tc", k.id, j) // 100
                     tout = rng.randint(50, 900, s, "tout", k.id, j)
                     per = dict.fromkeys(COMPLETION_METRICS, 0)
+                    # prompt caching: some uncached input is written to the cache, for 30 minutes or 12 hours
+                    cw = (tin - tc) * rng.randint(0, 30, s, "tcw", k.id, j) // 100
                     per.update(input_tokens=tin, output_tokens=tout, input_cached_tokens=tc,
                                input_uncached_tokens=tin - tc, input_text_tokens=tin, output_text_tokens=tout,
-                               input_cached_text_tokens=tc, num_model_requests=1)
+                               input_cached_text_tokens=tc, input_cache_write_tokens=cw,
+                               input_cache_write_30m_tokens=cw * 2 // 3, input_cache_write_12h_tokens=cw - cw * 2 // 3,
+                               num_model_requests=1)
                     source = "agents_api" if rng.unit(s, "uas", k.id, j) < 0.25 else "unlabeled"
                     idx = add("completions", {"model": m, "batch": batch, "service_tier": tier,
                                               "api_source": source},
@@ -221,7 +225,8 @@ class UsageEngine:
                     tin, tout = rng.randint(100, 1500, s, "udi", k.id), rng.randint(10, 200, s, "udo", k.id)
                     idx = add("decisions", {"model": m, "batch": False, "service_tier": "default",
                                             "api_source": "agents_api"}, rng.randint(1, 30, s, "udr", k.id),
-                              {"input_tokens": tin, "output_tokens": tout, "input_cached_tokens": 0,
+                              {**dict.fromkeys(COMPLETION_METRICS, 0), "input_tokens": tin, "output_tokens": tout,
+                               "input_uncached_tokens": tin, "input_text_tokens": tin, "output_text_tokens": tout,
                                "num_model_requests": 1}, 0.25)
                     pin, _pc, pout = COMPLETION_PRICES[m]
                     self.cost_lines += [

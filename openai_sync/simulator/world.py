@@ -39,6 +39,7 @@ from .constants import (  # noqa: F401  (re-exported: the simulator's modules an
     WEB_SEARCH_PRICE,
 )
 from .project_data import ProjectData
+from .security import Security
 from .seq import Item, Seq
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim", "Margaret",
@@ -55,7 +56,8 @@ PROJECT_WORDS = ["Support Bot", "Search", "Analytics", "Labs", "Copilot", "Summa
 ADMIN_SCOPES = ("api.management.read", "api.usage.read", "api.audit_logs.read")
 PROJECT_SCOPES = ("api.files.read", "api.batches.read", "api.evals.read", "api.skills.read",
                   "api.fine_tuning.jobs.read", "api.vector_stores.read", "api.containers.read",
-                  "api.assistants.read", "api.model.read", "api.chat.completions.read")
+                  "api.assistants.read", "api.model.read", "api.chat.completions.read", "api.webhooks.read",
+                  "api.videos.read")
 
 
 @dataclass(frozen=True)
@@ -339,8 +341,30 @@ class World:
 
     # ---- org-level collections -------------------------------------------------------------------
     def user_json(self, u: User) -> dict[str, Any]:
-        return {"object": "organization.user", "id": u.id, "name": u.name, "email": u.email,
-                "role": u.role, "added_at": u.added_at}
+        i = int(rng.h64(self.seed, "ujson", u.id) % 1000)
+        scim = i % 5 == 0
+        out = {"object": "organization.user", "id": u.id, "name": u.name, "email": u.email, "role": u.role,
+               "added_at": u.added_at, "is_default": u is self.users[0], "created": u.added_at - 30 * DAY,
+               "is_service_account": False, "is_scim_managed": scim,
+               "is_scale_tier_authorized_purchaser": (True if u.role == "owner" else None) if i % 2 else False,
+               "api_key_last_used_at": max(u.added_at, floor_hour(self.now0 - (i % 72) * HOUR)) if i % 3 else None,
+               "technical_level": ("developer", "non_technical", None)[i % 3],
+               "developer_persona": ("builder", "researcher", None)[i % 3],
+               "user": {"object": "user", "id": "user_" + u.id[5:], "email": u.email, "name": u.name,
+                        "picture": f"https://avatars.example.com/{u.id}.png" if i % 4 else None,
+                        "enabled": True, "banned": i % 50 == 7,
+                        "banned_at": u.added_at + DAY if i % 50 == 7 else None}}
+        if i % 3 != 2:  # "if included"
+            out["projects"] = {"object": "list", "data": self.user_projects.get(u.id, [])}
+        return out
+
+    @cached_property
+    def user_projects(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for p in self.projects:
+            for uid, role, _added in p.members:
+                out.setdefault(uid, []).append({"id": p.id, "name": p.name, "role": role})
+        return out
 
     @cached_property
     def users_seq(self) -> Seq:
@@ -426,7 +450,24 @@ class World:
         archived = p.archived_at is not None and p.archived_at <= now
         return {"id": p.id, "object": "organization.project", "name": p.name, "created_at": p.created_at,
                 "archived_at": p.archived_at if archived else None,
-                "status": "archived" if archived else "active"}
+                "status": "archived" if archived else "active",
+                "external_key_id": self.security.external_key_of(p.id, now),
+                # ProjectResidency: where the project's data lives (absent where none was chosen)
+                **({"residency": ("GLOBAL", "US_STORAGE_PROCESSING", "EU_STORAGE_PROCESSING")[p.index % 4]}
+                   if p.index % 4 < 3 else {})}
+
+    @cached_property
+    def security(self) -> Security:
+        """Workload identity providers, external keys and storage, webhooks, fine-tuned model permissions."""
+        return Security(self)
+
+    @cached_property
+    def _ft_owners(self) -> dict[str, tuple[str, int]]:
+        return {name: (p.id, done) for p in self.projects for name, done in self.project_data(p.id).ft_models()}
+
+    def ft_model_owner(self, model: str) -> tuple[str, int] | None:
+        """The project that trained a fine-tuned model (or checkpoint) and when it became usable."""
+        return self._ft_owners.get(model.split(":ckpt-step-")[0])
 
     @cached_property
     def projects_seq(self) -> Seq:
@@ -485,6 +526,12 @@ class World:
                         "max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
                         "max_requests_per_1_day": rpm * 1000, "batch_1_day_max_input_tokens": rpm * 20000}
             items.append(Item(f"rl-{model}", p.created_at, None, render))
+        # an image and an audio model: their own kinds of limit
+        for model, field_, n in (("gpt-image-1", "max_images_per_1_minute", 50),
+                                 ("whisper-1", "max_audio_megabytes_per_1_minute", 250)):
+            items.append(Item(f"rl-{model}", p.created_at, None, lambda now, model=model, field_=field_, n=n: {
+                "object": "project.rate_limit", "id": f"rl-{model}", "model": model, "max_requests_per_1_minute": 500,
+                "max_tokens_per_1_minute": 0, field_: n}))
         return Seq.of(items)
 
     def project_groups_seq(self, p: Project) -> Seq:
@@ -563,6 +610,11 @@ class World:
     def project_model_permissions(self, p: Project) -> dict[str, Any]:
         return {"object": "project.model_permissions", "mode": "deny_list" if p.index % 2 else "allow_list",
                 "model_ids": list(COMPLETION_PRICES)[: 1 + p.index % 3]}
+
+    def project_service_tier_settings(self, p: Project) -> dict[str, Any]:
+        tiers: Any = ("all", [], ["flex"], ["flex", "fast", "ultrafast"])[p.index % 4]
+        return {"object": "project.service_tier_settings", "default": ("standard", "fast", "scale")[p.index % 3],
+                "enabled_tiers": tiers}
 
     def project_hosted_tool_permissions(self, p: Project) -> dict[str, Any]:
         return {t: {"enabled": rng.unit(self.seed, "htp", p.id, t) < 0.7}
