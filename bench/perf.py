@@ -86,6 +86,7 @@ from openai_sync.catalog import (
     USAGE_PAGE,
     WIDTH_SECONDS,
     Table,
+    crosses_keys,
     scope_columns,
 )
 from openai_sync.simulator.world import SIZES
@@ -253,6 +254,14 @@ def minimum(db_path: str, width: str, clock: dict[str, int], project_ids: list[s
                 else:
                     need = pages(len(range(day0, now, DAY)), COSTS_PAGE)
                 chain, nc = 1, 1
+            elif crosses_keys(t):  # the Admin key, once per distinct object that project keys list (ft models)
+                if not project_ids:
+                    continue
+                models = truth.count(t.parent, ("id",), f"id LIKE '{t.parent_prefix}%'")
+                children = truth.count(t.name, scope_columns(t))
+                per = [pages(children[m], t.page_limit) for m in models]
+                need, nc = sum(per), len(per)
+                chain = 2 + max(per, default=0)  # after the project keys' listing of the parent
             elif t.parent:
                 parent = TABLES[t.parent]  # one listing per parent object (below a fan-out: per its scope too)
                 parents = list(truth.count(t.parent, (*scope_columns(parent), parent.primary_key[-1])))
