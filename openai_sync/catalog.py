@@ -68,7 +68,7 @@ class Table:
     # and marked `_deleted` (0: these objects cannot be deleted)
     reconcile_seconds: int = 0
     drop_columns: tuple[str, ...] = ()  # never loaded (user content that is opt-in)
-    parent_prefix: str = ""  # fan-out: only the parent objects whose id starts with this (fine-tuned models)
+    parent_prefix: str = ""  # below another key's objects: only those whose id starts with this (fine-tuned models)
 
     @property
     def soft_delete(self) -> bool:
@@ -310,6 +310,11 @@ def crosses_keys(table: Table) -> bool:
     """An organization table whose parents are project objects (the permissions of fine-tuned models that project
     keys list): it needs both kinds of key, and its parents' listings say nothing about its own rows."""
     return bool(table.parent) and TABLES[table.parent].key != table.key  # type: ignore[index]
+
+
+def needs_project_keys(table: Table) -> bool:
+    """A project table, or one read below what project keys list."""
+    return table.key == "project" or crosses_keys(table)
 
 
 def select(names: list[str] | tuple[str, ...] | None, *, admin: bool = True, project: bool = False) -> list[Table]:

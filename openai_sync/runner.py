@@ -136,7 +136,7 @@ def selected_tables(cfg: SyncConfig) -> list[Table]:
               if t.name not in cfg.exclude_tables]
     if not tables:
         raise SyncError("no table left to sync: every selected table is excluded (exclude_tables / --exclude)")
-    if cfg.tables and not has_project and any(t.key == "project" or catalog.crosses_keys(t) for t in tables):
+    if cfg.tables and not has_project and any(catalog.needs_project_keys(t) for t in tables):
         raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
                          "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
     return tables
@@ -241,7 +241,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
 def _keys(cfg: SyncConfig, tables: list[Table], options: ClientOptions) -> tuple[Client | None, ProjectKeys]:
     """The Admin key checked (it is also how project keys are matched to their projects), and the usable
     project keys."""
-    wants_projects = any(t.key == "project" or catalog.crosses_keys(t) for t in tables)
+    wants_projects = any(catalog.needs_project_keys(t) for t in tables)
     needs_admin = any(t.key == "admin" for t in tables) or (bool(cfg.admin_key) and wants_projects)
     admin = preflight(cfg.admin_key, tables, options) if needs_admin else None
     keys = open_project_keys(cfg.project_keys, admin, options) if wants_projects else ProjectKeys((), (), ())

@@ -76,7 +76,9 @@ def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str 
     if empty:
         store.mark(t, Rows("history", org, empty), {VALID_TO: boundary})
     # children of parents that no longer exist (below a fan-out: per scope of the parent, a project's users)
-    for scope, parents in ({} if crosses_keys(t) else ledger.listings(t.parent)).items():
+    if crosses_keys(t):  # a parent read with another key says nothing of these rows
+        return
+    for scope, parents in ledger.listings(t.parent).items():
         if parents.ids is not None:
             store.mark(t, Rows("history", org, (scope,) if scope else None, outside=(t.parent_column, parents.ids)),
                        {VALID_TO: boundary})
