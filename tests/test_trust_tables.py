@@ -53,6 +53,9 @@ def check_org(dest, w: World) -> None:
     providers = [it.render(now) for it in sec.providers_seq.alive(now)]
     assert live(dest, "workload_identity_providers", "id, enabled, issuer") == {
         (p["id"], p["enabled"], p["issuer"]) for p in providers}
+    jwks = {r[0]: as_json(r[1]) for r in dest.q("SELECT id, verification__jwks FROM openai.workload_identity_providers "
+                                                 "WHERE NOT _deleted")}
+    assert jwks == {p["id"]: p["verification"].get("jwks") for p in providers}  # an uploaded JWKS, whole
     rules = [it.render(now) for p in providers for it in sec.rules_seq(p["id"]).alive(now)]
     got = {r[0]: r[1:] for r in dest.q(
         "SELECT id, workload_identity_provider_id, project_id, service_account_id, permissions__type, "
@@ -85,6 +88,7 @@ def test_trust_tables_equal_ground_truth_and_follow_the_clock(dest):
         results, _ = sync(config(sim, dest, tables=ORG + PROJECT))
         assert {r.name: r.status for r in results} == dict.fromkeys(ORG + PROJECT, "ok")
         check_org(dest, w)
+        assert dest.one("SELECT count(*) FROM openai.workload_identity_providers WHERE verification__jwks IS NOT NULL")
         first_perms = live(dest, "fine_tuning_checkpoint_permissions", "fine_tuned_model_checkpoint, project_id")
         assert first_perms == truth_permissions(w) != set()
         hooks = {(p, it.id) for p in w.project_keys if not _archived(w, p)
