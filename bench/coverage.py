@@ -5,7 +5,9 @@ Read from the SDK's own source (every `_get_api_list` call, and the usage and co
 of buckets fetched with `_get`), so that a new SDK release shows what it added. `--fields` syncs a simulated
 organization (every table, every project key) into a throwaway DuckDB file, keeps every page the connector
 received, and compares each synced endpoint's objects with the fields of its SDK type (nested fields as
-`a.b`, list items as `a[].b`, every member of a union). `--json` prints one object.
+`a.b`, list items as `a[].b`, every member of a union); it syncs twice, the second time three days later on
+the simulator's clock, so that what changes over time (deletions, state changes, their audit events) is seen
+too. `--json` prints one object.
 
     uv run --frozen python bench/coverage.py
     uv run --frozen python bench/coverage.py --fields --size medium
@@ -121,23 +123,38 @@ def result_object(template: str) -> str | None:
     return None
 
 
-def observed(obj: Any, prefix: str = "", depth: int = 0) -> set[str]:
+def observed(obj: Any, prefix: str = "", depth: int = 0, valued: bool = False) -> set[str]:
+    """Every field path of an object; `valued`: only those holding something (not null, not empty)."""
     out: set[str] = set()
     if not isinstance(obj, dict) or depth > 6:
         return out
     for k, v in obj.items():
         path = f"{prefix}{k}"
-        out.add(path)
+        if not valued or v not in (None, {}, [], ""):
+            out.add(path)
         if isinstance(v, dict):
-            out |= observed(v, f"{path}.", depth + 1)
+            out |= observed(v, f"{path}.", depth + 1, valued)
         elif isinstance(v, list):
             for item in v:
-                out |= observed(item, f"{path}[].", depth + 1)
+                out |= observed(item, f"{path}[].", depth + 1, valued)
     return out
 
 
-def field_coverage(size: str) -> dict[str, dict[str, Any]]:
-    """Per synced endpoint: the fields its SDK type declares, and those the simulator emitted in a full sync."""
+class Observed:
+    """What a sync received from each synced endpoint (field paths, and those that held a value), and the
+    columns its tables ended with."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = {}
+        self.valued: dict[str, set[str]] = {}
+        self.columns: dict[str, set[str]] = {}
+
+
+def observe(size: str, hours: float = 72) -> Observed:
+    """Sync a simulated organization (every table, every project key, content included), move its clock `hours`
+    and sync again, keeping every page the connector received and the destination's columns."""
+    import duckdb
+
     from openai_sync.api import client as client_module
     from openai_sync.api.keys import ProjectKey
     from openai_sync.runner import SyncConfig, sync
@@ -145,7 +162,7 @@ def field_coverage(size: str) -> dict[str, dict[str, Any]]:
 
     templates = {shape(t.path): re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t.path)) + "$")
                  for t in TABLES.values() if t.path}
-    seen: dict[str, set[str]] = {}
+    got = Observed()
     real = client_module.Client._parse
 
     def keep(self: Any, resp: Any, path: str) -> dict[str, Any]:
@@ -154,26 +171,43 @@ def field_coverage(size: str) -> dict[str, dict[str, Any]]:
         for template, rx in templates.items():
             if rx.match(bare):
                 for obj in data.get("data", []) if isinstance(data.get("data"), list) else [data]:
-                    seen.setdefault(template, set()).update(observed(obj))
+                    got.seen.setdefault(template, set()).update(observed(obj))
+                    got.valued.setdefault(template, set()).update(observed(obj, valued=True))
         return data
 
     client_module.Client._parse = keep  # type: ignore[method-assign]
     try:
         world = World(seed=42, size=size)
         with Simulator(world) as sim, tempfile.TemporaryDirectory() as tmp:
-            sync(SyncConfig(admin_key=world.admin_key, base_url=sim.base_url, destination=f"duckdb:///{tmp}/c.duckdb",
-                            pipelines_dir=f"{tmp}/state",
-                            project_keys=[ProjectKey(k, p) for p, k in world.project_keys.items()]))
+            db = f"{tmp}/c.duckdb"
+            cfg = SyncConfig(admin_key=world.admin_key, base_url=sim.base_url, destination=f"duckdb:///{db}",
+                             pipelines_dir=f"{tmp}/state", chat_completion_content=True,
+                             project_keys=[ProjectKey(k, p) for p, k in world.project_keys.items()])
+            sync(cfg)
+            world.advance(hours)
+            sync(cfg)
+            with duckdb.connect(db, read_only=True) as con:
+                for table, column in con.execute(
+                        "SELECT table_name, column_name FROM information_schema.columns "
+                        "WHERE table_schema = 'openai'").fetchall():
+                    got.columns.setdefault(table, set()).add(column)
     finally:
         client_module.Client._parse = real  # type: ignore[method-assign]
+    return got
+
+
+def field_coverage(size: str, got: Observed | None = None) -> dict[str, dict[str, Any]]:
+    """Per synced endpoint: the fields its SDK type declares, and those the simulator emitted in two syncs
+    three days apart."""
+    got = got or observe(size)
     models = sdk_models()
     out: dict[str, dict[str, Any]] = {}
-    for template in sorted(templates):
+    for template in sorted({shape(t.path) for t in TABLES.values() if t.path}):
         if template not in models:
             continue
         want = declared(models[template], result=result_object(template))
-        got = seen.get(template, set())
-        out[template] = {"declared": len(want), "emitted": len(want & got), "missing": sorted(want - got)}
+        seen = got.seen.get(template, set())
+        out[template] = {"declared": len(want), "emitted": len(want & seen), "missing": sorted(want - seen)}
     return out
 
 

@@ -2,13 +2,15 @@
 
 Shared by tests/test_contract.py (the simulator's requests and responses) and
 tests/test_connector_contract.py (every request the connector makes). The `contract` fixture that
-loads it lives in conftest.py. See test_contract.py's docstring for what is checked and for the two
-repairs of defects of the document (repair_discriminators, repair_empty_page_ids).
+loads it lives in conftest.py. See test_contract.py's docstring for what is checked, for the two
+repairs of defects of the document (repair_discriminators, repair_empty_page_ids), and for what is taken from
+the newer SDK (adopt_sdk_audit_log).
 """
 
 from __future__ import annotations
 
 import os
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,51 @@ def repair_empty_page_ids(spec: dict[str, Any]) -> list[str]:
     return repaired
 
 
+def sdk_schema(ann: Any) -> dict[str, Any]:
+    """The JSON schema of an SDK type annotation: its models closed to the fields they declare."""
+    import typing
+
+    from pydantic import BaseModel
+
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return sdk_schema(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [sdk_schema(a) for a in args]}
+    if origin is typing.Literal:
+        return {"enum": list(args)}
+    if origin is list:
+        return {"type": "array", "items": sdk_schema(args[0])}
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return {"type": "object", "properties": {f.alias or n: sdk_schema(f.annotation)
+                                                 for n, f in ann.model_fields.items()}}
+    simple = {type(None): "null", str: "string", int: "integer", float: "number", bool: "boolean"}
+    return {"type": simple[ann]} if ann in simple else {}
+
+
+def adopt_sdk_audit_log(spec: dict[str, Any]) -> list[str]:
+    """Take the audit log's event types and detail payloads that the installed SDK declares and this copy of the
+    document does not (the SDK is newer: about 150 types against the document's 50).
+
+    The event type's enum becomes the SDK's, and each detail object the document lacks is added with the SDK's
+    fields, closed to them, so that `undocumented` still holds every payload to a declared shape. Returns the
+    detail properties added."""
+    from openai.types.admin.organization.audit_log_list_response import AuditLogListResponse
+
+    fields = AuditLogListResponse.model_fields
+    schemas = spec["components"]["schemas"]
+    enum = schemas["AuditLogEventType"]["enum"]
+    enum += [t for t in sdk_schema(fields["type"].annotation)["enum"] if t not in enum]
+    props = schemas["AuditLog"]["properties"]
+    added = []
+    for name, f in fields.items():
+        key = f.alias or name
+        if "." in key and key not in props:
+            props[key] = sdk_schema(f.annotation)
+            added.append(key)
+    return added
+
+
 def page_ids_problems(body: Any) -> list[str]:
     """first_id/last_id of a cursor page: the ids of its first and last items, or null when empty."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -204,6 +251,8 @@ SDK_NEWER_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
     ("CostsResult", "user_id"): (_USAGE, "DataResultOrganizationCostsResult"),
     ("UsageCompletionsResult", "input_cache_write_30m_tokens"): (_USAGE, _COMPLETIONS),
     ("UsageCompletionsResult", "input_cache_write_12h_tokens"): (_USAGE, _COMPLETIONS),
+    ("AuditLog", "expires_in_seconds"): ("openai.types.admin.organization.audit_log_list_response",
+                                         "APIKeyUpdatedChangesRequested"),
 }
 
 
@@ -221,6 +270,7 @@ class Contract:
         self.spec = spec
         self.repaired = repair_discriminators(spec)
         self.nullable_page_ids = repair_empty_page_ids(spec)
+        self.sdk_audit_details = adopt_sdk_audit_log(spec)
         # The document is OpenAI's own; checking the 3 MB document itself is not this test's business.
         self.app = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
         registry = Registry().with_resource(SPEC_URI, Resource(spec, DRAFT202012))

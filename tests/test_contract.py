@@ -17,7 +17,8 @@ Beyond what openapi-core checks, every response is held to three more rules:
 - a filter returns only matching items, consecutive pages never repeat an item, and `before` gives
   back the previous page.
 Two defects of the document are repaired at load, each explained where it is done:
-repair_discriminators and repair_empty_page_ids.
+repair_discriminators and repair_empty_page_ids. The audit log's event types and detail payloads that the
+installed SDK has and the document lacks are taken from the SDK (adopt_sdk_audit_log).
 
 The contract machinery (loading, repairs, the Contract validator) is in contract_support.py, shared
 with test_connector_contract.py; the session fixture `contract` is in conftest.py.

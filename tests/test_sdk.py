@@ -169,14 +169,16 @@ def test_audit_logs(admin, world):
     got = dicts(admin.admin.organization.audit_logs.list(limit=100, effective_at={"gte": lo}))
     want = [seq.make(i).render(now) for i in range(seq.bound(now) - 1, seq.bound(lo - 1) - 1, -1)]
     assert got == want
-    assert len(got) == 10 * world.size.audit_events_per_day
-    ev = got[len(got) // 2]
-    actor_id = ev["actor"]["session"]["user"]["id"] if ev["actor"]["type"] == "session" \
-        else ev["actor"]["api_key"]["user"]["id"]
+    changes = [c for c in world.audit.changes if lo <= c.t <= now]
+    assert len(got) == 10 * world.size.audit_events_per_day + len(changes)
+    ev = next(e for e in got[len(got) // 2:] if "project" in e and e["actor"]["type"] == "api_key"
+              and "service_account" in e["actor"]["api_key"])
+    actor_id = ev["actor"]["api_key"]["service_account"]["id"]
     for kw, keep in [
         ({"event_types": [ev["type"]]}, lambda e: e["type"] == ev["type"]),
-        ({"project_ids": [ev["project"]["id"]]}, lambda e: e["project"]["id"] == ev["project"]["id"]),
+        ({"project_ids": [ev["project"]["id"]]}, lambda e: e.get("project", {}).get("id") == ev["project"]["id"]),
         ({"actor_ids": [actor_id]}, lambda e: actor_id in str(e["actor"])),
+        ({"actor_ids": [ev["actor"]["api_key"]["id"]]}, lambda e: ev["actor"]["api_key"]["id"] in str(e["actor"])),
     ]:
         filtered = dicts(admin.admin.organization.audit_logs.list(limit=50, effective_at={"gte": lo}, **kw))
         assert filtered == [e for e in want if keep(e)], kw

@@ -296,12 +296,15 @@ def audit_logs(req: Request) -> dict[str, Any]:
         def keep(it: Item) -> bool:
             ev = it.render(req.now)
             actor = ev.get("actor") or {}
-            u = (actor.get("session") or {}).get("user") or (actor.get("api_key") or {}).get("user") or {}
+            key = actor.get("api_key") or {}
+            u = (actor.get("session") or {}).get("user") or key.get("user") or {}
+            # "a user ID, a service account ID, or an api key tracking ID"
+            actor_ids = {u.get("id"), key.get("id"), (key.get("service_account") or {}).get("id")}
             detail = ev.get(ev["type"]) or {}
             return ((not filters["project_ids"]
                      or (ev.get("project") or {}).get("id") in filters["project_ids"])
                     and (not filters["event_types"] or ev["type"] in filters["event_types"])
-                    and (not filters["actor_ids"] or u.get("id") in filters["actor_ids"])
+                    and (not filters["actor_ids"] or bool(actor_ids & filters["actor_ids"]))
                     and (not filters["actor_emails"] or u.get("email") in filters["actor_emails"])
                     and (not filters["resource_ids"] or detail.get("id") in filters["resource_ids"]))
     after, before = req.one("after"), req.one("before")

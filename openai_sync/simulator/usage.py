@@ -178,6 +178,8 @@ class UsageEngine:
                 end = p_end
                 if user_id and w.user_by_id[user_id].removed_at:
                     end = min(end, w.user_by_id[user_id].removed_at)
+                if k.deleted_at is not None:
+                    end = min(end, k.deleted_at)
                 start = max(p.created_at, k.created_at)
                 base = {"project_id": p.id, "user_id": user_id, "api_key_id": k.id}
 

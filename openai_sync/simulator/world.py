@@ -13,7 +13,6 @@ project, and the big collections (files, stored completions, audit events) build
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from . import rng
+from .audit import AuditLog
 from .constants import (  # noqa: F401  (re-exported: the simulator's modules and tests import them from here)
     AUDIO_SPEECH_PRICE,
     BASE_MODELS,
@@ -147,6 +147,7 @@ class ApiKeyRec:
     owner_id: str
     secret: str | None  # only the project's own read key has a usable secret
     redacted: str
+    deleted_at: int | None = None
 
 
 @dataclass
@@ -316,8 +317,12 @@ class World:
                 owner_kind, owner_id = "user", p.members[j % len(p.members)][0]
             secret = "sk-proj-" + rng.token(56, s, "projkey", p.index, j) if j == 0 else None
             shown = secret or "sk-proj-" + rng.token(56, s, "otherkey", p.index, j)
+            # one project in four deletes its last key after the initial clock
+            deleted = self.now0 + self._t(HOUR, 2 * DAY, "kdel", p.index) \
+                if j == sz.keys_per_project - 1 and j > 0 and p.index % 4 == 2 else None
             p.api_keys.append(ApiKeyRec(self._id("key_", 16, "pkid", p.index, j), f"key-{j}",
-                                        p.created_at + j * HOUR, owner_kind, owner_id, secret, redact(shown)))
+                                        p.created_at + j * HOUR, owner_kind, owner_id, secret, redact(shown),
+                                        deleted))
 
     # ---- keys ------------------------------------------------------------------------------------
     def mint_key(self, kind: str, project_id: str | None = None, revoked: bool = False,
@@ -465,6 +470,9 @@ class World:
     def _ft_owners(self) -> dict[str, tuple[str, int]]:
         return {name: (p.id, done) for p in self.projects for name, done in self.project_data(p.id).ft_models()}
 
+    def ft_model_names(self) -> list[str]:
+        return list(self._ft_owners)
+
     def ft_model_owner(self, model: str) -> tuple[str, int] | None:
         """The project that trained a fine-tuned model (or checkpoint) and when it became usable."""
         return self._ft_owners.get(model.split(":ckpt-step-")[0])
@@ -508,19 +516,28 @@ class World:
                         "last_used_at": max(last_used, k.created_at), "id": k.id,
                         "owner_project_access": "active", "owner": owner,
                         "expires_at": None}  # expires_at: in the SDK's ProjectAPIKey, newer than the spec
-            items.append(Item(k.id, k.created_at, None, render))
+            items.append(Item(k.id, k.created_at, k.deleted_at, render))
         return Seq.of(items)
+
+    def _rate_limit_change(self, p: Project, m_i: int) -> int | None:
+        """When the rate limits of a project's model double (three in ten do, after the initial clock)."""
+        if rng.unit(self.seed, "rlx", p.id, m_i) >= 0.3:
+            return None
+        return self.now0 + self._t(HOUR, 3 * DAY, "rlc", p.id, m_i)
+
+    def rate_limit_changes(self, p: Project) -> list[tuple[int, str, int]]:
+        """(when, model, new requests per minute) of each change of a project's rate limits."""
+        return [(t, model, 10000 * (1 + m_i)) for m_i, model in enumerate(list(COMPLETION_PRICES)[:4])
+                if (t := self._rate_limit_change(p, m_i)) is not None]
 
     def project_rate_limits_seq(self, p: Project) -> Seq:
         items = []
         for m_i, model in enumerate(list(COMPLETION_PRICES)[:4]):
-            change_at = self.now0 + self._t(HOUR, 3 * DAY, "rlc", p.id, m_i)
-            changes = rng.unit(self.seed, "rlx", p.id, m_i) < 0.3
+            change_at = self._rate_limit_change(p, m_i)
 
-            def render(now: int, model=model, m_i=m_i, change_at=change_at,
-                       changes=changes) -> dict[str, Any]:
+            def render(now: int, model=model, m_i=m_i, change_at=change_at) -> dict[str, Any]:
                 rpm = 5000 * (1 + m_i)
-                if changes and now >= change_at:
+                if change_at is not None and now >= change_at:
                     rpm *= 2
                 return {"object": "project.rate_limit", "id": f"rl-{model}", "model": model,
                         "max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
@@ -651,111 +668,17 @@ class World:
 
     # ---- audit logs ------------------------------------------------------------------------------
     @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self)
+
+    @property
     def audit_seq(self) -> Seq:
-        """Events evenly slotted in time from the org's start, forever (until 50 years on)."""
-        per_day = self.size.audit_events_per_day if self.audit_logging else 0
-        if per_day == 0:
-            return Seq(0, lambda i: None, lambda _id: None)  # type: ignore[arg-type,return-value]
-        slot = DAY / per_day
-        start = self.start
-        n = per_day * 365 * 50
-        seed = self.seed
-
-        def eff(i: int) -> int:
-            return start + int(i * slot + rng.unit(seed, "alj", i) * slot * 0.9)
-
-        def make(i: int) -> Item:
-            aid = f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}"
-            t = eff(i)
-            # listed from when it becomes visible (t plus its ingestion delay); effective_at stays t
-            return Item(aid, t + self.audit_visible_after(i), None, lambda now: self._audit_json(i, aid, t), None)
-
-        def index_of(aid: str) -> int | None:
-            if not aid.startswith("audit_log-") or len(aid) < 21:
-                return None
-            try:
-                i = int(aid[20:], 16)
-            except ValueError:
-                return None
-            return i if aid == f"audit_log-{rng.token(10, seed, 'al', i)}{i:x}" else None
-
-        return Seq(n, make, index_of, eff)
+        """Every event, in effective_at order: the world's changes and its activity, forever."""
+        return self.audit.seq
 
     def audit_visible_after(self, i: int) -> int:
-        """Seconds between event i's effective_at and when the audit log lists it: the real API writes the log
-        asynchronously. Each event falls in one band of `audit_delay` (by a hash), uniformly within it."""
-        u = rng.unit(self.seed, "ald", i)
-        for share, longest in self.audit_delay:
-            if u < share:
-                return 1 + int(rng.unit(self.seed, "aldv", i) * longest)
-            u -= share
-        return 0
-
-    AUDIT_TYPES = ("login.succeeded", "login.succeeded", "login.succeeded", "login.failed",
-                   "logout.succeeded", "api_key.created", "api_key.updated", "api_key.deleted",
-                   "project.updated", "project.created", "user.added", "user.updated", "invite.sent",
-                   "invite.accepted", "service_account.created", "rate_limit.updated",
-                   "organization.updated", "role.assignment.created", "certificate.created")
-
-    def _audit_json(self, i: int, aid: str, t: int) -> dict[str, Any]:
-        s = self.seed
-        etype = rng.choice(self.AUDIT_TYPES, s, "alt", i)
-        alive_users = [u for u in self.users[: max(1, min(len(self.users), 50))]
-                       if u.added_at <= t and (u.removed_at is None or t < u.removed_at)] or [self.users[0]]
-        u = rng.choice(alive_users, s, "alu", i)
-        # projects are created in index order, so those existing at t are a prefix of the list
-        n_projs = max(1, bisect.bisect_right(self._project_created, t))
-        p = self.projects[rng.h64(s, "alp", i) % n_projs]
-        if etype.startswith(("login", "logout")) or rng.unit(s, "alk", i) < 0.6:
-            actor = {"type": "session", "session": {
-                "user": {"id": u.id, "email": u.email},
-                "ip_address": f"203.0.113.{rng.randint(1, 254, s, 'ip', i)}"}}
-        else:
-            k = p.api_keys[0]
-            actor = {"type": "api_key", "api_key": {"id": k.id, "type": "user", "user": {"id": u.id,
-                                                                                         "email": u.email}}}
-        ev: dict[str, Any] = {"id": aid, "type": etype, "effective_at": t, "actor": actor,
-                              "project": {"id": p.id, "name": p.name}}
-        detail: dict[str, Any]
-        if etype.startswith("api_key."):
-            detail = {"id": p.api_keys[0].id}
-            if etype == "api_key.created":
-                detail["data"] = {"scopes": ["/v1/*"]}
-            elif etype == "api_key.updated":
-                detail["changes_requested"] = {"scopes": ["/v1/models"]}
-        elif etype.startswith("project."):
-            detail = {"id": p.id}
-            if etype == "project.created":
-                detail["data"] = {"name": p.name, "title": p.name}
-            else:
-                detail["changes_requested"] = {"title": p.name}
-        elif etype.startswith("user."):
-            detail = {"id": u.id}
-            detail["data" if etype == "user.added" else "changes_requested"] = {"role": u.role}
-        elif etype.startswith("invite."):
-            detail = {"id": f"invite-{rng.token(20, s, 'ali', i)}"}
-            if etype == "invite.sent":
-                detail["data"] = {"email": f"new{i}@example.com", "role": "reader"}
-        elif etype.startswith(("login.", "logout.")):
-            detail = {} if etype.endswith("succeeded") else {"error_code": "invalid_credentials",
-                                                              "error_message": "Invalid password"}
-        elif etype == "service_account.created":
-            detail = {"id": p.service_accounts[0][0] if p.service_accounts else "svc_acct_x",
-                      "data": {"role": "member"}}
-        elif etype == "rate_limit.updated":
-            detail = {"id": f"rl-{next(iter(COMPLETION_PRICES))}",
-                      "changes_requested": {"max_requests_per_1_minute": 10000}}
-        elif etype == "organization.updated":
-            detail = {"id": self.org_id, "changes_requested": {"title": self.org_name}}
-        elif etype == "role.assignment.created":
-            detail = {"id": self.roles[1]["id"], "principal_id": u.id, "principal_type": "user",
-                      "resource_id": self.org_id, "resource_type": "api.organization"}
-        else:
-            detail = {"id": self._id("cert_", 20, "cert", "org", 0), "name": "cert-0"}
-        if etype.startswith(("login.", "logout.")) and not detail:
-            return ev
-        ev[etype] = detail
-        return ev
+        """Seconds between activity event i's effective_at and when the audit log lists it."""
+        return self.audit.visible_after(i)
 
     # ---- project data ----------------------------------------------------------------------------
     def project_data(self, project_id: str) -> ProjectData:
