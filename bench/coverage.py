@@ -103,14 +103,25 @@ def declared(cls: Any, prefix: str = "", depth: int = 0, result: str | None = No
         path = f"{prefix}{key}"
         out.add(path)
         ann = f.annotation
-        sub = _items(ann)
-        if result and any(_object(c) == result for c in sub):
-            sub = [c for c in sub if _object(c) == result]
-        if sub and depth < 6:
-            listy = "List" in str(ann) or "list[" in str(ann)
-            for c in sub:
+        sub = _members(ann)
+        if result and any(_object(c) == result for c, _l in sub):
+            sub = [(c, listy) for c, listy in sub if _object(c) == result]
+        if depth < 6:
+            for c, listy in sub:
                 out |= declared(c, f"{path}{'[]' if listy else ''}.", depth + 1)
     return out
+
+
+def _members(annotation: Any, listy: bool = False) -> list[tuple[Any, bool]]:
+    """The model classes an annotation holds, each with whether it is a list's item (`Union[List[str], Filter]`:
+    the filter is not)."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [(annotation, listy)]
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return []
+    inner = listy or origin is list
+    return [m for a in typing.get_args(annotation) for m in _members(a, inner)]
 
 
 def result_object(template: str) -> str | None:
@@ -148,6 +159,8 @@ class Observed:
         self.seen: dict[str, set[str]] = {}
         self.valued: dict[str, set[str]] = {}
         self.columns: dict[str, set[str]] = {}
+        self.invalid: list[str] = []  # objects the SDK's own type refuses
+        self.validated = 0
 
 
 def observe(size: str, hours: float = 72) -> Observed:
@@ -164,6 +177,8 @@ def observe(size: str, hours: float = 72) -> Observed:
                  for t in TABLES.values() if t.path}
     got = Observed()
     real = client_module.Client._parse
+    models = sdk_models()
+    checked: dict[str, int] = {}
 
     def keep(self: Any, resp: Any, path: str) -> dict[str, Any]:
         data = real(self, resp, path)
@@ -173,6 +188,13 @@ def observe(size: str, hours: float = 72) -> Observed:
                 for obj in data.get("data", []) if isinstance(data.get("data"), list) else [data]:
                     got.seen.setdefault(template, set()).update(observed(obj))
                     got.valued.setdefault(template, set()).update(observed(obj, valued=True))
+                    if template in models and checked.get(template, 0) < 500:  # the first 500 of each
+                        checked[template] = checked.get(template, 0) + 1
+                        got.validated += 1
+                        try:
+                            models[template].model_validate(obj)
+                        except pydantic.ValidationError as e:
+                            got.invalid.append(f"{template} {obj.get('id')}: {str(e)[:300]}")
         return data
 
     client_module.Client._parse = keep  # type: ignore[method-assign]

@@ -2,9 +2,9 @@
 
 Shared by tests/test_contract.py (the simulator's requests and responses) and
 tests/test_connector_contract.py (every request the connector makes). The `contract` fixture that
-loads it lives in conftest.py. See test_contract.py's docstring for what is checked, for the two
-repairs of defects of the document (repair_discriminators, repair_empty_page_ids), and for what is taken from
-the newer SDK (adopt_sdk_audit_log).
+loads it lives in conftest.py. See test_contract.py's docstring for what is checked, for the three
+repairs of defects of the document (repair_discriminators, repair_empty_page_ids,
+repair_boolean_exclusive_bounds), and for what is taken from the newer SDK (adopt_sdk_audit_log).
 """
 
 from __future__ import annotations
@@ -219,6 +219,40 @@ def adopt_sdk_audit_log(spec: dict[str, Any]) -> list[str]:
     return added
 
 
+def repair_boolean_exclusive_bounds(spec: dict[str, Any]) -> list[str]:
+    """Turn OpenAPI 3.0's `exclusiveMinimum: true` (with `minimum`) into 3.1's numeric form, and a 2019-09
+    `$recursiveRef` into a plain reference.
+
+    The document says 3.1.0 but some schemas (fine-tuning's DPO beta, reinforcement learning rates) keep the 3.0
+    booleans; a 3.1 validator reads `exclusiveMinimum: true` as "greater than 1" and refuses a beta of 0.1."""
+    fixed = []
+
+    def visit(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+                if isinstance(node.get(bound), bool):
+                    if node[bound] and plain in node:
+                        node[bound] = node.pop(plain)
+                    else:
+                        del node[bound]
+                    fixed.append(where)
+            for k, v in node.items():
+                visit(v, f"{where}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                visit(v, f"{where}/{i}")
+
+    visit(spec["components"], "#/components")
+    # CompoundFilter's items say {"$recursiveRef": "#"} (JSON Schema 2019-09), which a 2020-12 validator takes
+    # as the whole document: every comparison filter then matches both branches of the oneOf and fails it
+    items = spec["components"]["schemas"]["CompoundFilter"]["properties"]["filters"]["items"]
+    for i, branch in enumerate(items.get("oneOf", [])):
+        if branch == {"$recursiveRef": "#"}:
+            items["oneOf"][i] = {"$ref": "#/components/schemas/CompoundFilter"}
+            fixed.append("#/components/schemas/CompoundFilter/properties/filters/items")
+    return fixed
+
+
 def page_ids_problems(body: Any) -> list[str]:
     """first_id/last_id of a cursor page: the ids of its first and last items, or null when empty."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -253,6 +287,14 @@ SDK_NEWER_PROPERTIES: dict[tuple[str, str], tuple[str, str]] = {
     ("UsageCompletionsResult", "input_cache_write_12h_tokens"): (_USAGE, _COMPLETIONS),
     ("AuditLog", "expires_in_seconds"): ("openai.types.admin.organization.audit_log_list_response",
                                          "APIKeyUpdatedChangesRequested"),
+    ("PromptCacheBreakpointConfig", "ttl"): ("openai.types.responses.response_input_text", "PromptCacheBreakpoint"),
+    **{("Error-2", p): ("openai.types.video_create_error", "VideoCreateError")
+       for p in ("param", "type", "headers", "misalignment")},
+    ("FunctionTool", "async"): ("openai.types.responses.function_tool", "FunctionTool"),
+    ("CustomToolParam", "async"): ("openai.types.responses.custom_tool", "CustomTool"),
+    ("FunctionToolParam", "async"): ("openai.types.responses.namespace_tool", "ToolFunction"),
+    **{("ImageGenTool", p): ("openai.types.responses.tool", "ImageGeneration")
+       for p in ("complexity", "frame_count", "frame_duration_ms", "svg")},
 }
 
 
@@ -271,6 +313,7 @@ class Contract:
         self.repaired = repair_discriminators(spec)
         self.nullable_page_ids = repair_empty_page_ids(spec)
         self.sdk_audit_details = adopt_sdk_audit_log(spec)
+        self.exclusive_bounds = repair_boolean_exclusive_bounds(spec)
         # The document is OpenAI's own; checking the 3 MB document itself is not this test's business.
         self.app = OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
         registry = Registry().with_resource(SPEC_URI, Resource(spec, DRAFT202012))

@@ -58,7 +58,7 @@ def snapshot(w: World, now: int) -> dict[str, dict[Key, Any]]:
         for it in _alive(w.project_service_accounts_seq(p), now):
             s["service_account"][(it.id,)] = None
         for it in _alive(w.project_rate_limits_seq(p), now):
-            s["rate_limit"][(p.id, it.id)] = it.render(now)["max_requests_per_1_minute"]
+            s["rate_limit"][(p.id, it.id)] = sorted(it.render(now).items())
         for it in _alive(w.project_certificates_seq(p), now):
             s["certificate"][(it.id,)] = None
         for uid, _r, _a in p.members:

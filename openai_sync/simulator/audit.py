@@ -270,10 +270,8 @@ class AuditLog:
                 out.append(Change(k.created_at, "api_key.created", {"id": k.id, "data": {"scopes": ["/v1/*"]}}, p))
                 if k.deleted_at is not None:
                     out.append(Change(k.deleted_at, "api_key.deleted", {"id": k.id}, p, self._admin("kd", k.id)))
-            for t, model, rpm in w.rate_limit_changes(p):
-                out.append(Change(t, "rate_limit.updated", {"id": f"rl-{model}", "changes_requested": {
-                    "max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
-                    "max_requests_per_1_day": rpm * 1000, "batch_1_day_max_input_tokens": rpm * 20000}}, p))
+            for t, model, limits in w.rate_limit_changes(p):
+                out.append(Change(t, "rate_limit.updated", {"id": f"rl-{model}", "changes_requested": limits}, p))
             for it in every(w.project_certificates_seq(p)):
                 out.append(Change(it.created, "certificate.created", {"id": it.id, "name": it.render(far)["name"]}, p))
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import rng
+from . import rng, variants
 from .constants import BASE_MODELS, COMPLETION_PRICES, DAY, HORIZON, HOUR
 from .seq import Item, Seq
 
@@ -34,6 +34,10 @@ class ProjectData:
 
     def _u(self, *parts: object) -> float:
         return rng.unit(self.seed, self.p.id, *parts)
+
+    def _rotation(self, i: int, n: int) -> int:
+        """Object i of n in this project, counted across the organization: variants turn through every project."""
+        return self.p.index * n + i
 
     def _spread(self, i: int, n: int) -> int:
         """Creation time of object i of n, spread over the project's life (monotonic in i)."""
@@ -169,11 +173,9 @@ class ProjectData:
         for i, (eid, c) in enumerate(self.evals):
             items.append(Item(eid, c, None, lambda now, eid=eid, c=c, i=i: {
                 "object": "eval", "id": eid, "name": f"eval-{i}", "created_at": c, "metadata": {"team": "ml"},
-                "data_source_config": {"type": "custom", "schema": {
-                    "type": "object", "properties": {"item": {"type": "object"}}, "required": ["item"]}},
-                "testing_criteria": [{"type": "string_check", "name": "exact",
-                                      "input": "{{sample.output_text}}",
-                                      "reference": "{{item.expected}}", "operation": "eq"}]}))
+                "data_source_config": variants.data_source_config(self._rotation(i, len(self.evals))),
+                "testing_criteria": [variants.grader("string_check", 0),
+                                     variants.testing_criterion(self._rotation(i, len(self.evals)))]}))
         return Seq.of(items)
 
     def _runs(self, eval_id: str) -> list[tuple[str, int, int, int]] | None:
@@ -195,20 +197,26 @@ class ProjectData:
         if runs is None:
             return None
         items = []
+        e = next(i for i, (eid, _c) in enumerate(self.evals) if eid == eval_id)
+        criteria = [variants.grader("string_check", 0)["name"],
+                    variants.testing_criterion(self._rotation(e, len(self.evals)))["name"]]
         for j, (rid, c, done, n_items) in enumerate(runs):
             def render(now: int, rid=rid, c=c, done=done, n_items=n_items, j=j) -> dict[str, Any]:
                 status = "queued" if now < c + 60 else "in_progress" if now < done else "completed"
                 passed = n_items * 3 // 4 if status == "completed" else 0
                 failed = n_items - passed if status == "completed" else 0
+                model = list(COMPLETION_PRICES)[j % len(COMPLETION_PRICES)]
                 return {
                     "object": "eval.run", "id": rid, "eval_id": eval_id, "status": status,
-                    "model": list(COMPLETION_PRICES)[j % len(COMPLETION_PRICES)], "name": f"run-{j}",
-                    "created_at": c,
+                    "model": model, "name": f"run-{j}", "created_at": c,
                     "report_url": f"https://platform.openai.com/evaluations/{eval_id}?run_id={rid}",
                     "result_counts": {"total": passed + failed, "errored": 0, "failed": failed,
                                       "passed": passed},
-                    "per_model_usage": [], "per_testing_criteria_results": [],
-                    "data_source": {"type": "jsonl", "source": {"type": "file_id", "id": self.file_id(0)}},
+                    "per_model_usage": variants.per_model_usage(model, passed + failed) if passed + failed else [],
+                    "per_testing_criteria_results": [{"testing_criteria": name, "passed": passed, "failed": failed}
+                                                     for name in criteria] if passed + failed else [],
+                    "data_source": variants.run_data_source(self._rotation(e, len(self.evals)) * len(runs) + j,
+                                                            self.file_id(0), c),
                     "metadata": {}, "error": {"code": "", "message": ""}}
             items.append(Item(rid, c, None, render))
         return Seq.of(items)
@@ -227,8 +235,12 @@ class ProjectData:
                 "object": "eval.run.output_item", "id": oid, "run_id": rid, "eval_id": eval_id,
                 "created_at": done, "status": "pass" if ok else "fail", "datasource_item_id": k,
                 "datasource_item": {"input": f"question {k}", "expected": "42"},
-                "results": [{"name": "exact", "type": "string_check", "score": 1.0 if ok else 0.0,
-                             "passed": ok}],
+                "results": [{"name": "exact", "type": "string_check", "score": 1.0 if ok else 0.0, "passed": ok},
+                            # a model grader's result carries what the grading model was asked and answered
+                            *([{"name": "quality", "type": "score_model", "score": 0.9 if ok else 0.2, "passed": ok,
+                                "sample": {"input": [{"role": "user", "content": f"Grade: question {k}"}],
+                                           "output": [{"role": "assistant", "content": "0.9" if ok else "0.2"}]}}]
+                              if k % 2 else [])],
                 "sample": {"input": [{"role": "user", "content": f"question {k}"}],
                            "output": [{"role": "assistant", "content": "42" if ok else "41"}],
                            "finish_reason": "stop", "model": "gpt-4o-mini-2024-07-18",
@@ -305,7 +317,7 @@ class ProjectData:
         for i, (jid, c, done, model) in enumerate(self.ft_jobs):
             failed = self._u("ftf", i) < 0.15
 
-            def render(now: int, jid=jid, c=c, done=done, model=model, failed=failed) -> dict[str, Any]:
+            def render(now: int, jid=jid, c=c, done=done, model=model, failed=failed, i=i) -> dict[str, Any]:
                 status = "validating_files" if now < c + 60 else "running" if now < done else (
                     "failed" if failed else "succeeded")
                 fin = status in ("failed", "succeeded")
@@ -322,10 +334,8 @@ class ProjectData:
                     if status == "succeeded" else [],
                     "trained_tokens": 120_000 if status == "succeeded" else None,
                     "training_file": self.file_id(0), "validation_file": None, "seed": 42,
-                    "estimated_finish": None if fin else done, "integrations": None,
-                    "method": {"type": "supervised", "supervised": {"hyperparameters": {
-                        "batch_size": 4, "learning_rate_multiplier": 1.8, "n_epochs": 3}}},
-                    "metadata": None}
+                    "estimated_finish": None if fin else done, "integrations": variants.ft_integrations(i),
+                    "method": variants.ft_method(self._rotation(i, len(self.ft_jobs))), "metadata": None}
             items.append(Item(jid, c, None, render))
         return Seq.of(items)
 
@@ -474,8 +484,7 @@ class ProjectData:
             items.append(Item(aid, c, None, lambda now, aid=aid, c=c, i=i: {
                 "id": aid, "object": "assistant", "created_at": c, "name": f"helper-{i}",
                 "description": None, "model": "gpt-4o-2024-08-06", "instructions": "You are helpful.",
-                "tools": [{"type": "code_interpreter"}] if i % 2 else [], "metadata": {}, "temperature": 1.0,
-                "top_p": 1.0, "response_format": "auto", "tool_resources": {}}))
+                "metadata": {}, "temperature": 1.0, "top_p": 1.0, **variants.assistant_extras(i)}))
         return Seq.of(items)
 
     @cached_property
@@ -503,8 +512,7 @@ class ProjectData:
                 "seconds": ("4", "8", "12")[i % 3], "size": ("720x1280", "1280x720", "1024x1792")[i % 3],
                 "prompt": f"A short clip {i}", "completed_at": c + took if done and not failed else None,
                 "expires_at": c + took + DAY if done and not failed else None,
-                "error": {"code": "moderation_blocked", "message": "The prompt was blocked."} if done and failed
-                else None,
+                "error": variants.video_error(i) if done and failed else None,
                 "remixed_from_video_id": self._id("video_", 24, "vid", 0) if i == 2 else None}
 
     def models_json(self, now: int) -> list[dict[str, Any]]:
@@ -538,18 +546,25 @@ class ProjectData:
             # one stored completion in ten is deleted later (DELETE /chat/completions/{id}), within three days
             gone = max(c, self.w.now0) + rng.randint(HOUR, 3 * DAY, self.seed, cid, "gone") \
                 if rng.unit(self.seed, cid, "del") < 0.1 else None
+            text = f"Answer number {i}."
+            message, choice = variants.chat_extras(i, text)
+            cached, image = pt // 4 if i % 3 else 0, 85 if i % 5 == 3 else 0
             return Item(cid, c, gone, lambda now: {
                 "id": cid, "object": "chat.completion", "created": c, "model": model,
                 "metadata": {"feature": ["chat", "summarize", "classify"][i % 3]}, "service_tier": "default",
                 "system_fingerprint": "fp_" + rng.token(10, self.seed, "fp", model),
-                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                             "message": {"role": "assistant", "content": f"Answer number {i}.",
-                                         "refusal": None, "annotations": []}}],
+                "choices": [{"index": 0, "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
+                             "logprobs": None, **choice,
+                             "message": {"role": "assistant", "content": text, "refusal": None, "annotations": [],
+                                         **message}}],
+                "moderation": variants.moderation(i),
                 "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct,
-                          "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                          "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0,
+                                                    "cache_write_tokens": pt - cached if i % 3 == 1 else 0,
+                                                    "image_tokens": image, "text_tokens": pt - image},
                           "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
                                                         "accepted_prediction_tokens": 0,
-                                                        "rejected_prediction_tokens": 0}}},
+                                                        "rejected_prediction_tokens": 0, "text_tokens": ct}}},
                 {"model": model})
 
         def index_of(cid: str) -> int | None:

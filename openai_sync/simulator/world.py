@@ -525,10 +525,23 @@ class World:
             return None
         return self.now0 + self._t(HOUR, 3 * DAY, "rlc", p.id, m_i)
 
-    def rate_limit_changes(self, p: Project) -> list[tuple[int, str, int]]:
-        """(when, model, new requests per minute) of each change of a project's rate limits."""
-        return [(t, model, 10000 * (1 + m_i)) for m_i, model in enumerate(list(COMPLETION_PRICES)[:4])
-                if (t := self._rate_limit_change(p, m_i)) is not None]
+    def rate_limit_changes(self, p: Project) -> list[tuple[int, str, dict[str, int]]]:
+        """(when, model, the limits asked for) of each change of a project's rate limits."""
+        out = []
+        for m_i, model in enumerate(list(COMPLETION_PRICES)[:4]):
+            if (t := self._rate_limit_change(p, m_i)) is not None:
+                rpm = 10000 * (1 + m_i)
+                out.append((t, model, {"max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
+                                       "max_requests_per_1_day": rpm * 1000,
+                                       "batch_1_day_max_input_tokens": rpm * 20000}))
+        for m_i, (model, field_, n) in enumerate(self.MEDIA_LIMITS, start=4):
+            if (t := self._rate_limit_change(p, m_i)) is not None:
+                out.append((t, model, {field_: n * 2}))
+        return out
+
+    # an image and an audio model: their own kinds of limit
+    MEDIA_LIMITS = (("gpt-image-1", "max_images_per_1_minute", 50),
+                    ("whisper-1", "max_audio_megabytes_per_1_minute", 250))
 
     def project_rate_limits_seq(self, p: Project) -> Seq:
         items = []
@@ -543,12 +556,12 @@ class World:
                         "max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": rpm * 160,
                         "max_requests_per_1_day": rpm * 1000, "batch_1_day_max_input_tokens": rpm * 20000}
             items.append(Item(f"rl-{model}", p.created_at, None, render))
-        # an image and an audio model: their own kinds of limit
-        for model, field_, n in (("gpt-image-1", "max_images_per_1_minute", 50),
-                                 ("whisper-1", "max_audio_megabytes_per_1_minute", 250)):
-            items.append(Item(f"rl-{model}", p.created_at, None, lambda now, model=model, field_=field_, n=n: {
+        for m_i, (model, field_, n) in enumerate(self.MEDIA_LIMITS, start=4):
+            change_at = self._rate_limit_change(p, m_i)
+            items.append(Item(f"rl-{model}", p.created_at, None, lambda now, model=model, field_=field_, n=n,
+                              change_at=change_at: {
                 "object": "project.rate_limit", "id": f"rl-{model}", "model": model, "max_requests_per_1_minute": 500,
-                "max_tokens_per_1_minute": 0, field_: n}))
+                "max_tokens_per_1_minute": 0, field_: n * 2 if change_at is not None and now >= change_at else n}))
         return Seq.of(items)
 
     def project_groups_seq(self, p: Project) -> Seq:
