@@ -136,8 +136,10 @@ def selected_tables(cfg: SyncConfig) -> list[Table]:
               if t.name not in cfg.exclude_tables]
     if not tables:
         raise SyncError("no table left to sync: every selected table is excluded (exclude_tables / --exclude)")
-    if cfg.tables and not has_project and any(catalog.needs_project_keys(t) for t in tables):
-        raise KeyProblem("project tables were asked for, but there is no project key: set OPENAI_PROJECT_KEYS "
+    needing = [t.name for t in tables if catalog.needs_project_keys(t)]
+    if cfg.tables and not has_project and needing:
+        raise KeyProblem(f"{', '.join(needing)} need{'s' if len(needing) == 1 else ''} a project key (project "
+                         "tables, or read for what project keys list), but there is none: set OPENAI_PROJECT_KEYS "
                          "(comma-separated, KEY or PROJECT_ID=KEY) or add keys with openai-sync setup.")
     return tables
 
