@@ -102,15 +102,9 @@ class AuditLog:
         """How many activity events have effective_at <= t."""
         if not self.n_activity or t < self.w.start:
             return 0
-        j0 = int((t - self.w.start) / self.slot)
+        j0 = int((t - self.w.start) / self.slot)  # event j falls in slot j: the answer is within a few of j0
         lo, hi = max(0, j0 - 2), min(self.n_activity, j0 + 3)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._activity_at(mid) <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return lo + bisect.bisect_right(range(lo, hi), t, key=self._activity_at)
 
     def _locate(self, i: int) -> tuple[bool, int]:
         """(is a change, index within its stream) of merged slot i."""

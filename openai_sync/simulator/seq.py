@@ -8,6 +8,7 @@ each item from its index on demand, so a million-object collection costs nothing
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,14 +59,7 @@ class Seq:
 
     def bound(self, t: int) -> int:
         """Number of leading slots created at or before t (created is monotonic)."""
-        lo, hi = 0, self.n
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._created_at(mid) <= t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return bisect.bisect_right(range(self.n), t, key=self._created_at)
 
     def alive(self, now: int) -> list[Item]:
         out = []
