@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .api.keys import DEFAULT_BASE_URL, ProjectKey, key_kind, mask
-from .catalog import TABLES, WIDTH_SECONDS
+from .catalog import TABLES
+from .formats import check_base_url, check_cron, parse_frequency, parse_widths
 from .load import destinations
 from .load.destinations import SCHEMA_RE
 from .load.history import parse_ignored, refused
@@ -31,8 +31,10 @@ DEFAULT_CONFIG = "openai-sync.toml"
 DEFAULT_DESTINATION = destinations.DEFAULT
 KEY_RE = re.compile(r"[\x21-\x7e]+")  # what an API key is made of: printable ASCII, no space
 SECRET_NAMES = ("admin_key", "project_keys", "hash_key")
-TOP_LEVEL = ("default_connection", "connections")  # all a config file may hold outside its connections
-__all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "resolve"]
+TOP_LEVEL = ("default_connection", "connections", "service")  # all a config file may hold outside its connections
+SERVICE_SECRETS = ("password_hash", "alert_webhook")  # the secrets file's [service] (openai-sync serve)
+__all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "check_base_url",
+           "check_cron", "parse_frequency", "parse_widths", "resolve"]
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -78,6 +80,10 @@ class Settings(BaseModel):
     audit_lookback_minutes: float = Field(60.0, ge=0)
     state_dir: str | None = None
     chat_completion_content: bool = False  # opt-in: stored completions' messages and video prompts hold user data
+    # the service (openai-sync serve): how often it syncs this connection, or when (a cron expression, UTC)
+    sync_frequency: str = "1h"
+    sync_cron: str | None = None
+    run_timeout_minutes: float = Field(240.0, gt=0)  # the service stops a run still going after this long
 
     @field_validator("schema_name")
     @classmethod
@@ -128,6 +134,20 @@ class Settings(BaseModel):
         parse_widths(v)
         return v
 
+    @field_validator("sync_frequency")
+    @classmethod
+    def _frequency(cls, v: str) -> str:
+        parse_frequency(v)
+        return v
+
+    @field_validator("sync_cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None and v.strip():
+            check_cron(v)
+            return v.strip()
+        return None
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str) -> str:
@@ -166,46 +186,6 @@ class Resolved:
     secrets: Secrets
     config_path: Path
     sources: dict[str, str]  # setting -> where its value came from (flag, env, file, default)
-
-
-API_ROOTS = frozenset(t.path.strip("/").split("/", 1)[0] for t in TABLES.values()) - {""}  # organization, files
-
-
-def check_base_url(url: str) -> str:
-    """The URL without its trailing slash. Its path must end with /v1, as the SDK's paths are relative to it: without
-    it every request would miss (404), far from the setting that caused it."""
-    if not re.match(r"https?://[^/\s]+", url):
-        raise ValueError(f"{url!r} is not an http(s) URL")
-    url = url.rstrip("/")
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        return url
-    cut = (path + "/").find("/v1/")
-    after = path[cut + 4:].split("/", 1)[0] if cut >= 0 else ""
-    if cut >= 0 and after not in API_ROOTS:  # a gateway's path goes on after /v1 (…/v1/ACCOUNT/GATEWAY/openai)
-        return url
-    fixed = urlunsplit(parts._replace(path=path[:cut + 3] if cut >= 0 else path + "/v1"))
-    if cut >= 0:  # https://api.openai.com/v1/organization/users: an endpoint's URL, pasted whole
-        raise ValueError(f"{url!r} is an endpoint's URL; the base URL is the part up to /v1: {fixed}")
-    raise ValueError(f"{url!r} does not end with /v1, where the API's paths start; add it: {fixed}")
-
-
-def parse_widths(value: str) -> tuple[str, dict[str, str]]:
-    """`1d`, or `1h,usage_completions=1m`: a default width and per-table ones."""
-    default, per = "1d", {}
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        name, _, w = part.rpartition("=")
-        if w not in WIDTH_SECONDS:
-            raise ValueError(f"bucket width {w!r} is not one of 1m, 1h, 1d")
-        if name:
-            if name not in TABLES or TABLES[name].mode != "usage":
-                usage = ", ".join(t for t in TABLES if TABLES[t].mode == "usage")
-                raise ValueError(f"{name!r} is not a usage table; usage tables: {usage}")
-            per[name] = w
-        else:
-            default = w
-    return default, per
 
 
 def parse_project_keys(raw: Any, where: str) -> list[ProjectKey]:
@@ -270,7 +250,7 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
     if sec_doc and stat.S_IMODE(sec_path.stat().st_mode) & 0o077:
         raise ConfigError(f"{sec_path} holds keys but other users can read it; run: chmod 600 {sec_path}")
     _check_top_level(doc, config_path, TOP_LEVEL)
-    _check_top_level(sec_doc, sec_path, ("connections",))
+    _check_top_level(sec_doc, sec_path, ("connections", "service"))
     connections = doc.get("connections", {})
     if not isinstance(connections, dict):
         raise ConfigError(f"{config_path}: [connections] must be a table of named connections")

@@ -13,7 +13,6 @@ import pytest
 
 from openai_sync.api.client import DEFAULT_BASE_URL
 from openai_sync.api.keys import mask
-from openai_sync.cli.setup_files import ignore_in_git, save
 from openai_sync.config import (
     DEFAULT_DESTINATION,
     ENV,
@@ -27,6 +26,7 @@ from openai_sync.config import (
     resolve,
     secrets_path,
 )
+from openai_sync.config_files import ignore_in_git, save
 
 ADMIN = "sk-admin-" + "A" * 40 + "adm1"
 ADMIN2 = "sk-admin-" + "B" * 40 + "adm2"

@@ -29,6 +29,7 @@ from ..config import (
     parse_project_keys,
     resolve,
 )
+from ..config_files import ignore_in_git, save
 from ..load import destinations
 from ..load.destination_check import FAIL, PASS, WARN, Check
 from .common import (
@@ -44,7 +45,6 @@ from .common import (
     app,
     on_interrupt,
 )
-from .setup_files import ignore_in_git, save
 
 NOTHING_SAVED = "interrupted; nothing was saved"
 

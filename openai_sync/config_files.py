@@ -10,7 +10,7 @@ from typing import Any
 
 import tomlkit
 
-from ..config import ConfigError, Secrets, Settings, secrets_path
+from .config import ConfigError, Secrets, Settings, secrets_path
 
 
 def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_default: bool | None = None) -> Path:
@@ -35,10 +35,7 @@ def save(path: Path, name: str, settings: Settings, secrets: Secrets, make_defau
     if secrets.hash_key:
         entry["hash_key"] = secrets.hash_key
     _put_table(sec_doc, sec, name, entry)
-    fd = os.open(sec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.chmod(sec, 0o600)  # also when the file existed with looser bits
-        f.write(tomlkit.dumps(sec_doc))
+    _write_private(sec, tomlkit.dumps(sec_doc))
     return sec
 
 
@@ -135,3 +132,26 @@ def _ignored(path: Path, folders: list[Path]) -> bool:
             if hit:
                 ignored = not negate
     return ignored
+
+
+def save_service_secret(path: Path, name: str, value: str | None) -> Path:
+    """Set (or, with None, remove) one of the service's secrets, [service] NAME in the secrets file (mode 0600)."""
+    sec = secrets_path(path)
+    doc = _edit_toml(sec, "# openai-sync keys: keep this file private (mode 0600); never commit it.")
+    table = doc.get("service")
+    if not isinstance(table, dict):
+        table = tomlkit.table()
+        doc["service"] = table
+    if value is None:
+        table.pop(name, None)
+    else:
+        table[name] = value
+    _write_private(sec, tomlkit.dumps(doc))
+    return sec
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.chmod(path, 0o600)  # also when the file existed with looser bits
+        f.write(text)
