@@ -24,16 +24,21 @@ __all__ = ["FAIL", "PASS", "WARN", "Check", "check_destination", "run_checks", "
 AUDIT_LOG_SETTINGS = "https://platform.openai.com/settings/organization/data-controls/data-retention"
 
 
-def run_checks(r: Resolved, *, max_retries: int = 2, identified: dict[str, str] | None = None) -> list[Check]:
-    """Every check, in order. `identified` receives each project key's project, where found (setup saves them)."""
+def run_checks(r: Resolved, *, max_retries: int = 2, identified: dict[str, str] | None = None,
+               destination: bool = True) -> list[Check]:
+    """Every check, in order. `identified` receives each project key's project, where found (setup saves them).
+    `destination` False leaves the destination alone (the service, while a run writes a DuckDB file, which
+    allows one writer)."""
     s, sec = r.settings, r.secrets
     options = ClientOptions(s.base_url, max_retries=max_retries)
     cannot = unreachable(s.base_url) if sec.admin_key or sec.project_keys else None
     if cannot:  # every key check would say the same after its retries
-        return [Check("API", FAIL, cannot + "."), check_destination(s.destination, s.schema_name)]
+        return [Check("API", FAIL, cannot + "."), *([check_destination(s.destination, s.schema_name)]
+                                                     if destination else [])]
     checks, admin = _admin_checks(sec.admin_key, bool(sec.project_keys), options)
     checks += _project_checks(list(sec.project_keys), admin, options, {} if identified is None else identified)
-    checks.append(check_destination(s.destination, s.schema_name))
+    if destination:
+        checks.append(check_destination(s.destination, s.schema_name))
     return checks
 
 

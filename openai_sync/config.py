@@ -298,7 +298,8 @@ def _check_top_level(doc: dict[str, Any], path: Path, valid: tuple[str, ...]) ->
         if near:
             hint = f" (did you mean {near}.{_shown(sub)}?)" if sub else f" (did you mean {near}?)"
         else:
-            hint = (f"; at the top level only {' and '.join(valid)} belong, a connection's settings go in its "
+            listed = ", ".join(valid[:-1]) + f" and {valid[-1]}" if len(valid) > 1 else valid[0]
+            hint = (f"; at the top level only {listed} belong, a connection's settings go in its "
                     "table, connections.NAME")
         raise ConfigError(f"unknown {what} in {path}{hint}")
 

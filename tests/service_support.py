@@ -112,3 +112,29 @@ class Served:
         if self.proc.poll() is None:
             self.proc.terminate()
         return self.proc.wait(timeout)
+
+
+class Browserless:
+    """The console's forms without a browser: a cookie jar, and each form's CSRF token read from its page."""
+
+    def __init__(self, url: str) -> None:
+        import http.cookiejar
+
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def page(self, path: str) -> str:
+        with self.opener.open(self.url + path, timeout=30) as r:
+            return r.read().decode()
+
+    def submit(self, page_path: str, action: str, fields: dict[str, str]) -> tuple[int, str]:
+        import re
+
+        csrf = re.search(r'name="csrf" value="([^"]+)"', self.page(page_path))
+        assert csrf, "the page has a form with its CSRF token"
+        data = urllib.parse.urlencode({"csrf": csrf.group(1), **fields}).encode()
+        try:
+            with self.opener.open(self.url + action, data, timeout=60) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()

@@ -404,7 +404,7 @@ def test_key_problems_name_keys_in_the_wrong_place():
     ("[connections.prod]", "[conections.prod]", "unknown table conections.prod in {cfg} (did you mean "
                                                 "connections.prod?)"),
     ('default_connection = "staging"', 'schema = "x"',
-     "unknown setting schema in {cfg}; at the top level only default_connection and connections belong, a "
+     "unknown setting schema in {cfg}; at the top level only default_connection, connections and service belong, a "
      "connection's settings go in its table, connections.NAME"),
 ])
 def test_a_misspelt_top_level_name_is_refused_before_anything_is_read(cfg, before, after, expected):

@@ -100,22 +100,25 @@ def test_sigkill_child_is_recorded_and_next_run_recovers(tmp_path: Path) -> None
 
 
 def test_sigterm_during_a_run_exits_cleanly(tmp_path: Path) -> None:
-    with Simulator(World(seed=7, size="small", now=NOW), latency_ms=60) as sim:
+    """SIGTERM while a run loads: nothing new starts, the run has half the grace to finish, then it is stopped at a
+    safe point; the service exits 0. The next start records it and runs again at once; that run succeeds."""
+    with Simulator(World(seed=7, size="small", now=NOW), latency_ms=150) as sim:
         config = write_config(tmp_path, sim)
-        served = Served(config, grace=20).up()
+        served = Served(config, grace=4).up()
         wait_for(lambda: served.connection()["running"], 60, "a run is going")
         assert served.stop(timeout=60) == 0
         log = served.log.read_text()
         assert "SIGTERM received" in log and "service stopped" in log
-        again = Served(config).up()  # the next start: the interrupted run is recorded, the next one succeeds
+        again = Served(config).up()
         try:
-            # stopped mid-run, the connection is due at once when the service starts again
-            wait_for(lambda: (served_run := again.connection()["last_run"]) and served_run["status"] == "ok",
-                     120, "the run after the restart")
-            statuses = [r["status"] for r in again.api("/api/runs")["runs"]]
-            assert statuses[0] == "ok" and statuses[1] in ("interrupted", "ok"), statuses
+            runs = wait_for(lambda: (r := again.api("/api/runs")["runs"]) and r[0]["status"] == "ok" and r, 120,
+                            "a run that succeeds after the restart")
+            assert runs[-1]["status"] == "interrupted", [r["status"] for r in runs]  # the run SIGTERM stopped
+            assert "stopped" in runs[-1]["error"] and len(runs) == 2
         finally:
             assert again.stop() == 0
+    recorded = {r[0]: r[1] for r in runs_in_destination(tmp_path / "org1.duckdb")}
+    assert recorded == {r["run_id"]: r["status"] for r in runs}  # the interrupted one written by the next run
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -231,3 +234,34 @@ def test_password(sim: Simulator, tmp_path: Path) -> None:
         assert status in (202, 409), body
     finally:
         assert served.stop() == 0
+
+
+def test_demo_serve(tmp_path: Path) -> None:
+    """`openai-sync demo --serve`: the simulator, the service and the console on the demo organization; the
+    first run syncs at once; Ctrl-C (SIGINT) stops it cleanly."""
+    import subprocess
+    import time
+
+    from service_support import CLI, free_port
+
+    port = free_port()
+    proc = subprocess.Popen([CLI, "demo", "--serve", "--size", "small", "--port", str(port), "--destination",
+                             f"duckdb:///{tmp_path / 'demo.duckdb'}", "--state-dir", str(tmp_path / "dlt")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def last_status() -> str | None:
+            try:
+                c = json.loads(get(url + "/api/connections/demo")[2])
+            except OSError:
+                return None
+            return (c.get("last_run") or {}).get("status")
+
+        assert wait_for(last_status, 120, "the demo's first run") == "ok"
+        assert "demo" in get(url + "/")[2]
+    finally:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}" in " ".join(out.split())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +23,8 @@ Examples:
   openai-sync demo                                   # into ./openai_demo.duckdb
 
   openai-sync demo --destination duckdb:///tmp/demo.duckdb   # into /tmp/demo.duckdb (an absolute path)
+
+  openai-sync demo --serve                           # the service and its console at http://127.0.0.1:8765
 """)
 @on_interrupt(INTERRUPTED)
 def demo(
@@ -30,6 +33,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulated organization.")] = 42,
     state_dir: StateDir = None,
     as_json: AsJson = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Start the service and its console on the demo "
+                                                        "organization instead of one sync (Ctrl-C stops it).")] = False,
+    port: Annotated[int, typer.Option(help="The console's port, with --serve.", min=1, max=65535)] = 8765,
 ) -> None:
     """Run the whole product on its embedded defaults: a simulated organization, synced into DuckDB.
 
@@ -40,6 +46,8 @@ def demo(
     from ..runner import SyncConfig
     from ..simulator import Simulator, World
 
+    if serve:
+        raise typer.Exit(_serve(World(seed=seed, size=size.value), destination, port, state_dir))
     console = Console()
     with Simulator(World(seed=seed, size=size.value)) as sim:
         if not as_json:
@@ -76,3 +84,29 @@ def demo(
                       f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"",
                       highlight=False, soft_wrap=True)  # not broken across lines: it is to be copied
     raise typer.Exit(code)
+
+
+def _serve(world: Any, destination: str, port: int, state_dir: str | None) -> int:
+    """The simulator, and the service with its console on it: a connection `demo` in ./openai_demo_service/."""
+    from ..config import ConfigError, ProjectKey, Secrets, Settings
+    from ..config_files import save
+    from ..service.serve import serve
+    from ..simulator import Simulator
+
+    folder = Path("openai_demo_service").absolute()
+    config = folder / "openai-sync.toml"
+    with Simulator(world) as sim:
+        save(config, "demo", Settings.model_validate({"destination": destination, "base_url": sim.base_url,
+                                                      "sync_frequency": "5m", "state_dir": state_dir}),
+             Secrets(admin_key=sim.world.admin_key,
+                     project_keys=[ProjectKey(k) for k in sim.world.project_keys.values()]))
+        Console().print(f"[bold]openai-sync demo --serve[/]: a simulated {world.size_name} organization at "
+                        f"{sim.base_url}; the console is at [bold]http://127.0.0.1:{port}[/] (the connection 'demo', "
+                        f"syncing every 5 minutes into {destinations.shown(destination)}; its files in {folder}). "
+                        "Ctrl-C stops it.",
+                        highlight=False, soft_wrap=True)
+        try:
+            return serve(config, "127.0.0.1", port, 30.0)
+        except ConfigError as e:
+            Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
+            return 2

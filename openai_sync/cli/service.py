@@ -37,12 +37,15 @@ Examples:
 Every connection of the config file syncs on its own schedule (sync_frequency, default 1h, or sync_cron). Stop
 with SIGTERM or Ctrl-C: running loads finish (or stop at a safe point) and the service exits 0.
 """)
-def serve(config: ConfigPath = None, host: Host = "127.0.0.1", port: Port = 8765, grace: Grace = 60.0) -> None:
+def serve(config: ConfigPath = None, host: Host = "127.0.0.1", port: Port = 8765, grace: Grace = 60.0,
+          state_dir: Annotated[str | None, typer.Option("--state-dir", help="The service's own state (schedule, "
+                                                        "runs); default [service] state_dir, else "
+                                                        ".openai-sync-service beside the config.")] = None) -> None:
     """Run as a service: scheduled syncs of every connection, and the web console."""
     from ..service.serve import serve as run
 
     try:
-        code = run(config_path(config), host, port, grace)
+        code = run(config_path(config), host, port, grace, state_dir)
     except ConfigError as e:
         raise _fail(str(e), False) from None
     raise typer.Exit(code)

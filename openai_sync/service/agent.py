@@ -59,10 +59,16 @@ class Agent:
 
     # --- Save & Test ----------------------------------------------------------------------------------------------
     def test(self, resolved: Resolved, identified: dict[str, str] | None = None) -> list[dict[str, str]]:
-        """Every check of `openai-sync test`, as {name, status, message}; keys in the wrong place first."""
+        """Every check of `openai-sync test`, as {name, status, message}; keys in the wrong place first. A DuckDB
+        file a run is writing is not opened (its load would fail): the run itself is the check."""
         found = [{"name": "keys", "status": "fail", "message": p + "."} for p in key_problems(resolved.secrets)]
-        found += [{"name": c.name, "status": c.status, "message": c.message}
-                  for c in run_checks(resolved, identified=identified)]
+        with self.scheduler.destination_free(Entry(resolved.name, resolved)) as free:
+            checks = run_checks(resolved, identified=identified, destination=free)
+        found += [{"name": c.name, "status": c.status, "message": c.message} for c in checks]
+        if not free:
+            shown = destinations.shown(resolved.settings.destination)
+            found.append({"name": "destination", "status": "pass",
+                          "message": f"{shown} is being written by a run now; it was not opened."})
         return found
 
     def _recheck(self) -> None:
@@ -71,6 +77,8 @@ class Agent:
             for name, entry in self.scheduler.connections.all().items():
                 c = self.state.connection(name)
                 if entry.resolved is None or (c.checks_at and time.time() - c.checks_at < every):
+                    continue
+                if name in self.scheduler.running:  # after the run: its own result says as much
                     continue
                 try:
                     self.scheduler.checked(name, self.test(entry.resolved))

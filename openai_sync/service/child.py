@@ -18,6 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+INTERRUPTED = {"status": "interrupted", "error_kind": "interrupted",
+               "error": "the run was stopped (the service is stopping, or the run went past its time limit); "
+                        "nothing is half-loaded and the next run resumes"}
+
 
 def _write(path: Path, obj: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
@@ -42,9 +46,7 @@ def _sync(spec: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
     try:
         done = attempt(cfg)
     except KeyboardInterrupt:
-        return {"status": "interrupted", "error": "the run was stopped (the service is stopping, or the run went "
-                "past its time budget); nothing is half-loaded and the next run resumes",
-                "error_kind": "interrupted"}, cfg, None
+        return INTERRUPTED, cfg, None
     return {**done.result, "exit_code": done.code}, cfg, done
 
 
@@ -78,12 +80,17 @@ def main(argv: list[str]) -> int:
     out = Path(spec["out"])
     try:
         result, cfg, done = _sync(spec)
+    except KeyboardInterrupt:  # stopped before the sync began (while loading its libraries)
+        result, cfg, done = INTERRUPTED, None, None
     except BaseException as e:  # never a traceback: it could quote a value
         result, cfg, done = {"status": "error", "error_kind": "unexpected", "exit_code": 1,
                              "error": f"the run's process failed: {type(e).__name__}"}, None, None
     _write(out, {"result": result, "ended_at": time.time()})
     if result["status"] != "interrupted":  # stopping: the service records it with the next run
-        _write(out, {"result": result, **_record(spec, result, cfg, done)})
+        try:
+            _write(out, {"result": result, **_record(spec, result, cfg, done)})
+        except KeyboardInterrupt:  # stopped while recording: the result is written, the next run records it
+            return 0
     return 0
 
 

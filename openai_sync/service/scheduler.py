@@ -6,10 +6,12 @@ change of health; and on stop, start nothing more and let the running loads fini
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ class Scheduler:
         self.alerts = alerts or Alerts(None)
         self.running: dict[str, Running] = {}
         self.requests: dict[str, tuple[str, list[str] | None]] = {}  # name -> (trigger, resync tables)
+        self.checking: set[str] = set()  # DuckDB files Save & Test has open
         self.stopping = threading.Event()
         self._stop_at: float | None = None
         self.beat = time.time()
@@ -89,7 +92,25 @@ class Scheduler:
                     self._launch(entry, trigger, resync)
 
     def _blocked(self, entry: Entry) -> bool:
-        return entry.exclusive is not None and any(r.entry.exclusive == entry.exclusive for r in self.running.values())
+        if entry.exclusive is None:
+            return False
+        return entry.exclusive in self.checking or any(r.entry.exclusive == entry.exclusive
+                                                       for r in self.running.values())
+
+    @contextlib.contextmanager
+    def destination_free(self, entry: Entry) -> Iterator[bool]:
+        """While Save & Test opens a DuckDB file no run starts on it; False when a run is writing it now (the
+        check must not open it: DuckDB allows one writer, and the run's load would fail)."""
+        with self._lock:
+            free = not self._blocked(entry)
+            if free and entry.exclusive is not None:
+                self.checking.add(entry.exclusive)
+        try:
+            yield free
+        finally:
+            if free and entry.exclusive is not None:
+                with self._lock:
+                    self.checking.discard(entry.exclusive)
 
     def _due(self, name: str, entry: Entry, now: float) -> tuple[str | None, list[str] | None]:
         if name in self.requests:

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ def refuse(host: str, password_hash: str | None) -> str | None:
             "listen on 127.0.0.1 (the default) behind your own proxy")
 
 
-def serve(config: Path, host: str, port: int, grace: float) -> int:
+def serve(config: Path, host: str, port: int, grace: float, state_dir: str | None = None) -> int:
     """Run until stopped; 0 after a clean stop. Raises ConfigError for what must be mended first."""
     settings = service_settings.load(config)
+    if state_dir:
+        settings = replace(settings, state_dir=state_dir)
     why = refuse(host, settings.password_hash)
     if why:
         raise ConfigError(why)
