@@ -265,3 +265,26 @@ def test_demo_serve(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert f"http://127.0.0.1:{port}" in " ".join(out.split())
+
+
+def test_save_and_test_regression_after_a_key_is_revoked(sim: Simulator, tmp_path: Path) -> None:
+    """Save & Test runs again on its own (check_every_hours); the Admin key revoked meanwhile is alerted as a
+    regression, and the next run pauses the connection."""
+    config = write_config(tmp_path, sim, sync_frequency="24h")
+    with config.open("a") as f:
+        f.write("\n[service]\ncheck_every_hours = 0.002\n")  # seven seconds
+    agent = Agent(config, service_settings.load(config))
+    agent.start()
+    try:
+        wait_for(lambda: agent.state.connection("org1").checks, 60, "the first Save & Test")
+        assert all(c["status"] != "fail" for c in agent.state.connection("org1").checks)
+        wait_for(lambda: agent.state.runs("org1") and agent.state.runs("org1")[0].status == "ok", 120, "a run")
+        sim.world.revoke(sim.world.admin_key)
+        sent = wait_for(lambda: [a for a in agent.alerts.sent if a["event"] == "checks_regressed"], 60,
+                        "the regression is alerted")
+        assert "Save & Test of org1 regressed" in sent[0]["text"] and "401" in sent[0]["text"]
+        assert sim.world.admin_key not in json.dumps(agent.alerts.sent)
+        agent.scheduler.request("org1")
+        wait_for(lambda: agent.state.connection("org1").paused, 60, "the next run pauses the connection")
+    finally:
+        agent.stop()

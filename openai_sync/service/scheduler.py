@@ -72,12 +72,18 @@ class Scheduler:
             self.stopping.wait(1.0)
 
     def _recover(self) -> None:
-        """Runs left 'running' by a service that died: they ended with it."""
+        """Runs left 'running' by a service that died ended with it; a connection that never synced successfully
+        syncs as soon as the service starts (unless paused), whatever retry it was waiting for."""
         for run in self.state.runs(limit=1000):
             if run.status == "running":
                 run.status, run.ended = "interrupted", run.ended or time.time()
                 run.error = "the service stopped during this run; the next run resumes from the last completed load"
                 self.state.save_run(run)
+        for name in self.connections.all():
+            c = self.state.connection(name)
+            if c.last_success is None and not c.paused and c.next_due is not None:
+                c.next_due = None
+                self.state.save_connection(c)
 
     def tick(self) -> None:
         now = time.time()
