@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api.keys import mask
 from ..checks import run_checks
-from ..config import Resolved, key_problems
+from ..config import Resolved
 from ..load import destinations
 from . import schedule
 from .alerts import Alerts
@@ -59,12 +59,11 @@ class Agent:
 
     # --- Save & Test ----------------------------------------------------------------------------------------------
     def test(self, resolved: Resolved, identified: dict[str, str] | None = None) -> list[dict[str, str]]:
-        """Every check of `openai-sync test`, as {name, status, message}; keys in the wrong place first. A DuckDB
-        file a run is writing is not opened (its load would fail): the run itself is the check."""
-        found = [{"name": "keys", "status": "fail", "message": p + "."} for p in key_problems(resolved.secrets)]
+        """Every check of `openai-sync test`, as {name, status, message} (a key in the wrong slot is named by the
+        key's own check). A DuckDB file a run is writing is not opened (its load would fail)."""
         with self.scheduler.destination_free(Entry(resolved.name, resolved)) as free:
             checks = run_checks(resolved, identified=identified, destination=free)
-        found += [{"name": c.name, "status": c.status, "message": c.message} for c in checks]
+        found = [{"name": c.name, "status": c.status, "message": c.message} for c in checks]
         if not free:
             shown = destinations.shown(resolved.settings.destination)
             found.append({"name": "destination", "status": "pass",

@@ -74,6 +74,7 @@ class Session:
     seen: float = field(default_factory=time.time)
     signed_in: bool = False
     draft: Any = None  # the setup form's keys while it is being tested (never sent to the browser)
+    flash: str | None = None  # what the last POST did, for the next page
 
 
 class Sessions:

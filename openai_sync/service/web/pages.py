@@ -43,21 +43,21 @@ templates.env.filters.update(when=_when, num=_num)
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    agent = request.app.state.agent
-    context.update(csrf=request.state.session.csrf, signed_in=agent.auth_required and request.state.session.signed_in,
-                   now=time.time())
+    agent, session = request.app.state.agent, request.state.session
+    said, session.flash = session.flash, None  # what the last POST did, shown once (never taken from the URL)
+    context.update(csrf=session.csrf, signed_in=agent.auth_required and session.signed_in, now=time.time(),
+                   said=said)
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _back(path: str, message: str | None = None) -> Response:
-    from urllib.parse import quote
-
-    return RedirectResponse(path + (f"?said={quote(message)}" if message else ""), 303)
+def _back(request: Request, path: str, message: str | None = None) -> Response:
+    request.state.session.flash = message
+    return RedirectResponse(path, 303)
 
 
 async def home(request: Request) -> Response:
     agent = request.app.state.agent
-    return page(request, "connections.html", connections=agent.connections(), said=request.query_params.get("said"),
+    return page(request, "connections.html", connections=agent.connections(),
                 problem=agent.scheduler.connections.problem)
 
 
@@ -122,7 +122,7 @@ async def setup(request: Request) -> Response:
     session.draft = None
     if existing is not None and agent.state.connection(draft.name).paused:
         agent.scheduler.resume(draft.name)  # new keys: the pause for a refused key is over
-    return _back(f"/connections/{draft.name}", "Saved." + (" Some checks failed; saved anyway." if draft.failed
+    return _back(request, f"/connections/{draft.name}", "Saved." + (" Some checks failed; saved anyway." if draft.failed
                                                            else " Every check passed."))
 
 
@@ -140,7 +140,7 @@ async def connection(request: Request) -> Response:
              **saved.get(t, {})} for t in TABLES]
     runs = agent.state.runs(name, limit=30)
     return page(request, "connection.html", c=agent.connection(name, entry), tables=rows, settings=s,
-                runs=runs[:10], chart=bars(runs), said=request.query_params.get("said"))
+                runs=runs[:10], chart=bars(runs))
 
 
 async def act(request: Request) -> Response:
@@ -172,7 +172,7 @@ async def act(request: Request) -> Response:
             said = await run_in_threadpool(_save_tables, agent, entry, form)
     except (Refused, ConfigError, ValueError) as e:
         said = str(e)
-    return _back(f"/connections/{name}", said)
+    return _back(request, f"/connections/{name}", said)
 
 
 def _save_tables(agent: Any, entry: Any, form: Any) -> str:
