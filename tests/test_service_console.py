@@ -64,3 +64,58 @@ def test_a_run_past_its_time_limit_is_stopped_and_the_next_recovers(tmp_path: Pa
                      and agent.state.runs("org1")[0].status == "ok", 120, "the next run")
         finally:
             agent.stop()
+
+
+def test_setup_form_keys_stay_with_their_form(sim: Simulator, tmp_path: Path) -> None:
+    """A new connection's form never takes another connection's keys (an edit page open in another tab); a form
+    resubmitted after a failed test keeps what that page showed; saving the edit form keeps the hash key that
+    the connection page made meanwhile; a database password in the destination never reaches the page."""
+    config = write_config(tmp_path, sim, sync_frequency="24h")
+    served = Served(config).up()
+    try:
+        tab = Browserless(served.url)
+        new_page = tab.page("/connections/new")
+        tab.page("/connections/org1/edit")  # another tab opens the edit form meanwhile
+        import re
+
+        draft = re.search(r'name="draft" value="([^"]+)"', new_page).group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', new_page).group(1)
+        import urllib.parse
+
+        data = urllib.parse.urlencode({"csrf": csrf, "draft": draft, "name": "org2", "schema": "openai",
+                                       "destination": f"duckdb:///{tmp_path / 'org2.duckdb'}",
+                                       "base_url": sim.base_url, "sync_frequency": "1h"}).encode()
+        body = tab.opener.open(served.url + "/connections/new", data).read().decode()
+        assert "no Admin key" in body and "failed, not saved" in body  # not org1's key
+        assert "org2" not in tomllib.loads(config.read_text())["connections"]
+        fields = {f"enabled_{t}": "on" for t in __import__("openai_sync.catalog").catalog.TABLES}
+        tab.submit("/connections/org1", "/connections/org1/tables", {**fields, "hash_columns": "users.name",
+                                                                      "sync_frequency": "24h"})
+        assert "hash_key" in (tmp_path / "openai-sync.secrets.toml").read_text()
+        status, body = tab.submit("/connections/org1/edit", "/connections/org1/edit",
+                                  {"schema": "openai", "destination": f"duckdb:///{tmp_path / 'org1.duckdb'}",
+                                   "base_url": sim.base_url, "sync_frequency": "24h", "keep_0": "on",
+                                   "keep_1": "on", "keep_2": "on", "anyway": "1"})
+        assert status == 200 and "Saved." in body, body[-1500:]
+        secrets = (tmp_path / "openai-sync.secrets.toml").read_text()
+        assert "hash_key" in secrets and sim.world.admin_key in secrets
+        assert all(k in secrets for k in sim.world.project_keys.values())
+    finally:
+        assert served.stop() == 0
+    with_password = write_config(tmp_path / "pg", sim, destination="postgresql://loader:hunter2@127.0.0.1:5/x")
+    served = Served(with_password).up()
+    try:
+        tab = Browserless(served.url)
+        page = tab.page("/connections/org1/edit")
+        assert "hunter2" not in page and "loader:***@" in page
+        status, body = tab.submit("/connections/org1/edit", "/connections/org1/edit",
+                                  {"schema": "openai", "destination": "postgresql://loader:***@127.0.0.1:5/x",
+                                   "base_url": sim.base_url, "sync_frequency": "24h", "anyway": "1"})
+        assert "hunter2" not in body
+        assert "loader:hunter2@" in with_password.read_text()  # unchanged: kept as it was
+        status, body = tab.submit("/connections/new", "/connections/new",
+                                  {"name": "pw", "schema": "openai", "destination": "postgresql://u:secret@h/db",
+                                   "base_url": sim.base_url, "sync_frequency": "1h"})
+        assert "leave the database password out" in body and "secret@" not in body
+    finally:
+        assert served.stop() == 0

@@ -116,10 +116,43 @@ def test_save_and_test_regression_is_alerted(tmp_path) -> None:
     agent = Agent(config, settings.load(config))
     try:
         agent.scheduler.checked("org1", [{"name": "admin key", "status": "pass", "message": "works"}])
-        assert agent.alerts.sent == []
+        assert list(agent.alerts.sent) == []
         agent.scheduler.checked("org1", [{"name": "admin key", "status": "fail", "message": "was rejected (401)"}])
         sent = agent.alerts.sent[-1]
         assert sent["event"] == "checks_regressed" and "admin key: was rejected (401)" in sent["text"]
         assert agent.state.connection("org1").checks[0]["status"] == "fail"
+    finally:
+        agent.stop()
+
+
+def test_sessions_stay_bounded() -> None:
+    from openai_sync.service.security import MOST, Sessions
+
+    s = Sessions()
+    for _ in range(MOST + 50):
+        s.new()
+    assert len(s) == MOST
+
+
+def test_a_changed_schedule_applies_at_once(tmp_path) -> None:
+    """A connection due in a day whose schedule became every five minutes is rescheduled by the next tick."""
+    import time
+
+    from openai_sync.config import Secrets
+    from openai_sync.config_files import save
+    from openai_sync.service import settings
+    from openai_sync.service.agent import Agent
+
+    config = tmp_path / "openai-sync.toml"
+    save(config, "org1", Settings(sync_frequency="5m", base_url="http://127.0.0.1:9/v1"), Secrets())
+    agent = Agent(config, settings.load(config))
+    try:
+        c = agent.state.connection("org1")
+        now = time.time()
+        c.last_success, c.last_start, c.next_due = now - 60, now - 60, now + 86400
+        agent.state.save_connection(c)
+        entry = agent.scheduler.connections.get("org1")
+        assert agent.scheduler._due("org1", entry, now) == (None, None)
+        assert agent.state.connection("org1").next_due <= now - 60 + 300 + 31
     finally:
         agent.stop()

@@ -11,6 +11,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections import deque
 from typing import Any
 
 log = logging.getLogger("openai_sync.service")
@@ -20,7 +21,7 @@ class Alerts:
     def __init__(self, url: str | None, console: str | None = None) -> None:
         self.url = url
         self.console = console  # the console's address, linked from each message
-        self.sent: list[dict[str, Any]] = []  # what was sent, for /metrics and the tests
+        self.sent: deque[dict[str, Any]] = deque(maxlen=100)  # the latest sent, for the tests
 
     def send(self, event: str, connection: str, text: str, **fields: Any) -> None:
         body = {"text": f"openai-sync: {text}" + (f" <{self.console}/connections/{connection}>" if self.console

@@ -58,7 +58,7 @@ def _record(spec: dict[str, Any], result: dict[str, Any], cfg: Any, done: Any) -
     from ..service import history
 
     out: dict[str, Any] = {"recorded": [], "counts": {}, "ended_at": time.time()}
-    if cfg is None:
+    if cfg is None or result.get("error_kind") == "busy":  # another sync holds the destination: leave it alone
         return out
     this = {**spec["run"], "ended_at": out["ended_at"], "status": result["status"],
             "exit_code": result.get("exit_code"), "rows": result.get("rows", 0), "requests": result.get("requests", 0),

@@ -35,6 +35,18 @@ def regular_next(settings: Settings, last_start: float, now: float, rng: random.
     return due if due > now else now + jitter(period, rng)
 
 
+def latest(settings: Settings, last_start: float, now: float) -> float:
+    """The latest time the schedule allows for the next run: a connection due later than this had its schedule
+    changed (by the console or by hand, the service running or not) and is rescheduled."""
+    if settings.sync_cron:
+        from croniter import croniter
+
+        nxt = float(croniter(settings.sync_cron, datetime.fromtimestamp(max(now, last_start), UTC)).get_next(float))
+        return nxt + 60.0
+    period = parse_frequency(settings.sync_frequency)
+    return max(last_start + period, now) + min(period * 0.1, 300.0) + 1.0
+
+
 def retry_at(failures: int, regular: float, now: float) -> float:
     """A failed run is retried after 1, 2, 4, 8 minutes (at most 30), never after the regular slot."""
     if failures > RETRIES:

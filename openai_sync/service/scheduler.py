@@ -88,6 +88,9 @@ class Scheduler:
     def tick(self) -> None:
         now = time.time()
         with self._lock:
+            if self.stopping.is_set():
+                return
+            self._threads = [t for t in self._threads if t.is_alive()]
             for name, entry in self.connections.all().items():
                 if len(self.running) >= self.max_parallel:
                     return
@@ -126,9 +129,10 @@ class Scheduler:
             return None, None
         if c.last_success is None and c.next_due is None:
             return "startup", None
-        if c.next_due is None:
-            assert entry.resolved is not None
-            c.next_due = schedule.regular_next(entry.resolved.settings, c.last_start or now, now)
+        assert entry.resolved is not None
+        settings = entry.resolved.settings
+        if c.next_due is None or c.next_due > schedule.latest(settings, c.last_start or now, now):
+            c.next_due = schedule.regular_next(settings, c.last_start or now, now)  # new, or its schedule changed
             self.state.save_connection(c)
         if now >= c.next_due:
             return ("retry" if c.failures else "schedule"), None
@@ -180,7 +184,8 @@ class Scheduler:
         run.rows, run.requests = result.get("rows", 0), result.get("requests", 0)
         run.rate_limited = result.get("rate_limited", 0)
         run.error = result.get("error") or _failing_tables(result)
-        run.recorded = run.run_id in ended.recorded
+        # a skipped run changed nothing: it stays out of the destination's history (and out of a busy file)
+        run.recorded = run.run_id in ended.recorded or run.status == "skipped"
         self.state.save_run(run)
         self.state.mark_recorded([i for i in ended.recorded if i != run.run_id])
         if ended.record_error:
@@ -191,6 +196,10 @@ class Scheduler:
                  run.rows, run.requests)
 
     def _reschedule(self, entry: Entry, run: Run, kind: str | None, now: float) -> None:
+        with self._lock:  # a Pause pressed meanwhile is not overwritten
+            self._reschedule_locked(entry, run, kind, now)
+
+    def _reschedule_locked(self, entry: Entry, run: Run, kind: str | None, now: float) -> None:
         assert entry.resolved is not None
         c = self.state.connection(run.connection)
         regular = schedule.regular_next(entry.resolved.settings, run.started, now)
@@ -235,25 +244,37 @@ class Scheduler:
             self.requests[name] = (trigger, resync)
 
     def pause(self, name: str, reason: str = "paused from the console") -> None:
-        c = self.state.connection(name)
-        c.paused, c.pause_reason = True, reason
-        self.state.save_connection(c)
+        with self._lock:
+            c = self.state.connection(name)
+            c.paused, c.pause_reason = True, reason
+            self.state.save_connection(c)
 
     def resume(self, name: str) -> None:
-        c = self.state.connection(name)
-        c.paused, c.pause_reason, c.failures, c.next_due = False, None, 0, time.time()
-        self.state.save_connection(c)
+        with self._lock:
+            c = self.state.connection(name)
+            c.paused, c.pause_reason, c.failures, c.next_due = False, None, 0, time.time()
+            self.state.save_connection(c)
+
+    def changed(self, name: str, resume: bool = False) -> None:
+        """Its settings were saved: the next run follows the new schedule (and, with `resume`, a pause ends)."""
+        with self._lock:
+            c = self.state.connection(name)
+            if resume and c.paused:
+                c.paused, c.pause_reason, c.failures = False, None, 0
+            c.next_due = None if c.last_success is not None else c.next_due
+            self.state.save_connection(c)
 
     def checked(self, name: str, checks: list[dict[str, str]]) -> None:
         """Save & Test's verdicts; those worse than last time are alerted (a key revoked, a permission lost)."""
-        c = self.state.connection(name)
-        regressed = worse(c.checks, checks)
+        with self._lock:
+            c = self.state.connection(name)
+            regressed = worse(c.checks, checks)
+            c.checks, c.checks_at = checks, time.time()
+            self.state.save_connection(c)
         if regressed:
             what = "; ".join(f"{r['name']}: {r['message']}" for r in regressed)
             self.alerts.send("checks_regressed", name, f"Save & Test of {name} regressed: {what}",
                              checks=[r["name"] for r in regressed])
-        c.checks, c.checks_at = checks, time.time()
-        self.state.save_connection(c)
 
     def _interrupt_now(self) -> bool:
         """Stopping: a running load has half the grace period to finish, then it is interrupted at a safe point

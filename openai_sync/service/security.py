@@ -18,6 +18,7 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 IDLE = 3600.0  # a session unused for an hour ends
 LONGEST = 12 * 3600.0  # and any session after twelve hours
 COOKIE = "openai_sync_session"
+MOST = 1000  # sessions kept at once
 HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -73,7 +74,7 @@ class Session:
     created: float = field(default_factory=time.time)
     seen: float = field(default_factory=time.time)
     signed_in: bool = False
-    draft: Any = None  # the setup form's keys while it is being tested (never sent to the browser)
+    drafts: dict[str, Any] = field(default_factory=dict)  # the setup form's keys by form id (never sent out)
     flash: str | None = None  # what the last POST did, for the next page
 
 
@@ -98,9 +99,18 @@ class Sessions:
 
     def new(self, signed_in: bool = False) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
+        now = time.time()
         with self._lock:
+            if len(self._all) >= MOST:  # expired ones go first, then the oldest: memory stays bounded
+                for key in [k for k, s in self._all.items() if now - s.seen > IDLE or now - s.created > LONGEST]:
+                    del self._all[key]
+                while len(self._all) >= MOST:
+                    del self._all[next(iter(self._all))]
             self._all[sid] = s = Session(signed_in=signed_in)
         return sid, s
+
+    def __len__(self) -> int:
+        return len(self._all)
 
     def end(self, sid: str | None) -> None:
         with self._lock:

@@ -50,10 +50,13 @@ def serve(config: Path, host: str, port: int, grace: float, state_dir: str | Non
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # the service's own lines; the libraries' at WARNING (no line per request)
     agent = Agent(config, settings, host, port, grace)
+    # a request left unfinished (a client that never sends its body) may not hold the stop past a few seconds
     server = _Server(uvicorn.Config(build(agent), host=host, port=port, log_level="warning", access_log=False,
-                                    lifespan="off"))
+                                    lifespan="off", timeout_graceful_shutdown=5))
 
     def stop(sig: int, _frame: Any) -> None:
+        if server.should_exit:  # a second signal: do not wait for the console's requests
+            server.force_exit = True
         log.info("%s received: no new runs; running loads finish or stop at a safe point within %.0f s",
                  signal.Signals(sig).name, grace)
         agent.scheduler.begin_stop()

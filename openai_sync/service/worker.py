@@ -90,6 +90,10 @@ class Child:
             return Ended(result, written.get("recorded", []), written.get("counts", {}), written.get("record_error"))
         if self.stop_reason == "timeout":
             return Ended({"status": "timeout", "error_kind": "timeout", "error": self._timeout(), "exit_code": code})
+        if self.stop_reason == "shutdown":  # ended by the service's own stop, past its grace period
+            return Ended({"status": "interrupted", "error_kind": "interrupted", "exit_code": code,
+                          "error": "the service stopped and this run did not finish within the grace period; "
+                                   "nothing is half-loaded and the next run resumes"})
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             why = (" (SIGKILL: killed from outside, most often by the kernel when the machine ran out of memory)"

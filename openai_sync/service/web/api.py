@@ -3,6 +3,8 @@ is the object `openai-sync sync --json` prints."""
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,8 +18,8 @@ async def healthz(request: Request) -> Response:
     agent = request.app.state.agent
     alive = agent.scheduler.alive()
     body = {"status": "ok" if alive else "scheduler stopped", "scheduler_alive": alive,
-            "connections": len(agent.scheduler.connections.all()), "running": sorted(agent.scheduler.running),
-            "uptime_seconds": round(__import__("time").time() - agent.started, 1)}
+            "connections": len(agent.scheduler.connections.all()), "running": len(agent.scheduler.running),
+            "uptime_seconds": round(time.time() - agent.started, 1)}  # open to all: counts, never names
     return JSONResponse(body, 200 if alive else 503)
 
 

@@ -5,15 +5,23 @@ for machines. State changes only by POST, each checked by `checked_form` (a form
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from ..security import COOKIE, HEADERS, IDLE, check_password, host_allowed
+from ..security import COOKIE, HEADERS, IDLE, Session, check_password, host_allowed
+
+log = logging.getLogger("openai_sync.service")
 
 OPEN = ("/healthz", "/static/", "/login")
+SESSIONLESS = ("/healthz", "/static/", "/metrics", "/api/")  # machines: no session made for them
 
 
 class Forbidden(Exception):
@@ -26,7 +34,15 @@ class Guard(BaseHTTPMiddleware):
         self.agent = agent
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await self._dispatch(request, call_next)
+        try:
+            response = await self._dispatch(request, call_next)
+        except Exception as e:  # a bug answers with a sentence; the log names the exception and where, no values
+            tb = traceback.extract_tb(e.__traceback__)
+            where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+            log.error("the console failed on %s %s: %s at %s", request.method, request.url.path, type(e).__name__,
+                      where)
+            response = PlainTextResponse("The console failed on this page; the service goes on. The service's log "
+                                         "says where.", 500)
         for k, v in HEADERS.items():
             response.headers.setdefault(k, v)
         return response
@@ -38,14 +54,17 @@ class Guard(BaseHTTPMiddleware):
         bearer = request.headers.get("authorization", "")
         machine = False
         if bearer.lower().startswith("bearer ") and agent.auth_required:
-            machine = check_password(bearer[7:].strip(), agent.settings.password_hash)
+            machine = await run_in_threadpool(check_password, bearer[7:].strip(), agent.settings.password_hash)
             if not machine:
+                await asyncio.sleep(1.0)  # as slow to guess as the sign-in form
                 return JSONResponse({"error": "the bearer token is wrong"}, 401)
         sid = request.cookies.get(COOKIE)
         session = agent.sessions.get(sid)
-        fresh = session is None
-        if session is None:
-            sid, session = agent.sessions.new(signed_in=not agent.auth_required)
+        fresh = session is None and not machine and not path.startswith(SESSIONLESS)
+        if session is None:  # machines get a session of their own for this request alone
+            session = Session(signed_in=not agent.auth_required)
+            if fresh:
+                sid, session = agent.sessions.new(signed_in=not agent.auth_required)
         request.state.session, request.state.sid, request.state.machine = session, sid, machine
         signed = machine or session.signed_in or not agent.auth_required
         if not signed and not path.startswith(OPEN):
@@ -56,7 +75,7 @@ class Guard(BaseHTTPMiddleware):
                 response = RedirectResponse("/login", 303)
         else:
             response = await call_next(request)
-        if fresh and not machine:
+        if fresh:
             set_session(request, response, sid or "")
         return response
 

@@ -99,31 +99,42 @@ async def setup(request: Request) -> Response:
     existing = entry.resolved if entry else None
     session = request.state.session
     if request.method == "GET":
-        session.draft = setup_form.start(existing)  # the keys the form's "keep" boxes number
-        return page(request, "setup.html", draft=session.draft, new=existing is None)
+        return _form(request, setup_form.start(existing))
     try:
         form = await checked_form(request)
     except Forbidden as e:
         return page(request, "error.html", 403, error=str(e))
-    draft = session.draft
-    if draft is None or (name and draft.name != name):
-        draft = setup_form.start(existing)
-    draft = setup_form.read(form, draft, existing, set(agent.scheduler.connections.all()))
-    session.draft = draft
+    base = session.drafts.get(str(form.get("draft", "")))
+    if base is None or base.target != name:  # an expired session: the form as the file holds it now
+        base = setup_form.start(existing)
+    draft = setup_form.read(form, base, existing, set(agent.scheduler.connections.all()))
     settings = setup_form.settings_of(draft, existing)
     if settings is None or draft.errors:
-        return page(request, "setup.html", 400, draft=draft, new=existing is None)
+        return _form(request, draft, 400)
     identified: dict[str, str] = {}
     draft.checks = await run_in_threadpool(agent.test, setup_form.resolved(draft, settings, agent.config), identified)
     if draft.failed and not form.get("anyway"):
-        return page(request, "setup.html", draft=draft, new=existing is None)
-    await run_in_threadpool(setup_form.store, agent.config, draft, settings, identified)
+        return _form(request, draft)
+    now = agent.scheduler.connections.get(draft.name)
+    hash_key = now.resolved.secrets.hash_key if now and now.resolved else None
+    await run_in_threadpool(setup_form.store, agent.config, draft, settings, identified, hash_key)
     agent.scheduler.checked(draft.name, draft.checks)
-    session.draft = None
-    if existing is not None and agent.state.connection(draft.name).paused:
-        agent.scheduler.resume(draft.name)  # new keys: the pause for a refused key is over
-    return _back(request, f"/connections/{draft.name}", "Saved." + (" Some checks failed; saved anyway." if draft.failed
-                                                           else " Every check passed."))
+    for key in [k for k, d in session.drafts.items() if d.target == name]:
+        del session.drafts[key]
+    agent.scheduler.changed(draft.name, resume=existing is not None)  # new keys: a pause for a refused key ends
+    return _back(request, f"/connections/{draft.name}", "Saved." + (
+        " Some checks failed; saved anyway." if draft.failed else " Every check passed."))
+
+
+def _form(request: Request, draft: setup_form.Draft, status: int = 200) -> Response:
+    """The form, its keys kept in the session under a new id: the "keep" boxes of this page number this list,
+    whatever other pages or a resubmission do meanwhile."""
+    drafts = request.state.session.drafts
+    draft_id = secrets.token_urlsafe(16)
+    drafts[draft_id] = draft
+    while len(drafts) > 20:
+        drafts.pop(next(iter(drafts)))
+    return page(request, "setup.html", status, draft=draft, draft_id=draft_id, new=draft.target is None)
 
 
 async def connection(request: Request) -> Response:
@@ -176,8 +187,11 @@ async def act(request: Request) -> Response:
 
 
 def _save_tables(agent: Any, entry: Any, form: Any) -> str:
+    if entry.resolved is None:
+        raise ConfigError(f"{entry.name} cannot be changed here until its settings are mended: {entry.problem}")
     settings, secrets_ = setup_form.table_settings(entry.resolved, form, secrets.token_urlsafe(32))
     save(agent.config, entry.name, settings, secrets_, make_default=False)
+    agent.scheduler.changed(entry.name)
     return "Settings saved; the next run uses them."
 
 

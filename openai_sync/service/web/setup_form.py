@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ...api.keys import ProjectKey, mask
 from ...config import ConfigError, Resolved, Secrets, Settings, check_key_format, parse_project_keys
 from ...config_files import save
+from ...load import destinations
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 FIELDS = ("schema", "destination", "base_url", "sync_frequency")
@@ -27,6 +28,7 @@ class Draft:
     """What the form holds: plain values as typed, and the keys (kept server-side, shown masked)."""
 
     name: str = ""
+    target: str | None = None  # the connection being edited; None for a new one
     values: dict[str, str] = field(default_factory=dict)
     secrets: Secrets = field(default_factory=Secrets)
     errors: list[str] = field(default_factory=list)
@@ -42,14 +44,13 @@ class Draft:
         return bool(self.errors) or any(c["status"] == "fail" for c in self.checks)
 
 
-def start(existing: Resolved | None, name: str = "") -> Draft:
+def start(existing: Resolved | None) -> Draft:
+    s = existing.settings if existing else Settings()
+    values = {"schema": s.schema_name, "destination": destinations.shown(s.destination), "base_url": s.base_url,
+              "sync_frequency": s.sync_frequency}  # a database password in the destination is not shown
     if existing is None:
-        s = Settings()
-        return Draft(name, {"schema": s.schema_name, "destination": s.destination, "base_url": s.base_url,
-                            "sync_frequency": s.sync_frequency})
-    s = existing.settings
-    return Draft(existing.name, {"schema": s.schema_name, "destination": s.destination, "base_url": s.base_url,
-                                 "sync_frequency": s.sync_frequency}, existing.secrets)
+        return Draft("", None, values)
+    return Draft(existing.name, existing.name, values, existing.secrets)
 
 
 def read(form: Any, draft: Draft, existing: Resolved | None, taken: set[str]) -> Draft:
@@ -87,6 +88,13 @@ def settings_of(draft: Draft, existing: Resolved | None) -> Settings | None:
     """The connection's settings: the existing ones with the form's four fields, validated."""
     base = existing.settings.model_dump(by_alias=True, exclude_none=True) if existing else {}
     values = {**base, **{k: v for k, v in draft.values.items() if v}}
+    if existing and values.get("destination") == destinations.shown(existing.settings.destination):
+        values["destination"] = existing.settings.destination  # unchanged: its hidden password kept
+    elif destinations.shown(values.get("destination", "")) != values.get("destination", ""):
+        draft.values["destination"] = destinations.shown(values["destination"])  # not echoed to the page
+        draft.errors.append("Destination: leave the database password out (the config file is not secret): put it "
+                            "in ~/.pgpass or PGPASSWORD of the service's environment")
+        return None
     try:
         return Settings.model_validate(values)
     except ValidationError as e:
@@ -101,11 +109,12 @@ def resolved(draft: Draft, settings: Settings, config: Path) -> Resolved:
     return Resolved(draft.name, settings, draft.secrets, config, {})
 
 
-def store(config: Path, draft: Draft, settings: Settings, identified: dict[str, str]) -> None:
-    """Save the connection; a project key whose project Save & Test found is saved as PROJECT_ID=KEY."""
+def store(config: Path, draft: Draft, settings: Settings, identified: dict[str, str], hash_key: str | None) -> None:
+    """Save the connection; a project key whose project Save & Test found is saved as PROJECT_ID=KEY. The hash
+    key is the file's as it is now (the connection page may have made one since the form was opened)."""
     keys = [p if p.project_id or p.key not in identified else ProjectKey(p.key, identified[p.key])
             for p in draft.secrets.project_keys]
-    save(config, draft.name, settings, replace(draft.secrets, project_keys=keys))
+    save(config, draft.name, settings, replace(draft.secrets, project_keys=keys, hash_key=hash_key))
 
 
 def table_settings(existing: Resolved, form: Any, hash_key: str | None) -> tuple[Settings, Secrets]:
@@ -117,6 +126,7 @@ def table_settings(existing: Resolved, form: Any, hash_key: str | None) -> tuple
     history = [t for t in TABLES if form.get(f"history_{t}")]
     values = s.model_dump(by_alias=True, exclude_none=True)
     values["exclude_tables"] = [t for t in TABLES if t not in enabled] or None
+    values.pop("tables", None)  # the boxes are the whole choice: an include list would silently win over them
     values["history_tables"] = history or None
     for name in ("block_columns", "hash_columns"):
         values[name] = [c.strip() for c in str(form.get(name, "")).replace("\n", ",").split(",") if c.strip()] or None
