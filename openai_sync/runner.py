@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import catalog, memory
+from . import analytics, catalog, memory
 from .access import NO_ADMIN_KEY, ProjectKeys, open_project_keys, organization_of, preflight
 from .api.client import Client, ClientOptions, now_from
 from .api.errors import KeyProblem, SyncError
@@ -232,12 +232,28 @@ def _run(cfg: SyncConfig, deadline: float | None,
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
-                       list(keys.problems), [*ledger.notes, *loaded.notes], loaded.pipeline, list(keys.warnings))
+                       list(keys.problems), [*ledger.notes, *loaded.notes, *_analytics(cfg, loaded.pipeline)],
+                       loaded.pipeline, list(keys.warnings))
     limited = sum(c.throttle.throttled for c in clients)
     if limited:
         report.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as "
                             "asked by Retry-After and x-ratelimit-* instead of giving up")
     return [_result(t, ledger, clients, loaded.deleted) for t in tables], report
+
+
+def _analytics(cfg: SyncConfig, pipeline: Any) -> list[str]:
+    """The analytics views, recreated over what this run loaded; their failure is a note, never the run's."""
+    dialect = analytics.DIALECTS.get(getattr(pipeline.destination, "destination_name", ""))
+    if dialect is None:
+        return []
+    try:
+        with pipeline.sql_client() as sql:
+            analytics.refresh(sql, pipeline.dataset_name, dialect)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        return [f"the analytics views in {pipeline.dataset_name}{analytics.SUFFIX} could not be refreshed "
+                f"({type(e).__name__}: {first}); the tables are loaded"]
+    return []
 
 
 def _keys(cfg: SyncConfig, tables: list[Table], options: ClientOptions) -> tuple[Client | None, ProjectKeys]:

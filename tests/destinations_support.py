@@ -83,7 +83,8 @@ class Dest:
         try:
             with con.cursor() as cur:
                 cur.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE; "
-                            f"DROP SCHEMA IF EXISTS {self.schema}_staging CASCADE")
+                            f"DROP SCHEMA IF EXISTS {self.schema}_staging CASCADE; "
+                            f"DROP SCHEMA IF EXISTS {self.schema}_analytics CASCADE")
         finally:
             con.close()
 

@@ -20,7 +20,7 @@ import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from .. import memory
+from .. import analytics, memory
 from ..api.errors import SyncError
 from ..catalog import Table
 from ..read import reader_of
@@ -45,6 +45,12 @@ class Loaded:
     notes: list[str] = field(default_factory=list)
 
 
+def _drop_views(pipeline: Any) -> None:
+    if getattr(pipeline.destination, "destination_name", "") == "postgres":
+        with pipeline.sql_client() as sql:
+            analytics.drop(sql, pipeline.dataset_name)
+
+
 def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded:
     """Read every table into the destination: extract (the readers run here), normalize, load, then mark."""
     pipeline = dlt.pipeline(pipeline_name(plan.destination, plan.schema),
@@ -55,6 +61,8 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     organizations.refuse_another(pipeline, plan.destination, plan.schema, plan.organization)  # before any read
     plan, switched, versioned = _history_modes(pipeline, plan, tables, out.notes)
     regrouped = [] if plan.resync else _regrouped(pipeline, tables, out.notes)
+    if plan.resync or switched or regrouped or versioned:
+        _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
     _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them

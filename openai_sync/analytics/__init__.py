@@ -1,0 +1,86 @@
+"""Answers, not only tables: SQL models over the synced tables, kept as views in `<schema>_analytics` after every
+sync, so that any BI tool sees them without extra tooling.
+
+Each model is written once (models/*.sql, DuckDB's dialect) with two placeholders, `{{ source('TABLE') }}` (the
+table) and `{{ current('TABLE') }}` (its current rows: not soft-deleted, or the current version in history
+mode), and rendered for the destination's dialect by sqlglot. A model whose tables the destination does not
+hold (not synced) is left out, and said so."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+
+MODELS = {p.stem: p for p in sorted((Path(__file__).parent / "models").glob("*.sql"))}
+PLACEHOLDER = re.compile(r"\{\{\s*(source|current)\('(\w+)'\)\s*\}\}")
+DIALECTS = {"duckdb": "duckdb", "postgres": "postgres"}  # dlt's destination -> sqlglot's dialect
+SUFFIX = "_analytics"
+
+
+@dataclass
+class Refreshed:
+    schema: str
+    views: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # model -> the tables it lacks
+
+
+def needs(model: str) -> set[str]:
+    return {m.group(2) for m in PLACEHOLDER.finditer(MODELS[model].read_text())}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def render(model: str, schema: str, dialect: str, columns: dict[str, set[str]]) -> str:
+    """The model's SELECT over `schema`, in `dialect`; `columns` are each table's columns (history mode or not)."""
+
+    def table(m: re.Match[str]) -> str:
+        kind, name = m.groups()
+        qualified = f"{_quote(schema)}.{_quote(name)}"
+        cols = columns.get(name, set())
+        if kind == "source" or not ({"_valid_to", "_deleted"} & cols):
+            return qualified
+        live = "_valid_to IS NULL" if "_valid_to" in cols else "_deleted IS NOT TRUE"
+        return f"(SELECT * FROM {qualified} WHERE {live})"
+
+    text = PLACEHOLDER.sub(table, MODELS[model].read_text())
+    return sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)[0]
+
+
+def refresh(sql: Any, schema: str, dialect: str) -> Refreshed:
+    """(Re)create every model's view in `<schema>_analytics` through a dlt SQL client, in one transaction."""
+    target = schema + SUFFIX
+    done = Refreshed(target)
+    rows = sql.execute_sql("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+                           schema) or []
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    statements = [f"CREATE SCHEMA IF NOT EXISTS {_quote(target)}"]
+    for model in MODELS:
+        view = f"{_quote(target)}.{_quote(model)}"
+        statements.append(f"DROP VIEW IF EXISTS {view}")  # a view's columns may change: replace it whole
+        missing = sorted(needs(model) - set(columns))
+        if missing:
+            done.skipped[model] = missing
+            continue
+        statements.append(f"CREATE VIEW {view} AS\n{render(model, schema, dialect, columns)}")
+        done.views.append(model)
+    with sql.begin_transaction():
+        for statement in statements:
+            sql.execute_sql(statement)
+    return done
+
+
+def drop(sql: Any, schema: str) -> None:
+    """Drop the views before a load that drops or renames tables (PostgreSQL refuses while a view reads them);
+    the run's refresh makes them again."""
+    target = _quote(schema + SUFFIX)
+    with sql.begin_transaction():
+        for model in MODELS:
+            sql.execute_sql(f"DROP VIEW IF EXISTS {target}.{_quote(model)}")
