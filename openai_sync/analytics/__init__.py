@@ -16,7 +16,7 @@ from typing import Any
 import sqlglot
 
 MODELS = {p.stem: p for p in sorted((Path(__file__).parent / "models").glob("*.sql"))}
-PLACEHOLDER = re.compile(r"\{\{\s*(source|current)\('(\w+)'\)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(source|current|ref)\('(\w+)'\)\s*\}\}")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres"}  # dlt's destination -> sqlglot's dialect
 SUFFIX = "_analytics"
 
@@ -29,7 +29,24 @@ class Refreshed:
 
 
 def needs(model: str) -> set[str]:
-    return {m.group(2) for m in PLACEHOLDER.finditer(MODELS[model].read_text())}
+    """The synced tables a model reads."""
+    return {m.group(2) for m in PLACEHOLDER.finditer(MODELS[model].read_text()) if m.group(1) != "ref"}
+
+
+def refs(model: str) -> set[str]:
+    """The models a model reads (made before it)."""
+    return {m.group(2) for m in PLACEHOLDER.finditer(MODELS[model].read_text()) if m.group(1) == "ref"}
+
+
+def ordered() -> list[str]:
+    """The models, each after those it reads."""
+    out: list[str] = []
+    while len(out) < len(MODELS):
+        ready = [m for m in MODELS if m not in out and refs(m) <= set(out)]
+        if not ready:
+            raise ValueError(f"the models read each other in a circle: {sorted(set(MODELS) - set(out))}")
+        out += ready
+    return out
 
 
 def _quote(name: str) -> str:
@@ -41,6 +58,8 @@ def render(model: str, schema: str, dialect: str, columns: dict[str, set[str]]) 
 
     def table(m: re.Match[str]) -> str:
         kind, name = m.groups()
+        if kind == "ref":
+            return f"{_quote(schema + SUFFIX)}.{_quote(name)}"
         qualified = f"{_quote(schema)}.{_quote(name)}"
         cols = columns.get(name, set())
         if kind == "source" or not ({"_valid_to", "_deleted"} & cols):
@@ -62,10 +81,11 @@ def refresh(sql: Any, schema: str, dialect: str) -> Refreshed:
     for table, column in rows:
         columns.setdefault(table, set()).add(column)
     statements = [f"CREATE SCHEMA IF NOT EXISTS {_quote(target)}"]
-    for model in MODELS:
+    # a view's columns may change: each is replaced whole, those reading others dropped first
+    statements += [f"DROP VIEW IF EXISTS {_quote(target)}.{_quote(m)}" for m in reversed(ordered())]
+    for model in ordered():
         view = f"{_quote(target)}.{_quote(model)}"
-        statements.append(f"DROP VIEW IF EXISTS {view}")  # a view's columns may change: replace it whole
-        missing = sorted(needs(model) - set(columns))
+        missing = sorted(needs(model) - set(columns)) + sorted(refs(model) & set(done.skipped))
         if missing:
             done.skipped[model] = missing
             continue
@@ -82,5 +102,5 @@ def drop(sql: Any, schema: str) -> None:
     the run's refresh makes them again."""
     target = _quote(schema + SUFFIX)
     with sql.begin_transaction():
-        for model in MODELS:
+        for model in reversed(ordered()):
             sql.execute_sql(f"DROP VIEW IF EXISTS {target}.{_quote(model)}")
