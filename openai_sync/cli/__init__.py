@@ -6,7 +6,7 @@ simulator, and only when they run.
 
 from __future__ import annotations
 
-from . import demo, run, service, setup, simulated  # noqa: F401  (each registers its commands on the app)
+from . import answers, demo, run, service, setup, simulated  # noqa: F401  (each registers its commands on the app)
 from .common import app
 
 __all__ = ["app", "main"]

@@ -76,6 +76,15 @@ def demo(
         for r in rows:
             q.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r])
         console.print(q)
+    from ..html_report import ReportError, build, write
+
+    try:
+        report = Path("openai_report.html").absolute()
+        write(build(destination, "openai"), report)
+        console.print(f"\nThe report (spend, forecast, anomalies, keys, audit): {report}", highlight=False,
+                      soft_wrap=True)
+    except ReportError as e:
+        console.print(f"\n[yellow]no report:[/] {e}", highlight=False)
     if destinations.kind(destination) == "duckdb":
         # the file dlt wrote: duckdb:///tmp/x.duckdb is /tmp/x.duckdb, duckdb:///./x.duckdb is relative to here
         path = destinations.duckdb_path(destination)

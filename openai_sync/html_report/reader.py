@@ -1,0 +1,79 @@
+"""Read-only queries of the destination for the report: a DuckDB file opened read-only, or PostgreSQL. Queries
+are written in DuckDB's dialect with `{a}` (the analytics schema) and `{s}` (the synced one), and rendered for
+PostgreSQL by sqlglot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlglot
+
+from ..load import destinations
+
+
+class ReportError(Exception):
+    """Why no report can be made, in a sentence."""
+
+
+class Reader:
+    def __init__(self, destination: str, analytics: str, schema: str) -> None:
+        self.destination = destinations.normalize(destination)
+        self.kind = destinations.kind(self.destination)
+        self.a, self.s = analytics, schema
+        if self.kind not in ("duckdb", "postgres"):
+            raise ReportError("the report reads DuckDB and PostgreSQL destinations; query the analytics views of "
+                              f"{destinations.shown(destination)} with your own tools")
+        self.con: Any = None
+        self._columns: dict[str, set[str]] = {}
+
+    def __enter__(self) -> Reader:
+        if self.kind == "duckdb":
+            import duckdb
+
+            path = destinations.duckdb_path(self.destination)
+            if not path.exists():
+                raise ReportError(f"{path} does not exist: run `openai-sync sync` first")
+            try:
+                self.con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error as e:
+                raise ReportError(f"{path} cannot be opened ({str(e).splitlines()[0]}); is a sync writing it?") \
+                    from None
+        else:
+            import psycopg2
+
+            try:
+                self.con = psycopg2.connect(self.destination, connect_timeout=10)
+            except psycopg2.Error as e:
+                raise ReportError(f"{destinations.shown(self.destination)} cannot be reached: "
+                                  f"{str(e).strip().splitlines()[0]}") from None
+        for schema, table, column in self._q("SELECT table_schema, table_name, column_name FROM "
+                                             "information_schema.columns WHERE table_schema IN (%s, %s)",
+                                             (self.a, self.s)):
+            self._columns.setdefault(f"{schema}.{table}", set()).add(column)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+    def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.kind == "duckdb":
+            return self.con.execute(sql.replace("%s", "?"), list(args)).fetchall()
+        with self.con.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+
+    def has(self, table: str, analytics: bool = False) -> bool:
+        return f"{self.a if analytics else self.s}.{table}" in self._columns
+
+    def column(self, table: str, column: str) -> bool:
+        return column in self._columns.get(f"{self.s}.{table}", set())
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        text = sql.format(a=f'"{self.a}"', s=f'"{self.s}"')
+        if self.kind == "postgres":
+            text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
+        return self._q(text)
+
+    def one(self, sql: str) -> Any:
+        found = self.rows(sql)
+        return found[0][0] if found else None
