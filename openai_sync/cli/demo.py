@@ -76,6 +76,19 @@ def demo(
         for r in rows:
             q.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in r])
         console.print(q)
+    _report(console, destination)
+    if destinations.kind(destination) == "duckdb":
+        # the file dlt wrote: duckdb:///tmp/x.duckdb is /tmp/x.duckdb, duckdb:///./x.duckdb is relative to here
+        path = destinations.duckdb_path(destination)
+        console.print(f"\nThe data is in {path}, schema openai. Query it with DuckDB, for example:\n"
+                      f"  uv run python -c \"import duckdb; print(duckdb.connect('{path}').sql("
+                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"",
+                      highlight=False, soft_wrap=True)  # not broken across lines: it is to be copied
+    raise typer.Exit(code)
+
+
+def _report(console: Console, destination: str) -> None:
+    """The demo's report, ./openai_report.html, and its path."""
     from ..html_report import ReportError, build, write
 
     try:
@@ -85,14 +98,6 @@ def demo(
                       soft_wrap=True)
     except ReportError as e:
         console.print(f"\n[yellow]no report:[/] {e}", highlight=False)
-    if destinations.kind(destination) == "duckdb":
-        # the file dlt wrote: duckdb:///tmp/x.duckdb is /tmp/x.duckdb, duckdb:///./x.duckdb is relative to here
-        path = destinations.duckdb_path(destination)
-        console.print(f"\nThe data is in {path}, schema openai. Query it with DuckDB, for example:\n"
-                      f"  uv run python -c \"import duckdb; print(duckdb.connect('{path}').sql("
-                      f"'SELECT * FROM openai.costs ORDER BY start_time DESC LIMIT 5'))\"",
-                      highlight=False, soft_wrap=True)  # not broken across lines: it is to be copied
-    raise typer.Exit(code)
 
 
 def _serve(world: Any, destination: str, port: int, state_dir: str | None) -> int:
