@@ -95,6 +95,7 @@ def test_setup_save_and_test_then_sync(sim: Simulator, tmp_path: Path, browser) 
         assert storage == '[{},{},""]'  # the session cookie is HttpOnly; nothing else is kept
         runs = [r["run_id"] for r in served.api("/api/runs")["runs"]]
         for path in ("/api/connections", "/api/runs", "/metrics", "/healthz", "/connections/org1", "/runs",
+                     "/connections/org1/report",
                      "/connections/org1/edit", "/connections/nope", *(f"/runs/{r}" for r in runs),
                      *(f"/api/runs/{r}" for r in runs)):
             seen.append(get(served.url + path)[2])

@@ -21,7 +21,12 @@ def test_connection_page_settings_and_resync(sim: Simulator, tmp_path: Path) -> 
         wait_for(lambda: (served.connection()["last_run"] or {}).get("status") == "ok", 120, "the first run")
         form = Browserless(served.url)
         page = form.page("/connections/org1")
-        assert 'data-table="users"' in page and "Re-sync" in page
+        assert 'data-table="users"' in page and "Re-sync" in page and 'href="/connections/org1/report"' in page
+        from service_support import get
+
+        status, headers, report = get(served.url + "/connections/org1/report")  # the console links the report
+        assert status == 200 and "OpenAI organization report" in report and "<script" not in report
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'; style-src 'unsafe-inline'")
         from openai_sync.catalog import TABLES
 
         fields = {f"enabled_{t}": "on" for t in TABLES if t != "invites"}

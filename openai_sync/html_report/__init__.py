@@ -18,7 +18,7 @@ from ..load import destinations
 from .charts import Chart, bars, line
 from .reader import Reader, ReportError
 
-__all__ = ["Report", "ReportError", "build", "write"]
+__all__ = ["Report", "ReportError", "build", "render", "write"]
 
 
 @dataclass
@@ -128,11 +128,16 @@ def _objects(r: Reader, out: Report) -> None:
         out.charts.append(bars(f"{title} by status", [(str(s), float(n)) for s, n in rows]))
 
 
-def write(report: Report, path: Path) -> int:
+def render(report: Report) -> str:
+    """The report as one HTML document (its styles inline)."""
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(["html"]))
     css = (Path(__file__).parent / "templates" / "report.css").read_text()
-    text = env.get_template("report.html").render(r=report, css=css, esc=html.escape)
+    return env.get_template("report.html").render(r=report, css=css, esc=html.escape)
+
+
+def write(report: Report, path: Path) -> int:
+    text = render(report)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return len(text.encode())

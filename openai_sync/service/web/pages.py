@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -195,6 +195,34 @@ def _save_tables(agent: Any, entry: Any, form: Any) -> str:
     return "Settings saved; the next run uses them."
 
 
+# the report is one document with its styles inline and no script: it may use those, and nothing else
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+              "base-uri 'none'; form-action 'none'")
+
+
+async def report(request: Request) -> Response:
+    """The connection's report (openai-sync report), made from its destination now."""
+    from ...html_report import ReportError, build, render
+
+    agent, name = request.app.state.agent, request.path_params["name"]
+    entry = agent.scheduler.connections.get(name)
+    if entry is None or entry.resolved is None:
+        return page(request, "error.html", 404, error=f"no connection named {name!r} has a report")
+    settings = entry.resolved.settings
+
+    def make() -> str:
+        with agent.scheduler.destination_free(entry) as free:  # DuckDB: never while a run writes the file
+            if not free:
+                raise ReportError("a run is writing the destination now; open the report again when it ends")
+            return render(build(settings.destination, settings.schema_name))
+
+    try:
+        text = await run_in_threadpool(make)
+    except ReportError as e:
+        return page(request, "error.html", 409, error=str(e))
+    return HTMLResponse(text, headers={"Content-Security-Policy": REPORT_CSP})
+
+
 async def runs(request: Request) -> Response:
     agent = request.app.state.agent
     name = request.query_params.get("connection") or None
@@ -216,6 +244,7 @@ ROUTES = [
     Route("/connections/new", setup, methods=["GET", "POST"]),
     Route("/connections/{name}", connection),
     Route("/connections/{name}/edit", setup, methods=["GET", "POST"]),
+    Route("/connections/{name}/report", report),
     Route("/connections/{name}/{action:str}", act, methods=["POST"]),
     Route("/runs", runs),
     Route("/runs/{run_id}", run),
