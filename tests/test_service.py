@@ -154,6 +154,9 @@ def test_revoked_key_pauses_and_alerts(sim: Simulator, tmp_path: Path) -> None:
         before = len(agent.state.runs("org1"))
         agent.scheduler.tick()
         assert len(agent.state.runs("org1")) == before  # paused: nothing starts
+        local = agent.state.runs("org1")[0]
+        written = runs_in_destination(tmp_path / "org1.duckdb")
+        assert [(r[0], r[1]) for r in written] == [(local.run_id, "failed")] and local.status == "failed"
     finally:
         agent.stop()
         hook.shutdown()
@@ -220,23 +223,13 @@ def test_password(sim: Simulator, tmp_path: Path) -> None:
         good = {"Authorization": "Bearer correct horse battery"}
         assert get(served.url + "/api/connections", good)[0] == 200
         assert get(served.url + "/metrics", good)[0] == 200
-        import re
+        from service_support import Browserless
 
-        cookie_jar = __import__("http.cookiejar").cookiejar.CookieJar()
-        opener = __import__("urllib.request").request.build_opener(
-            __import__("urllib.request").request.HTTPCookieProcessor(cookie_jar))
-        page = opener.open(served.url + "/login").read().decode()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        import urllib.error
-        import urllib.parse
-
-        try:
-            opener.open(served.url + "/login", urllib.parse.urlencode({"csrf": csrf, "password": "guess"}).encode())
-            raise AssertionError("a wrong password was taken")
-        except urllib.error.HTTPError as e:
-            assert e.code == 401 and "not the console" in e.read().decode()
-        signed = opener.open(served.url + "/login", urllib.parse.urlencode(
-            {"csrf": csrf, "password": "correct horse battery"}).encode()).read().decode()
+        person = Browserless(served.url)
+        status, body = person.submit("/login", "/login", {"password": "guess"})
+        assert status == 401 and "not the console" in body
+        status, signed = person.submit("/login", "/login", {"password": "correct horse battery"})
+        assert status == 200
         assert "Connections" in signed and "org1" in signed
         wait_for(lambda: served.connection_with(good)["last_run"], 120, "the first run ends")
         status, _, body = post(served.url + "/api/connections/org1/sync", headers=good)

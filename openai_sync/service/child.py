@@ -56,15 +56,14 @@ def _record(spec: dict[str, Any], result: dict[str, Any], cfg: Any, done: Any) -
     from ..outcome import first_lines
     from ..report import row_counts
     from ..service import history
+    from ..service.state import Run
 
     out: dict[str, Any] = {"recorded": [], "counts": {}, "ended_at": time.time()}
     if cfg is None or result.get("error_kind") == "busy":  # another sync holds the destination: leave it alone
         return out
-    this = {**spec["run"], "ended_at": out["ended_at"], "status": result["status"],
-            "exit_code": result.get("exit_code"), "rows": result.get("rows", 0), "requests": result.get("requests", 0),
-            "rate_limited": result.get("rate_limited", 0), "error": result.get("error"), "result": result}
-    this["seconds"] = round(this["ended_at"] - this["started_at"], 3)
-    runs = [*spec.get("pending", []), this]
+    run = Run.started_from(spec["run"])
+    run.finish(result, out["ended_at"])  # the row the service's own state will hold
+    runs = [*spec.get("pending", []), run.public()]
     try:
         if done is not None and done.report is not None and done.report.pipeline is not None:
             out["counts"] = row_counts(done.report.pipeline, [t["table"] for t in result.get("tables", [])])

@@ -174,16 +174,9 @@ class Scheduler:
                 self.running.pop(running.run.connection, None)
 
     def _finish(self, running: Running, ended: Ended) -> None:
-        run, result, now = running.run, ended.result, time.time()
-        kind = result.get("error_kind")
-        run.ended, run.result = now, result
-        run.status = "skipped" if kind == "busy" else result.get("status", "failed")
-        if run.status == "error":
-            run.status = "failed"
-        run.exit_code = result.get("exit_code")
-        run.rows, run.requests = result.get("rows", 0), result.get("requests", 0)
-        run.rate_limited = result.get("rate_limited", 0)
-        run.error = result.get("error") or _failing_tables(result)
+        run, now = running.run, time.time()
+        kind = ended.result.get("error_kind")
+        run.finish(ended.result, now)
         # a skipped run changed nothing: it stays out of the destination's history (and out of a busy file)
         run.recorded = run.run_id in ended.recorded or run.status == "skipped"
         self.state.save_run(run)
@@ -295,10 +288,3 @@ class Scheduler:
         for t in list(self._threads):
             t.join()
 
-
-def _failing_tables(result: dict[str, Any]) -> str | None:
-    failed = [t for t in result.get("tables", []) if t.get("status") != "ok"]
-    if not failed:
-        return None
-    return "; ".join(f"{t['table']}: {t.get('error') or t['status']}" for t in failed[:5]) + (
-        f"; and {len(failed) - 5} more tables" if len(failed) > 5 else "")

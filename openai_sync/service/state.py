@@ -53,6 +53,22 @@ class Run:
     def seconds(self) -> float | None:
         return None if self.ended is None else round(self.ended - self.started, 3)
 
+    @classmethod
+    def started_from(cls, public: dict[str, Any]) -> Run:
+        """The run as `public()` gave it to a child process, at its start."""
+        return cls(public["run_id"], public["connection"], public["trigger"], public["started_at"])
+
+    def finish(self, result: dict[str, Any], ended: float) -> None:
+        """The run's end from its child's result (what `sync --json` prints): one mapping, for the local state and
+        the destination's history alike. Another sync holding the lock: skipped; an error: failed."""
+        self.ended, self.result = ended, result
+        status = result.get("status", "failed")
+        self.status = "skipped" if result.get("error_kind") == "busy" else "failed" if status == "error" else status
+        self.exit_code = result.get("exit_code")
+        self.rows, self.requests = result.get("rows", 0), result.get("requests", 0)
+        self.rate_limited = result.get("rate_limited", 0)
+        self.error = result.get("error") or _failing_tables(result)
+
     def public(self) -> dict[str, Any]:
         """The run as the JSON API and the destination show it."""
         return {"run_id": self.run_id, "connection": self.connection, "trigger": self.trigger,
@@ -183,3 +199,11 @@ def _run(row: sqlite3.Row) -> Run:
     d["result"] = json.loads(d["result"]) if d["result"] else {}
     d["recorded"] = bool(d["recorded"])
     return Run(**d)
+
+
+def _failing_tables(result: dict[str, Any]) -> str | None:
+    failed = [t for t in result.get("tables", []) if t.get("status") != "ok"]
+    if not failed:
+        return None
+    return "; ".join(f"{t['table']}: {t.get('error') or t['status']}" for t in failed[:5]) + (
+        f"; and {len(failed) - 5} more tables" if len(failed) > 5 else "")
