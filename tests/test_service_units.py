@@ -156,3 +156,13 @@ def test_a_changed_schedule_applies_at_once(tmp_path) -> None:
         assert agent.state.connection("org1").next_due <= now - 60 + 300 + 31
     finally:
         agent.stop()
+
+
+def test_password_command_refuses_a_short_password(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from openai_sync.cli import app
+
+    r = CliRunner().invoke(app, ["password", "--config", str(tmp_path / "c.toml")], input="short\n")
+    assert r.exit_code == 2 and "at least 12 characters" in " ".join(r.stderr.split())
+    assert not (tmp_path / "c.secrets.toml").exists()
