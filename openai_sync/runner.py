@@ -248,12 +248,13 @@ def _analytics(cfg: SyncConfig, pipeline: Any) -> list[str]:
         return []
     try:
         with pipeline.sql_client() as sql:
-            analytics.refresh(sql, pipeline.dataset_name, dialect)
+            done = analytics.refresh(sql, pipeline.dataset_name, dialect)
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0][:300]
         return [f"the analytics views in {pipeline.dataset_name}{analytics.SUFFIX} could not be refreshed "
                 f"({type(e).__name__}: {first}); the tables are loaded"]
-    return []
+    return [f"the analytics view {done.schema}.{model} was left out: the destination {why}; the other views and "
+            "the tables are current" for model, why in done.refused.items()]
 
 
 def _keys(cfg: SyncConfig, tables: list[Table], options: ClientOptions) -> tuple[Client | None, ProjectKeys]:

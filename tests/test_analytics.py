@@ -128,7 +128,11 @@ class DuckSql:
         @contextlib.contextmanager
         def tx():
             self.con.begin()
-            yield
+            try:
+                yield
+            except BaseException:
+                self.con.rollback()  # as dlt's clients do
+                raise
             self.con.commit()
 
         return tx()
@@ -166,6 +170,9 @@ def test_forecast_and_anomalies_on_a_constructed_series() -> None:
     done = analytics.refresh(DuckSql(con), "openai", "duckdb")
     assert {"spend_daily", "spend_forecast", "spend_anomalies"} <= set(done.views)
     assert "key_inventory" in done.skipped and "users" in done.skipped["access_review"]
+    # the constructed costs table lacks columns focus_costs reads: that view alone is left out, with the error
+    assert "focus_costs" in done.refused and "end_time" in done.refused["focus_costs"] and not set(done.refused) - {
+        "focus_costs"}
     p1 = con.execute("SELECT month_to_date, daily_run_rate, days_left, forecast, alert_threshold, will_exceed "
                      "FROM openai_analytics.spend_forecast WHERE project_id = 'p1'").fetchall()[0]
     assert [float(v) for v in p1[:5]] == [200, 10, 11, 310, 300] and p1[5] is True

@@ -25,7 +25,8 @@ SUFFIX = "_analytics"
 class Refreshed:
     schema: str
     views: list[str] = field(default_factory=list)
-    skipped: dict[str, list[str]] = field(default_factory=dict)  # model -> the tables it lacks
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # model -> the tables it lacks, or its error
+    refused: dict[str, str] = field(default_factory=dict)  # model -> why the destination refused its view
 
 
 def needs(model: str) -> set[str]:
@@ -72,29 +73,50 @@ def render(model: str, schema: str, dialect: str, columns: dict[str, set[str]]) 
 
 
 def refresh(sql: Any, schema: str, dialect: str) -> Refreshed:
-    """(Re)create every model's view in `<schema>_analytics` through a dlt SQL client, in one transaction."""
-    target = schema + SUFFIX
-    done = Refreshed(target)
+    """(Re)create every model's view in `<schema>_analytics` through a dlt SQL client, in one transaction. A view
+    the destination refuses (a column an older or another API server never sent, say) is left out with its error,
+    and the others are made without it: one model's trouble never stops the rest."""
     rows = sql.execute_sql("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
                            schema) or []
     columns: dict[str, set[str]] = {}
     for table, column in rows:
         columns.setdefault(table, set()).add(column)
-    statements = [f"CREATE SCHEMA IF NOT EXISTS {_quote(target)}"]
+    refused: dict[str, str] = {}
+    while True:
+        done, statements = _plan(schema, dialect, columns, refused)
+        failing: str | None = None
+        try:
+            with sql.begin_transaction():
+                for model, statement in statements:
+                    failing = model
+                    sql.execute_sql(statement)
+            done.refused = dict(refused)
+            return done
+        except Exception as e:
+            if failing is None or failing in refused:
+                raise
+            refused[failing] = "refused: " + (str(e).strip().splitlines() or [""])[0][:200]
+
+
+def _plan(schema: str, dialect: str, columns: dict[str, set[str]],
+          refused: dict[str, str]) -> tuple[Refreshed, list[tuple[str | None, str]]]:
+    """The statements (each with the model it makes) that replace the views, less those refused."""
+    target = schema + SUFFIX
+    done = Refreshed(target)
+    statements: list[tuple[str | None, str]] = [(None, f"CREATE SCHEMA IF NOT EXISTS {_quote(target)}")]
     # a view's columns may change: each is replaced whole, those reading others dropped first
-    statements += [f"DROP VIEW IF EXISTS {_quote(target)}.{_quote(m)}" for m in reversed(ordered())]
+    statements += [(None, f"DROP VIEW IF EXISTS {_quote(target)}.{_quote(m)}") for m in reversed(ordered())]
     for model in ordered():
-        view = f"{_quote(target)}.{_quote(model)}"
         missing = sorted(needs(model) - set(columns)) + sorted(refs(model) & set(done.skipped))
+        if model in refused:
+            missing.append(refused[model])
         if missing:
             done.skipped[model] = missing
             continue
-        statements.append(f"CREATE VIEW {view} AS\n{render(model, schema, dialect, columns)}")
+        statements.append((model, f"CREATE VIEW {_quote(target)}.{_quote(model)} AS\n"
+                                  f"{render(model, schema, dialect, columns)}"))
         done.views.append(model)
-    with sql.begin_transaction():
-        for statement in statements:
-            sql.execute_sql(statement)
-    return done
+    return done, statements
 
 
 def drop(sql: Any, schema: str) -> None:

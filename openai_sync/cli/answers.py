@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .common import Command, ConfigPath, Connection, Destination, Schema, _fail, _flags, _resolve, app
+from .common import Command, ConfigPath, Connection, Destination, Group, Schema, _fail, _flags, _resolve, app
 
 Output = Annotated[str, typer.Option("--output", "-o", help="Where to write the HTML file.")]
 
@@ -35,3 +35,38 @@ def report(connection: Connection = None, config: ConfigPath = None, destination
         raise _fail(str(e), False) from None
     Console(stderr=True).print(f"Wrote {Path(output).absolute()} ({size / 1024:,.0f} KB in "
                                f"{time.monotonic() - began:.1f} s).", highlight=False, soft_wrap=True)
+
+
+exporter = typer.Typer(cls=Group, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+                       help="Write the synced data in a standard format (FOCUS 1.2 for costs).")
+app.add_typer(exporter, name="export")
+
+FocusOutput = Annotated[str, typer.Option("--output", "-o", help="The file to write: .parquet or .csv (the name "
+                                                                  "says the format).")]
+
+
+@exporter.command(cls=Command, epilog="""
+Examples:
+
+  openai-sync export focus                           # ./openai_focus.parquet from the default connection
+
+  openai-sync export focus --output costs.csv --connection prod
+""")
+def focus(connection: Connection = None, config: ConfigPath = None, destination: Destination = None,
+          schema: Schema = None, output: FocusOutput = "openai_focus.parquet") -> None:
+    """Write the costs as FOCUS 1.2 Cost and Usage rows, to Parquet or CSV.
+
+    One row per costs row (BilledCost sums to the costs table); OpenAI's project, key, user and model as x_
+    columns; read from the focus_costs view the last sync made."""
+    from ..focus_export import ExportError, export
+
+    r = _resolve(_flags(connection=connection, config=config, destination=destination, schema=schema), False)
+    began = time.monotonic()
+    try:
+        done = export(r.settings.destination, r.settings.schema_name, Path(output))
+    except ExportError as e:
+        raise _fail(str(e), False) from None
+    billed = ", ".join(f"{total:,.2f} {currency}" for currency, total in sorted(done.billed.items())) or "nothing"
+    Console(stderr=True).print(f"Wrote {done.path.absolute()}: {done.rows:,} FOCUS rows, BilledCost {billed} "
+                               f"({done.size / 1024:,.0f} KB in {time.monotonic() - began:.1f} s).",
+                               highlight=False, soft_wrap=True)

@@ -25,7 +25,7 @@ from ..config import DEFAULT_CONFIG, ConfigError, Resolved, resolve
 F = TypeVar("F", bound=Callable[..., Any])
 
 # the order in which `--help` and error messages list the commands (each module registers its own)
-COMMANDS = ("simulator", "sync", "resync", "test", "setup", "report", "serve", "password", "demo")
+COMMANDS = ("simulator", "sync", "resync", "test", "setup", "report", "export", "serve", "password", "demo")
 
 
 class Group(TyperGroup):

@@ -15,8 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..analytics import SUFFIX
 from ..load import destinations
+from ..load.reading import Reader
+from ..load.reading import Unreadable as ReportError
 from .charts import Chart, bars, line
-from .reader import Reader, ReportError
 
 __all__ = ["Report", "ReportError", "build", "render", "write"]
 

@@ -1,18 +1,19 @@
-"""Read-only queries of the destination for the report: a DuckDB file opened read-only, or PostgreSQL. Queries
-are written in DuckDB's dialect with `{a}` (the analytics schema) and `{s}` (the synced one), and rendered for
-PostgreSQL by sqlglot."""
+"""Read-only queries of a destination for the report and the exports: a DuckDB file opened read-only (never while a
+sync writes it), or PostgreSQL. Queries are written in DuckDB's dialect with `{a}` (the analytics schema) and `{s}`
+(the synced one), and rendered for PostgreSQL by sqlglot."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlglot
 
-from ..load import destinations
+from . import destinations
 
 
-class ReportError(Exception):
-    """Why no report can be made, in a sentence."""
+class Unreadable(Exception):
+    """Why the destination cannot be read, in a sentence."""
 
 
 class Reader:
@@ -21,7 +22,7 @@ class Reader:
         self.kind = destinations.kind(self.destination)
         self.a, self.s = analytics, schema
         if self.kind not in ("duckdb", "postgres"):
-            raise ReportError("the report reads DuckDB and PostgreSQL destinations; query the analytics views of "
+            raise Unreadable("only DuckDB and PostgreSQL destinations can be read here; query the analytics views of "
                               f"{destinations.shown(destination)} with your own tools")
         self.con: Any = None
         self._columns: dict[str, set[str]] = {}
@@ -32,11 +33,11 @@ class Reader:
 
             path = destinations.duckdb_path(self.destination)
             if not path.exists():
-                raise ReportError(f"{path} does not exist: run `openai-sync sync` first")
+                raise Unreadable(f"{path} does not exist: run `openai-sync sync` first")
             try:
                 self.con = duckdb.connect(str(path), read_only=True)
             except duckdb.Error as e:
-                raise ReportError(f"{path} cannot be opened ({str(e).splitlines()[0]}); is a sync writing it?") \
+                raise Unreadable(f"{path} cannot be opened ({str(e).splitlines()[0]}); is a sync writing it?") \
                     from None
         else:
             import psycopg2
@@ -44,7 +45,7 @@ class Reader:
             try:
                 self.con = psycopg2.connect(self.destination, connect_timeout=10)
             except psycopg2.Error as e:
-                raise ReportError(f"{destinations.shown(self.destination)} cannot be reached: "
+                raise Unreadable(f"{destinations.shown(self.destination)} cannot be reached: "
                                   f"{str(e).strip().splitlines()[0]}") from None
         for schema, table, column in self._q("SELECT table_schema, table_name, column_name FROM "
                                              "information_schema.columns WHERE table_schema IN (%s, %s)",
@@ -73,6 +74,23 @@ class Reader:
         if self.kind == "postgres":
             text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
         return self._q(text)
+
+    def batches(self, sql: str, size: int = 10_000) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+        """The query's column names and rows, `size` rows at a time (at least one batch, perhaps empty), so that a
+        large result never sits in memory."""
+        text = sql.format(a=f'"{self.a}"', s=f'"{self.s}"')
+        if self.kind == "postgres":
+            text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
+        cur = self.con.cursor()
+        try:
+            cur.execute(text)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchmany(size)
+            yield names, rows  # once even when empty, so that the names are known
+            while rows := cur.fetchmany(size):
+                yield names, rows
+        finally:
+            cur.close()
 
     def one(self, sql: str) -> Any:
         found = self.rows(sql)
