@@ -1,0 +1,205 @@
+-- Generated from openai_sync/analytics/models/spend_forecast.sql by `python -m openai_sync.analytics.dbt`: edit that file, not this one.
+{{ config(materialized='view') }}
+{% if target.type == 'postgres' %}
+/* Month to date and a forecast to the month's end, for the organization and each project, as of the latest day */
+/* with costs: month to date + the trailing 7 days' average daily spend x the days left. Against the smallest */
+/* monthly spend-alert threshold (the organization's, or the project's). */
+WITH daily AS (
+  SELECT
+    'project' AS scope,
+    project_id,
+    MAX(project_name) AS project_name,
+    day,
+    SUM(amount) AS amount,
+    MAX(currency) AS currency
+  FROM {{ ref('spend_daily') }} AS x
+  GROUP BY
+    project_id,
+    day
+  UNION ALL
+  SELECT
+    'organization',
+    NULL,
+    NULL,
+    day,
+    SUM(amount),
+    MAX(currency)
+  FROM {{ ref('spend_daily') }} AS x
+  GROUP BY
+    day
+), asof AS (
+  SELECT
+    MAX(day) AS as_of
+  FROM daily
+), totals AS (
+  SELECT
+    d.scope,
+    d.project_id,
+    MAX(d.project_name) AS project_name,
+    MAX(d.currency) AS currency,
+    a.as_of,
+    CAST(DATE_TRUNC('MONTH', a.as_of) AS DATE) AS month,
+    SUM(
+      CASE
+        WHEN d.day >= CAST(DATE_TRUNC('MONTH', a.as_of) AS DATE) AND d.day <= a.as_of
+        THEN d.amount
+        ELSE 0
+      END
+    ) AS month_to_date,
+    CAST(SUM(CASE WHEN d.day > a.as_of - 7 AND d.day <= a.as_of THEN d.amount ELSE 0 END) AS DOUBLE PRECISION) / 7 AS daily_run_rate
+  FROM daily AS d
+  CROSS JOIN asof AS a
+  GROUP BY
+    d.scope,
+    d.project_id,
+    a.as_of
+), thresholds AS (
+  SELECT
+    'project' AS scope,
+    project_id,
+    MIN(threshold_amount) AS threshold
+  FROM {{ openai_sync_current('project_spend_alerts') }} AS x
+  WHERE
+    "interval" = 'month'
+  GROUP BY
+    project_id
+  UNION ALL
+  SELECT
+    'organization',
+    NULL,
+    MIN(threshold_amount)
+  FROM {{ openai_sync_current('spend_alerts') }} AS x
+  WHERE
+    "interval" = 'month'
+)
+SELECT
+  t.scope,
+  t.project_id,
+  t.project_name,
+  t.currency,
+  t.month,
+  t.as_of,
+  CAST(CAST(DATE_TRUNC('MONTH', t.as_of) + INTERVAL '1 MONTH' - INTERVAL '1 DAY' AS DATE) - t.as_of AS BIGINT) AS days_left,
+  t.month_to_date,
+  t.daily_run_rate,
+  t.month_to_date + t.daily_run_rate * (
+    CAST(DATE_TRUNC('MONTH', t.as_of) + INTERVAL '1 MONTH' - INTERVAL '1 DAY' AS DATE) - t.as_of
+  ) AS forecast,
+  h.threshold AS alert_threshold,
+  CASE
+    WHEN h.threshold > 0
+    THEN CAST((
+      t.month_to_date + t.daily_run_rate * (
+        CAST(DATE_TRUNC('MONTH', t.as_of) + INTERVAL '1 MONTH' - INTERVAL '1 DAY' AS DATE) - t.as_of
+      )
+    ) AS DOUBLE PRECISION) / h.threshold
+  END AS forecast_share_of_threshold,
+  NOT h.threshold IS NULL
+  AND t.month_to_date + t.daily_run_rate * (
+    CAST(DATE_TRUNC('MONTH', t.as_of) + INTERVAL '1 MONTH' - INTERVAL '1 DAY' AS DATE) - t.as_of
+  ) >= h.threshold AS will_exceed
+FROM totals AS t
+LEFT JOIN thresholds AS h
+  ON h.scope = t.scope AND h.project_id IS NOT DISTINCT FROM t.project_id
+{% else %}
+/* Month to date and a forecast to the month's end, for the organization and each project, as of the latest day */
+/* with costs: month to date + the trailing 7 days' average daily spend x the days left. Against the smallest */
+/* monthly spend-alert threshold (the organization's, or the project's). */
+WITH daily AS (
+  SELECT
+    'project' AS scope,
+    project_id,
+    MAX(project_name) AS project_name,
+    day,
+    SUM(amount) AS amount,
+    MAX(currency) AS currency
+  FROM {{ ref('spend_daily') }} AS x
+  GROUP BY
+    project_id,
+    day
+  UNION ALL
+  SELECT
+    'organization',
+    NULL,
+    NULL,
+    day,
+    SUM(amount),
+    MAX(currency)
+  FROM {{ ref('spend_daily') }} AS x
+  GROUP BY
+    day
+), "asof" AS (
+  SELECT
+    MAX(day) AS as_of
+  FROM daily
+), totals AS (
+  SELECT
+    d.scope,
+    d.project_id,
+    MAX(d.project_name) AS project_name,
+    MAX(d.currency) AS currency,
+    a.as_of,
+    CAST(DATE_TRUNC('MONTH', a.as_of) AS DATE) AS month,
+    SUM(
+      CASE
+        WHEN d.day >= CAST(DATE_TRUNC('MONTH', a.as_of) AS DATE) AND d.day <= a.as_of
+        THEN d.amount
+        ELSE 0
+      END
+    ) AS month_to_date,
+    SUM(CASE WHEN d.day > a.as_of - 7 AND d.day <= a.as_of THEN d.amount ELSE 0 END) / 7 AS daily_run_rate
+  FROM daily AS d
+  CROSS JOIN "asof" AS a
+  GROUP BY
+    d.scope,
+    d.project_id,
+    a.as_of
+), thresholds AS (
+  SELECT
+    'project' AS scope,
+    project_id,
+    MIN(threshold_amount) AS threshold
+  FROM {{ openai_sync_current('project_spend_alerts') }} AS x
+  WHERE
+    "interval" = 'month'
+  GROUP BY
+    project_id
+  UNION ALL
+  SELECT
+    'organization',
+    NULL,
+    MIN(threshold_amount)
+  FROM {{ openai_sync_current('spend_alerts') }} AS x
+  WHERE
+    "interval" = 'month'
+)
+SELECT
+  t.scope,
+  t.project_id,
+  t.project_name,
+  t.currency,
+  t.month,
+  t.as_of,
+  CAST(LAST_DAY(t.as_of) - t.as_of AS BIGINT) AS days_left,
+  t.month_to_date,
+  t.daily_run_rate,
+  t.month_to_date + t.daily_run_rate * (
+    LAST_DAY(t.as_of) - t.as_of
+  ) AS forecast,
+  h.threshold AS alert_threshold,
+  CASE
+    WHEN h.threshold > 0
+    THEN (
+      t.month_to_date + t.daily_run_rate * (
+        LAST_DAY(t.as_of) - t.as_of
+      )
+    ) / h.threshold
+  END AS forecast_share_of_threshold,
+  NOT h.threshold IS NULL
+  AND t.month_to_date + t.daily_run_rate * (
+    LAST_DAY(t.as_of) - t.as_of
+  ) >= h.threshold AS will_exceed
+FROM totals AS t
+LEFT JOIN thresholds AS h
+  ON h.scope = t.scope AND h.project_id IS NOT DISTINCT FROM t.project_id
+{% endif %}
