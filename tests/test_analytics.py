@@ -48,6 +48,17 @@ def test_views_against_ground_truth(dest: Dest) -> None:
             assert by_model and all("," not in m for m in by_model)
             usage = dest.one(f"SELECT sum(input_tokens) FROM {a}.usage_daily WHERE source = 'completions'")
             assert usage == dest.one("SELECT sum(input_tokens) FROM openai.usage_completions")
+            for table, metric, column in (("images", "images", "images"),
+                                          ("web_search_calls", "num_requests", "tool_calls"),
+                                          ("code_interpreter_sessions", "num_sessions", "sessions"),
+                                          ("vector_stores", "usage_bytes", "usage_bytes")):
+                mine = dest.one(f"SELECT sum({column}) FROM {a}.usage_daily WHERE source = '{table}'")
+                assert mine == dest.one(f"SELECT sum({metric}) FROM openai.usage_{table}"), table
+                assert mine, table
+            # where usage and cost meet: an embedding model's spend per million tokens is its price, every day
+            prices = {r[0] for r in dest.q(f"SELECT DISTINCT CAST(usd_per_million_tokens AS DECIMAL(18, 9)) FROM "
+                                           f"{a}.usage_daily WHERE model = 'text-embedding-3-small'")}
+            assert prices == {Decimal("0.02")}
             check_key_inventory(sim, dest, a)
             mtd, month, as_of = dest.q(f"SELECT month_to_date, month, as_of FROM {a}.spend_forecast "
                                        "WHERE scope = 'organization'")[0]
