@@ -77,3 +77,24 @@ def test_report_cli(tmp_path: Path, monkeypatch) -> None:
                                  "--output", str(tmp_path / "r.html")])
     assert r.exit_code == 0, r.stderr
     assert "Wrote" in r.stderr and (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_report_pdf(tmp_path: Path, monkeypatch) -> None:
+    """`--pdf` prints the same report with Chromium; without a browser, a sentence and exit 2, the HTML kept."""
+    with Simulator(World(seed=7, size="small", now=NOW)) as sim:
+        from destinations_support import Dest as D
+
+        d = D("duckdb", tmp_path)
+        sync(config(sim, d))
+    (tmp_path / "c.toml").write_text("")
+    run = ["report", "--config", str(tmp_path / "c.toml"), "--destination", d.destination,
+           "--output", str(tmp_path / "r.html"), "--pdf", str(tmp_path / "r.pdf")]
+    monkeypatch.setenv("OPENAI_SYNC_CHROMIUM", str(tmp_path / "no-such-browser"))
+    r = CliRunner().invoke(app, run)
+    assert r.exit_code == 2 and "needs Chromium or Chrome" in r.stderr
+    assert (tmp_path / "r.html").is_file() and not list(tmp_path.glob("*r.pdf*"))
+    monkeypatch.setenv("OPENAI_SYNC_CHROMIUM", CHROMIUM)
+    r = CliRunner().invoke(app, run)
+    assert r.exit_code == 0, r.stderr
+    pdf = (tmp_path / "r.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") >= 2 and len(pdf) > 50_000

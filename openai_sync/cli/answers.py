@@ -12,6 +12,8 @@ from rich.console import Console
 from .common import Command, ConfigPath, Connection, Destination, Group, Schema, _fail, _flags, _resolve, app
 
 Output = Annotated[str, typer.Option("--output", "-o", help="Where to write the HTML file.")]
+Pdf = Annotated[str | None, typer.Option("--pdf", help="Also print the report to this PDF file (needs Chromium or "
+                                                       "Chrome).")]
 
 
 @app.command(cls=Command, epilog="""
@@ -20,9 +22,11 @@ Examples:
   openai-sync report                                 # ./openai_report.html from the default connection
 
   openai-sync report --connection prod --output /srv/www/openai.html
+
+  openai-sync report --pdf openai_report.pdf        # the HTML file, and the same printed to PDF
 """)
 def report(connection: Connection = None, config: ConfigPath = None, destination: Destination = None,
-           schema: Schema = None, output: Output = "openai_report.html") -> None:
+           schema: Schema = None, output: Output = "openai_report.html", pdf: Pdf = None) -> None:
     """Write one HTML file (opens offline) with spend, forecast, anomalies, usage against cost, the security
     review and the project objects, from the analytics views the last sync made."""
     from ..html_report import ReportError, build, write
@@ -33,8 +37,19 @@ def report(connection: Connection = None, config: ConfigPath = None, destination
         size = write(build(r.settings.destination, r.settings.schema_name), Path(output))
     except ReportError as e:
         raise _fail(str(e), False) from None
-    Console(stderr=True).print(f"Wrote {Path(output).absolute()} ({size / 1024:,.0f} KB in "
-                               f"{time.monotonic() - began:.1f} s).", highlight=False, soft_wrap=True)
+    say = Console(stderr=True)
+    say.print(f"Wrote {Path(output).absolute()} ({size / 1024:,.0f} KB in {time.monotonic() - began:.1f} s).",
+              highlight=False, soft_wrap=True)
+    if pdf:
+        from ..html_report.pdf import print_pdf
+
+        began = time.monotonic()
+        try:
+            size = print_pdf(Path(output), Path(pdf))
+        except ReportError as e:
+            raise _fail(str(e), False) from None
+        say.print(f"Wrote {Path(pdf).absolute()} ({size / 1024:,.0f} KB in {time.monotonic() - began:.1f} s).",
+                  highlight=False, soft_wrap=True)
 
 
 exporter = typer.Typer(cls=Group, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
