@@ -658,7 +658,7 @@ def test_a_misspelt_option_or_command_suggests_and_lists():
     r = runner.invoke(app, ["synk"], env={"COLUMNS": "300", "NO_COLOR": "1"})
     assert r.exit_code == 2
     assert ("No such command 'synk'. Did you mean 'sync', 'resync'? Commands: simulator, sync, resync, test, setup, "
-            "report, serve, password, demo.") in flat(
+            "report, export, serve, password, demo.") in flat(
         r.stderr)
 
 
