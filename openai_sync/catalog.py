@@ -75,6 +75,13 @@ class Table:
         return self.mode == "full" or self.reconcile_seconds > 0
 
     @property
+    def row_key(self) -> tuple[str, ...]:
+        """The key a row is merged by in the destination: the organization, then the object's own key. Several
+        organizations share a schema, and an id need not be unique across them (a user in two organizations, a
+        model, the synthetic id of a usage bucket grouped by model alone)."""
+        return self.primary_key if "organization_id" in self.primary_key else ("organization_id", *self.primary_key)
+
+    @property
     def strategy(self) -> Strategy:
         """How the table is read: the key of the readers' registry (read/__init__.py)."""
         if self.key == "project":

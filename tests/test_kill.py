@@ -15,7 +15,7 @@ from conftest import NOW, empty_config
 from destinations_support import Dest
 
 from openai_sync import catalog
-from openai_sync.runner import SyncConfig, pipeline_name
+from openai_sync.load.pipeline import pipeline_name
 from openai_sync.simulator import Simulator, World
 
 CLI = str(Path(sys.executable).with_name("openai-sync"))
@@ -73,7 +73,7 @@ def test_a_sync_killed_during_the_load_converges_on_the_next_run(dest, completed
             before = keys(dest)
             sim.advance(48)  # new buckets, audit events, deletions: the next load changes many tables
 
-            name = pipeline_name(SyncConfig(admin_key=None, destination=dest.destination, schema=dest.schema))
+            name = pipeline_name(dest.destination, dest.schema, world.org_id)  # the organization's own pipeline
             proc = cli_sync(sim, dest, state)
             assert kill_during_load(proc, state, name, completed), "the sync ended first: " + proc.stderr.read()
             # killed in the middle of the load: the package is still there, some of its jobs done

@@ -1,5 +1,6 @@
-"""One organization per destination schema: a second organization is refused before anything is read or
-written, on every destination; and whatever a run marks deleted or retires is its own organization's."""
+"""Several organizations in one schema: each organization's rows beside the others', keyed by organization, with
+watermarks, soft deletes and history of its own; what would drop a shared table (a resync) is refused; a schema
+that one organization filled before (its pipeline named after the schema alone) is continued, not re-read."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from conftest import NOW, empty_config
 from destinations_support import Dest, LakeDest
 from typer.testing import CliRunner
 
+from openai_sync import catalog
 from openai_sync.api.errors import SyncError
 from openai_sync.catalog import TABLES
 from openai_sync.cli import app
+from openai_sync.load import pipeline as load_pipeline
 from openai_sync.load.store import Rows, SqlStore, where
 from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
@@ -31,54 +34,117 @@ def config(sim: Simulator, dest: Dest, **kw: Any) -> SyncConfig:
                       schema=dest.schema, pipelines_dir=str(dest.tmp / "state"), **kw)
 
 
-def state_of(dest: Dest) -> dict[str, Any]:
-    return {t: dest.q(f"SELECT organization_id, count(*), count(*) FILTER (WHERE {live}) FROM openai.{t} GROUP BY 1")
-            for t, live in (("users", "_deleted"), ("user_roles", "_deleted"), ("audit_logs", "true"),
-                            ("costs", "true"))}
+def rows_of(dest: Dest, org: str) -> dict[str, list[tuple]]:
+    """One organization's rows as the user sees them (current, not deleted), without bookkeeping columns."""
+    out = {}
+    for t, rows in dest.snapshot().items():
+        if t in TABLES_TO_SYNC:
+            cols = [r[0] for r in dest.q(f"SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                         f"'openai' AND table_name = '{t}' ORDER BY column_name")]
+            at = [c for c in cols if not c.startswith("_")].index("organization_id")
+            out[t] = [r for r in rows if r[at] == org]
+    return out
 
 
-def test_a_second_organization_in_the_same_schema_is_refused_and_the_first_is_untouched(dest):
+def duplicate_keys(dest: Dest) -> dict[str, int]:
+    out = {}
+    for t in TABLES_TO_SYNC:
+        key = ", ".join(catalog.TABLES[t].row_key)
+        out[t] = dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{t} GROUP BY {key} HAVING count(*) > 1) d")
+    return out
+
+
+def test_two_organizations_share_a_schema(dest, tmp_path):
+    """A and B into one schema equal A and B each into a schema of its own; no key twice; a later run of B
+    marks B's deleted users only; a resync there is refused before anything is read."""
     a, b = World(seed=7, size="small", now=NOW), World(seed=8, size="small", now=NOW)
     assert a.org_id != b.org_id
-    with Simulator(a) as sim:
+    alone = {w.org_id: Dest(dest.kind, tmp_path / w.org_id) for w in (a, b)}
+    for w in (a, b):
+        alone[w.org_id].tmp.mkdir()
+        with Simulator(w) as sim:
+            for d in (dest, alone[w.org_id]):
+                results, _ = sync(config(sim, d))
+                assert {r.status for r in results} == {"ok"}, [(r.name, r.error) for r in results]
+    try:
+        for w in (a, b):
+            assert rows_of(dest, w.org_id) == rows_of(alone[w.org_id], w.org_id)
+    finally:
+        if dest.kind == "postgres":
+            for d in alone.values():
+                d.wipe()
+    assert set(duplicate_keys(dest).values()) == {0}
+    before_a = rows_of(dest, a.org_id)
+    with Simulator(b) as sim:
+        sim.advance(24 * 30)  # a month of B: users leave, keys come and go
         results, _ = sync(config(sim, dest))
         assert {r.status for r in results} == {"ok"}
-    before = state_of(dest)
-    with Simulator(b) as sim:
-        with pytest.raises(SyncError) as e:
-            sync(config(sim, dest))
-        msg = str(e.value)
-        assert a.org_id in msg and b.org_id in msg and "--schema" in msg and "nothing was read or written" in msg
-        made = {x["path"] for x in sim.app.stats.snapshot(with_log=True)["log"]}
-    assert made <= {"/v1/organization/projects", "/v1/organization/usage/completions",
-                    "/v1/organization/audit_logs"}, made  # the key checks alone: no data was read
-    assert state_of(dest) == before  # not one row of the first organization marked deleted, nothing added
-    assert {r[0] for r in dest.q("SELECT DISTINCT organization_id FROM openai.audit_logs")} == {a.org_id}
+        with pytest.raises(SyncError, match=f"also holds organization {a.org_id}"):
+            sync(config(sim, dest, tables=["users"], resync=True))
+    assert rows_of(dest, a.org_id) == before_a  # nothing of A marked deleted, added or changed by B's runs
+    assert dest.one(f"SELECT count(*) FROM openai.users WHERE _deleted AND organization_id = '{b.org_id}'") > 0
+    assert set(duplicate_keys(dest).values()) == {0}
 
 
-def test_the_cli_refuses_a_second_organization_with_exit_code_2(tmp_path):
+def test_a_schema_filled_before_continues_where_it_was(tmp_path, monkeypatch):
+    """A destination written before organizations had pipelines of their own (one named after the schema):
+    the organization whose rows it holds adopts that pipeline's watermarks, so its next run is incremental."""
     dest = Dest("duckdb", tmp_path)
-    with Simulator(World(seed=7, size="small", now=NOW)) as sim:
+    world = World(seed=7, size="small", now=NOW)
+    tables = ["audit_logs", "usage_completions", "costs", "users"]
+
+    def requests(sim: Simulator) -> int:
+        return len(sim.app.stats.snapshot(with_log=True)["log"])
+
+    with Simulator(world) as sim:
+        with monkeypatch.context() as m:  # as the earlier versions named it
+            m.setattr(load_pipeline, "pipeline_name", lambda d, s, o=None, f=load_pipeline.pipeline_name: f(d, s))
+            sync(config(sim, dest, tables=tables))
+        first = requests(sim)
+        results, _ = sync(config(sim, dest, tables=tables))
+        assert {r.status for r in results} == {"ok"}
+        adopted = requests(sim) - first
+    fresh = Dest("duckdb", tmp_path / "fresh")
+    fresh.tmp.mkdir()
+    with Simulator(world) as sim:
+        sync(config(sim, fresh, tables=tables))
+        full = requests(sim)
+    assert adopted < full / 2, (adopted, full)  # incremental: the lookback windows, not the whole history
+    assert set(duplicate_keys_of(dest, tables).values()) == {0}
+
+
+def duplicate_keys_of(dest: Dest, tables: list[str]) -> dict[str, int]:
+    out = {}
+    for t in tables:
+        key = ", ".join(catalog.TABLES[t].row_key)
+        out[t] = dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{t} GROUP BY {key} HAVING count(*) > 1) d")
+    return out
+
+
+def test_the_cli_takes_a_second_organization(tmp_path):
+    dest = Dest("duckdb", tmp_path)
+    a, b = World(seed=7, size="small", now=NOW), World(seed=8, size="small", now=NOW)
+    with Simulator(a) as sim:
         sync(config(sim, dest))
-    b = World(seed=8, size="small", now=NOW)
     with Simulator(b) as sim:
         r = CliRunner().invoke(app, ["sync", "--config", empty_config(tmp_path), "--json", "--destination",
                                      dest.destination, "--state-dir", str(tmp_path / "state"), "--tables", "users"],
                                env={"OPENAI_ADMIN_KEY": b.admin_key, "OPENAI_BASE_URL": sim.base_url})
-    assert r.exit_code == 2
-    out = json.loads(r.stdout)
-    assert out["status"] == "error" and b.org_id in out["error"] and "schema of its own" in out["error"]
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["status"] == "ok"
+    assert {r[0] for r in dest.q("SELECT DISTINCT organization_id FROM openai.users")} == {a.org_id, b.org_id}
 
 
-def test_the_lake_refuses_a_second_organization_too(tmp_path):
+def test_the_lake_takes_a_second_organization_too(tmp_path):
     lake = LakeDest(tmp_path)
     a, b = World(seed=7, size="small", now=NOW), World(seed=8, size="small", now=NOW)
     with Simulator(a) as sim:
         sync(config(sim, lake, tables=["users", "audit_logs"]))
     users = lake.one("SELECT count(*) FROM openai.users WHERE NOT _deleted")
-    with Simulator(b) as sim, pytest.raises(SyncError, match=b.org_id):
+    with Simulator(b) as sim:
         sync(config(sim, lake, tables=["users"]))
-    assert lake.one("SELECT count(*) FROM openai.users WHERE NOT _deleted") == users
+    assert lake.one(f"SELECT count(*) FROM openai.users WHERE NOT _deleted AND organization_id = '{a.org_id}'") == users
+    assert lake.one(f"SELECT count(*) FROM openai.users WHERE organization_id = '{b.org_id}'") > 0
 
 
 class DuckSql:

@@ -94,7 +94,7 @@ def gone_count(sql: Any, table: Table, qualified: str, boundary: datetime, org: 
     pk = ", ".join(table.primary_key)
     found = sql.execute_sql(f"SELECT count(*) FROM {qualified} WHERE {VALID_TO} = %s AND organization_id IS NOT "
                             f"DISTINCT FROM %s AND ({pk}) NOT IN (SELECT {pk} FROM {qualified} WHERE {VALID_TO} IS "
-                            "NULL)", boundary, org)
+                            "NULL AND organization_id IS NOT DISTINCT FROM %s)", boundary, org, org)
     return int(found[0][0]) if found else 0
 
 

@@ -28,7 +28,7 @@ class LakeStore:
         cond, args = where(rows)
         with duckdb.connect() as con:
             con.register("t", self._get(table.name).to_pyarrow_table())
-            return con.execute(f"SELECT {', '.join(table.primary_key)} FROM t WHERE {cond}".replace("%s", "?"),
+            return con.execute(f"SELECT {', '.join(table.row_key)} FROM t WHERE {cond}".replace("%s", "?"),
                                args).fetchall()
 
     def mark_keys(self, table: Table, keys: list[tuple], values: dict[str, Any]) -> None:
@@ -36,10 +36,12 @@ class LakeStore:
         delta = self._get(table.name)
         have = {f.name for f in delta.schema().to_arrow()}
         values = {c: v for c, v in values.items() if c in have}
-        pk = list(table.primary_key)
+        pk = list(table.row_key)
         source = pa.table({**{c: [k[i] for k in keys] for i, c in enumerate(pk)},
                            **{f"v_{c}": pa.array([v] * len(keys)) for c, v in values.items()}})
-        on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
+        # null-safe for the organization: a server that does not say which organization leaves it null
+        on = " AND ".join(f"(t.{c} IS NOT DISTINCT FROM s.{c})" if c == "organization_id" else f"(t.{c} = s.{c})"
+                          for c in pk)
         (delta.merge(source, on, source_alias="s", target_alias="t")
          .when_matched_update(updates={c: f"s.v_{c}" for c in values}).execute())
 

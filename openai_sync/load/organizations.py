@@ -1,14 +1,14 @@
-"""One organization per destination schema, until several are supported (every row carries `organization_id`,
-but incremental state and the synthetic ids of usage and cost rows do not include it yet).
+"""Several organizations in one schema: which organizations a schema's rows belong to.
 
-Syncing a second organization into a schema that holds another one's data would mark every row of the
-first `_deleted` and start the second one's audit log at the first one's watermark. So a run whose key
-belongs to another organization than the schema's data is refused before anything is read or written.
+Every row carries `organization_id`, every table's key starts with it (catalog.Table.row_key), soft deletes and
+history retirement touch only the run's organization, and each organization has its own dlt pipeline, so its own
+watermarks (load/pipeline.py). What still acts on whole tables (a resync, a history-mode switch, a table reloaded
+because its dimensions changed: dlt drops and recreates the table) is refused while the schema holds another
+organization's rows, before anything is read or written.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -23,26 +23,29 @@ class AnotherOrganization(SyncError):
     pass
 
 
-def stored(pipeline: Any, destination: str, schema: str) -> set[str]:
-    """The organizations whose rows the schema holds (one row of each table is enough: no run writes another
-    organization's rows into a schema that has some)."""
+def stored(pipeline: Any, destination: str, schema: str, other_than: str | None = None) -> set[str]:
+    """Organizations whose rows the schema holds (at most a few per table: enough to name them), other than
+    `other_than` when given."""
     if destinations.kind(destination) == "filesystem":
-        return _in_lake(destination, schema)
+        return _in_lake(destination, schema, other_than)
     found: set[str] = set()
     with pipeline.sql_client() as sql:
         if not sql.has_dataset():
             return found
         for t in ALL_TABLES:
+            cond, args = ("organization_id IS NOT NULL", ()) if other_than is None else (
+                "organization_id <> %s", (other_than,))
             try:
-                rows = sql.execute_sql(f"SELECT organization_id FROM {sql.make_qualified_table_name(t.name)} "
-                                       "WHERE organization_id IS NOT NULL LIMIT 1")
+                rows = sql.execute_sql(f"SELECT DISTINCT organization_id FROM (SELECT organization_id FROM "
+                                       f"{sql.make_qualified_table_name(t.name)} WHERE {cond} LIMIT 1000) AS o",
+                                       *args)
             except DatabaseUndefinedRelation:
                 continue  # not synced yet
             found.update(str(r[0]) for r in rows or [])
     return found
 
 
-def _in_lake(destination: str, schema: str) -> set[str]:
+def _in_lake(destination: str, schema: str, other_than: str | None) -> set[str]:
     import pyarrow.compute as pc
     from deltalake import DeltaTable
 
@@ -52,22 +55,25 @@ def _in_lake(destination: str, schema: str) -> set[str]:
         path = folder / t.name
         if not DeltaTable.is_deltatable(str(path)):
             continue
-        head = DeltaTable(str(path)).to_pyarrow_dataset().head(1, columns=["organization_id"],
-                                                                filter=pc.field("organization_id").is_valid())
+        keep = pc.field("organization_id").is_valid()
+        if other_than is not None:
+            keep = keep & (pc.field("organization_id") != other_than)
+        head = DeltaTable(str(path)).to_pyarrow_dataset().head(1000, columns=["organization_id"], filter=keep)
         found.update(str(v) for v in head.column("organization_id").to_pylist())
     return found
 
 
-def refuse_another(pipeline: Any, destination: str, schema: str, organization: str | None) -> None:
-    """Raise AnotherOrganization when the schema holds another organization's rows."""
-    if organization is None:
-        return  # the API did not say which organization the key belongs to: nothing to compare
-    others = sorted(stored(pipeline, destination, schema) - {organization})
+def refuse_whole_table_changes(pipeline: Any, destination: str, schema: str, organization: str | None,
+                               what: dict[str, str]) -> None:
+    """`what`: table -> why this run would drop and recreate it. Refused while other organizations share it."""
+    if not what or organization is None:
+        return
+    others = sorted(stored(pipeline, destination, schema, other_than=organization))
     if not others:
         return
-    own = f"{schema}_{re.sub(r'[^a-z0-9]+', '_', organization.lower()).strip('_')}"[:63]
+    table, why = next(iter(what.items()))
     raise AnotherOrganization(
-        f"{destinations.shown(destination)} schema {schema} holds organization {others[0]}'s data, and the key "
-        f"belongs to organization {organization}. Syncing a second organization into the same schema would mark "
-        f"the first one's rows deleted and lose the second one's audit events; nothing was read or written. Sync "
-        f"{organization} into a schema of its own (for example --schema {own}).")
+        f"{table} would be dropped and reloaded ({why}), but schema {schema} of {destinations.shown(destination)} "
+        f"also holds organization {others[0]}'s rows, which that would drop too; nothing was read or written. "
+        "Do it in a schema that holds one organization only, or (to keep the shared schema) leave the setting as "
+        "it was.")

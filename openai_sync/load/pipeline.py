@@ -10,6 +10,7 @@ aside first, never dropped (history.py). After the load, soft deletes and histor
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import os
@@ -31,11 +32,14 @@ from .resources import LoadPlan, bookkeeping_last, project_state, table_resource
 from .store import SqlStore
 
 
-def pipeline_name(destination: str, schema: str) -> str:
+def pipeline_name(destination: str, schema: str, organization: str | None = None) -> str:
+    """dlt's pipeline, and so every watermark, of one organization in one schema. Without an organization: the
+    schema's own name (its lock; and the pipeline of every organization before several could share a schema, or
+    when the API does not say which organization a key belongs to)."""
     # the password is not part of a destination's identity (nor may a hash of it reach dlt's state)
-    digest = hashlib.blake2b(f"{destinations.shown(destinations.identity(destination))}|{schema}".encode(),
-                             digest_size=5).hexdigest()
-    return f"openai_sync_{schema}_{digest}"
+    who = f"{destinations.shown(destinations.identity(destination))}|{schema}" + (
+        f"|{organization}" if organization else "")
+    return f"openai_sync_{schema}_{hashlib.blake2b(who.encode(), digest_size=5).hexdigest()}"
 
 
 @dataclass
@@ -53,14 +57,17 @@ def _drop_views(pipeline: Any) -> None:
 
 def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded:
     """Read every table into the destination: extract (the readers run here), normalize, load, then mark."""
-    pipeline = dlt.pipeline(pipeline_name(plan.destination, plan.schema),
+    pipeline = dlt.pipeline(pipeline_name(plan.destination, plan.schema, plan.organization),
                             destination=destinations.make(plan.destination), dataset_name=plan.schema,
                             pipelines_dir=plan.pipelines_dir)
     out = Loaded(_forget_local_state_of_a_new_destination(pipeline))
     pipeline = out.pipeline
-    organizations.refuse_another(pipeline, plan.destination, plan.schema, plan.organization)  # before any read
+    _adopt_schema_pipeline(pipeline, plan)
     plan, switched, versioned = _history_modes(pipeline, plan, tables, out.notes)
     regrouped = [] if plan.resync else _regrouped(pipeline, tables, out.notes)
+    whole = {t.name: "a resync" for t in tables} if plan.resync else {}
+    whole |= {n: "its history mode switches" for n in switched} | {n: "its dimensions changed" for n in regrouped}
+    organizations.refuse_whole_table_changes(pipeline, plan.destination, plan.schema, plan.organization, whole)
     if plan.resync or switched or regrouped or versioned:
         _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
     untouched: set[str] = set()
@@ -161,6 +168,25 @@ def _mark(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table]) 
             elif plan.soft_delete(t):
                 out[t.name] = deletes.soft_delete(store, t, ctx.ledger, plan.synced_at, plan.organization)
     return out
+
+
+def _adopt_schema_pipeline(pipeline: Any, plan: LoadPlan) -> None:
+    """The first run of an organization's own pipeline in a schema that the schema's pipeline kept (versions
+    before several organizations could share a schema) continues from that pipeline's watermarks and schema
+    instead of reading everything again. Only the organization whose rows the schema holds adopts it: until
+    then a schema held one organization's rows only."""
+    legacy_name = pipeline_name(plan.destination, plan.schema)
+    if plan.organization is None or pipeline.pipeline_name == legacy_name or pipeline.state.get("sources"):
+        return
+    legacy = dlt.pipeline(legacy_name, destination=destinations.make(plan.destination), dataset_name=plan.schema,
+                          pipelines_dir=plan.pipelines_dir)
+    if not legacy.state.get("sources") or not legacy.default_schema_name:
+        return
+    if plan.organization not in organizations.stored(legacy, plan.destination, plan.schema):
+        return
+    pipeline._inject_schema(legacy.default_schema.clone())  # dlt has no public way to carry a schema over
+    with pipeline.managed_state() as state:
+        state["sources"] = copy.deepcopy(legacy.state["sources"])
 
 
 def _forget_local_state_of_a_new_destination(pipeline: Any) -> Any:

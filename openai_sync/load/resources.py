@@ -51,8 +51,13 @@ class LoadPlan:
     def soft_delete(self, table: Table) -> bool:
         return table.soft_delete and table.name not in self.history
 
+    def row_key(self, table: Table) -> tuple[str, ...]:
+        """The key rows merge by: with the organization when the API says which (a null cannot match in a
+        merge, so without one the table's own key, as every run against such a server has it)."""
+        return table.row_key if self.organization else table.primary_key
 
-def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
+
+def hints(table: Table, soft_delete: bool, key: tuple[str, ...] | None = None) -> dict[str, Any]:
     cols: dict[str, Any] = {}
     if table.strategy == "buckets":
         for c, kind in bucket_columns(table).items():
@@ -65,9 +70,9 @@ def hints(table: Table, soft_delete: bool) -> dict[str, Any]:
     if soft_delete:  # nullable where the column came later: a NOT NULL column cannot be added to rows
         cols["_deleted"] = {"data_type": "bool", "nullable": table.mode != "full"}
         cols[DELETED_AT] = {"data_type": "timestamp", "timezone": True, "nullable": True}  # when it was seen
-    for c in table.primary_key:
-        cols[c] = {"data_type": "text", "nullable": False}
     cols["organization_id"] = {"data_type": "text"}
+    for c in key or table.primary_key:
+        cols[c] = {"data_type": "text", "nullable": False}
     key = {c: cols.pop(c) for c in table.primary_key}
     return column_order(key | cols)
 
@@ -114,14 +119,15 @@ def table_resource(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[A
     """The dlt resource of a table; `pages`: already read (a table rebuilt for a history-mode switch); `stored`:
     the table's columns and types in the destination (None: it has no such table yet)."""
     rows = _rows(plan, ctx, table, pages, stored)
-    common = {"name": table.name, "primary_key": list(table.primary_key), "max_table_nesting": 0,
+    common = {"name": table.name, "primary_key": list(plan.row_key(table)), "max_table_nesting": 0,
               "parallelized": True}
     if table.name in plan.history:
         resource = dlt.resource(rows, **common, write_disposition=history.write_disposition(plan.synced_at),
-                                merge_key=list(scope_columns(table)), columns=hints(table, False))
+                                merge_key=[*(["organization_id"] if plan.organization else []), *scope_columns(table)],
+                                columns=hints(table, False, plan.row_key(table)))
     else:
         resource = dlt.resource(rows, **common, write_disposition="merge",
-                                columns=hints(table, plan.soft_delete(table)))
+                                columns=hints(table, plan.soft_delete(table), plan.row_key(table)))
     if plan.lake:  # Delta tables: delta-rs merges by primary key (dlt's upsert); plain Parquet files cannot merge
         resource.apply_hints(table_format="delta", write_disposition={"disposition": "merge", "strategy": "upsert"})
     return resource
