@@ -274,6 +274,20 @@ def resolve(flags: dict[str, Any], env: dict[str, str] | None = None, *, allow_n
     return Resolved(name, settings, secrets, config_path, sources)
 
 
+def connection_names(flags: dict[str, Any], env: dict[str, str] | None = None) -> tuple[Path, list[str]]:
+    """The config file and its connections' names, in the file's order (for `sync --all`)."""
+    env = dict(os.environ) if env is None else env
+    config_path = Path(flags.get("config") or env.get("OPENAI_SYNC_CONFIG") or DEFAULT_CONFIG).expanduser()
+    if not config_path.exists():
+        raise MissingConfig(f"{config_path} does not exist: --all syncs the connections of a config file; create "
+                            "them with `openai-sync setup --connection NAME`")
+    connections = _read_toml(config_path).get("connections", {})
+    if not isinstance(connections, dict) or not connections:
+        raise ConfigError(f"{config_path} has no [connections.NAME] tables: add them with `openai-sync setup "
+                          "--connection NAME`")
+    return config_path, list(connections)
+
+
 def _shown(name: str) -> str:
     """A setting's name as an error may show it: a key pasted where a name belongs is masked."""
     return mask(name) if name.startswith("sk-") else name

@@ -137,3 +137,18 @@ def row_counts(pipeline: Any, tables: list[str]) -> dict[str, int]:
             else:
                 counts[t] = 0
     return counts
+
+
+def fleet_table(ran: list[Any]) -> RichTable:
+    """`sync --all`: one line per connection."""
+    t = RichTable(title="Connections", title_justify="left")
+    for col, justify in (("connection", "left"), ("organization", "left"), ("status", "left"), ("rows", "right"),
+                         ("requests", "right"), ("seconds", "right"), ("failed tables", "left")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in ran:
+        res = r.result
+        failed = [x["table"] for x in res.get("tables", []) if x.get("status") not in ("ok", "skipped")]
+        t.add_row(r.name, str(res.get("organization_id") or ""), str(res.get("status")), f"{res.get('rows', 0):,}",
+                  f"{res.get('requests', 0):,}", f"{r.seconds:.1f}", ", ".join(failed))
+    return t
+

@@ -14,6 +14,7 @@ from rich.markup import escape
 from ..outcome import attempt, sync_config
 from .common import (
     INTERRUPTED,
+    All,
     AsJson,
     AuditLookback,
     BaseUrl,
@@ -27,6 +28,8 @@ from .common import (
     History,
     HistoryOff,
     Lookback,
+    MaxRequests,
+    Parallel,
     Schema,
     Start,
     StateDir,
@@ -92,6 +95,8 @@ Examples (keys come from the environment or the secrets file, never from the com
 
   openai-sync sync --tables usage_completions,costs --bucket-width 1h --json
 
+  openai-sync sync --all                             # every connection of the config file, in parallel
+
 Exit codes: 0 every table synced; 1 some table, project or key failed (the others were loaded); 2 bad
 key or configuration (nothing was written).
 """)
@@ -115,6 +120,9 @@ def sync_cmd(
     audit_lookback_minutes: AuditLookback = None,
     state_dir: StateDir = None,
     as_json: AsJson = False,
+    every: All = False,
+    parallel: Parallel = 4,
+    max_requests: MaxRequests = 32,
 ) -> None:
     """Sync the organization's tables (audit logs, usage, costs, users, projects, ...) into the destination.
 
@@ -122,6 +130,13 @@ def sync_cmd(
     Incremental: usage and costs resume where the last run stopped (re-reading the lookback window),
     audit logs from the newest event loaded.
     """
+    if every:
+        passed = {"--tables": tables, "--exclude": exclude, "--time-budget": time_budget, "--state-dir": state_dir,
+                  "--lookback-hours": lookback_hours, "--audit-lookback-minutes": audit_lookback_minutes,
+                  "--start-date": start_date, "--bucket-width": bucket_width}
+        own = {"--connection": connection, "--base-url": base_url, "--destination": destination, "--schema": schema,
+               "--history": history, "--history-off": history_off, "--concurrency": concurrency}
+        raise typer.Exit(sync_all(config, passed, own, parallel, max_requests, yes, as_json))
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
                         history_off_tables=history_off, concurrency=concurrency, time_budget_minutes=time_budget,
@@ -129,6 +144,49 @@ def sync_cmd(
                         audit_lookback_minutes=audit_lookback_minutes, state_dir=state_dir), as_json)
     code, _ = run_sync(sync_config(r, yes), as_json)
     raise typer.Exit(code)
+
+
+def sync_all(config: str | None, passed: dict[str, object], own: dict[str, object], parallel: int,
+             max_requests: int, yes: bool, as_json: bool) -> int:
+    """`sync --all`: every connection of the config file (fleet.py); one summary, the worst exit code."""
+    from ..config import ConfigError, connection_names, resolve
+    from ..fleet import Fleet, Ran, worst
+
+    named = [flag for flag, value in own.items() if value]
+    if named:
+        raise _fail(f"{named[0]} names one connection's own setting; with --all each connection's come from the "
+                    "config file (drop it, or sync that connection alone with --connection NAME)", as_json)
+    try:
+        path, names = connection_names({"config": config})
+        connections = [resolve({"config": str(path), "connection": n}) for n in names]
+    except ConfigError as e:
+        raise _fail(str(e), as_json) from None
+    args = [str(a) for flag, value in passed.items() if value is not None for a in (flag, value)]
+    args += ["--yes"] if yes else []
+    err = Console(stderr=True)
+
+    def done(ran: Ran) -> None:
+        if not as_json:
+            err.print(f"{ran.name}: {ran.result.get('status')} in {ran.seconds:.1f} s", highlight=False)
+
+    fleet = Fleet(connections, path, args, parallel, max_requests, on_done=done)
+    try:
+        ran = fleet.run()
+    except KeyboardInterrupt:
+        raise interrupted(INTERRUPTED, as_json) from None
+    code = worst([r.code for r in ran])
+    if as_json:
+        print(json.dumps({"status": {0: "ok", 1: "partial", 2: "error", 130: "interrupted"}.get(code, "error"),
+                          "connections": {r.name: r.result for r in ran}}))
+    else:
+        from ..report import fleet_table
+
+        Console().print(fleet_table(ran))
+        for r in ran:
+            for line in [r.result.get("error"), *(t.get("error") for t in r.result.get("tables", []))]:
+                if line:
+                    err.print(f"[red]{escape(r.name)}:[/] {escape(str(line))}", highlight=False)
+    return code
 
 
 @app.command("resync", cls=Command, epilog="""

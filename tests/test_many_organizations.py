@@ -1,0 +1,92 @@
+"""`openai-sync sync --all`: three simulated organizations (three servers, each with its own keys) into one
+PostgreSQL schema (and one DuckDB file), through one command: the tables equal the union of three
+single-organization syncs, no key twice, one summary per connection and the worst exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from conftest import NOW
+from destinations_support import Dest
+
+from openai_sync import catalog
+from openai_sync.config import Secrets, Settings
+from openai_sync.config_files import save
+from openai_sync.runner import SyncConfig, sync
+from openai_sync.simulator import Simulator, World
+
+TABLES = ["users", "user_roles", "projects", "project_users", "project_api_keys", "audit_logs", "usage_completions",
+          "costs"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "openai_sync.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def org_rows(dest: Dest, table: str, org: str) -> list[tuple]:
+    cols = [r[0] for r in dest.q(f"SELECT column_name FROM information_schema.columns WHERE table_schema = 'openai' "
+                                 f"AND table_name = '{table}' ORDER BY column_name")]
+    data = [c for c in cols if not c.startswith("_")]
+    live = "NOT _deleted" if "_deleted" in cols else "true"
+    return sorted(dest.q(f"SELECT {', '.join(f'CAST({c} AS VARCHAR)' for c in data)} FROM openai.{table} WHERE "
+                         f"{live} AND organization_id = '{org}'"), key=repr)
+
+
+def test_sync_all_three_organizations_into_one_schema(dest: Dest, tmp_path: Path) -> None:
+    worlds = [World(seed=s, size="small", now=NOW) for s in (11, 12, 13)]
+    config = tmp_path / "openai-sync.toml"
+    with ExitStack() as stack:
+        sims = [stack.enter_context(Simulator(w)) for w in worlds]
+        for i, sim in enumerate(sims):
+            save(config, f"org{i + 1}", Settings.model_validate(
+                {"destination": dest.destination, "schema": dest.schema, "state_dir": str(tmp_path / "dlt"),
+                 "base_url": sim.base_url, "tables": TABLES}),
+                 Secrets(admin_key=sim.world.admin_key, project_keys=[]))
+        # a key in the environment would be every connection's: --all gives each its own from the secrets file
+        env = {"PATH": "/usr/bin:/bin", "OPENAI_ADMIN_KEY": worlds[0].admin_key, "HOME": str(tmp_path)}
+        done = cli("sync", "--all", "--config", str(config), "--json", "--parallel", "3", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = json.loads(done.stdout)
+        assert out["status"] == "ok" and list(out["connections"]) == ["org1", "org2", "org3"]
+        assert {c["organization_id"] for c in out["connections"].values()} == {w.org_id for w in worlds}
+        alone = []
+        for sim in sims:  # the reference: each organization alone, in a DuckDB file of its own
+            ref = Dest("duckdb", tmp_path / sim.world.org_id)
+            ref.tmp.mkdir()
+            sync(SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=ref.destination,
+                            schema="openai", pipelines_dir=str(ref.tmp / "state"), tables=TABLES))
+            alone.append(ref)
+        # a second pass: incremental for each organization, nothing duplicated
+        again = cli("sync", "--all", "--config", str(config), "--json", env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+    for table in TABLES:
+        key = ", ".join(catalog.TABLES[table].row_key)
+        assert dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{table} GROUP BY {key} "
+                        "HAVING count(*) > 1) d") == 0, table
+        total = dest.one(f"SELECT count(*) FROM openai.{table}")
+        assert total == sum(r.one(f"SELECT count(*) FROM openai.{table}") for r in alone), table
+        if dest.kind == "duckdb":  # the same text for the same values (PostgreSQL prints some types otherwise)
+            for w, ref in zip(worlds, alone, strict=True):
+                assert org_rows(dest, table, w.org_id) == org_rows(ref, table, w.org_id), table
+
+
+def test_sync_all_reports_each_connection_and_the_worst_code(tmp_path: Path) -> None:
+    """One connection's bad key fails that connection alone: the others load; the exit code is the worst."""
+    config = tmp_path / "openai-sync.toml"
+    with Simulator(World(seed=11, size="small", now=NOW)) as sim:
+        for name, key in (("good", sim.world.admin_key), ("revoked", "sk-admin-" + "x" * 40)):
+            save(config, name, Settings.model_validate(
+                {"destination": f"duckdb:///{tmp_path / name}.duckdb", "state_dir": str(tmp_path / "dlt"),
+                 "base_url": sim.base_url, "tables": ["users"]}),
+                 Secrets(admin_key=key, project_keys=[]))
+        done = cli("sync", "--all", "--config", str(config))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "good" in done.stdout and "revoked" in done.stdout and "ok" in done.stdout
+        assert "revoked:" in done.stderr and "sk-admin-xxxx" not in done.stdout + done.stderr
+        refused = cli("sync", "--all", "--config", str(config), "--destination", "duckdb:///x.duckdb")
+        assert refused.returncode == 2 and "--destination names one connection's own setting" in refused.stderr
