@@ -171,13 +171,14 @@ def test_forecast_and_anomalies_on_a_constructed_series() -> None:
     for t in ("projects", "project_api_keys"):
         con.execute(f"CREATE TABLE openai.{t} (id VARCHAR, name VARCHAR, _deleted BOOLEAN)")
     con.execute("INSERT INTO openai.projects VALUES ('p1', 'one', false), ('p2', 'two', false)")
-    con.execute("CREATE TABLE openai.project_spend_alerts (project_id VARCHAR, threshold_amount DECIMAL(38, 12), "
+    con.execute("CREATE TABLE openai.project_spend_alerts (organization_id VARCHAR, project_id VARCHAR, "
+                "threshold_amount DECIMAL(38, 12), \"interval\" VARCHAR, _deleted BOOLEAN)")
+    con.execute("INSERT INTO openai.project_spend_alerts VALUES ('org', 'p1', 300, 'month', false), "
+                "('org', 'p1', 500, 'month', false), ('org', 'p1', 50, 'day', false)")
+    con.execute("CREATE TABLE openai.spend_alerts (organization_id VARCHAR, threshold_amount DECIMAL(38, 12), "
                 "\"interval\" VARCHAR, _deleted BOOLEAN)")
-    con.execute("INSERT INTO openai.project_spend_alerts VALUES ('p1', 300, 'month', false), "
-                "('p1', 500, 'month', false), ('p1', 50, 'day', false)")
-    con.execute("CREATE TABLE openai.spend_alerts (threshold_amount DECIMAL(38, 12), \"interval\" VARCHAR, "
-                "_deleted BOOLEAN)")
-    con.execute("INSERT INTO openai.spend_alerts VALUES (1000, 'month', false)")
+    con.execute("INSERT INTO openai.spend_alerts VALUES ('org', 1000, 'month', false), "
+                "('other-org', 10, 'month', false)")  # another organization's threshold is not this one's
     done = analytics.refresh(DuckSql(con), "openai", "duckdb")
     assert {"spend_daily", "spend_forecast", "spend_anomalies"} <= set(done.views)
     assert "key_inventory" in done.skipped and "users" in done.skipped["access_review"]

@@ -10,17 +10,19 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+import pytest
 from conftest import NOW
 from destinations_support import Dest
 
 from openai_sync import catalog
 from openai_sync.config import Secrets, Settings
 from openai_sync.config_files import save
+from openai_sync.html_report import ReportError, build
 from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 TABLES = ["users", "user_roles", "projects", "project_users", "project_api_keys", "audit_logs", "usage_completions",
-          "costs"]
+          "costs", "spend_alerts", "project_spend_alerts"]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,6 +66,7 @@ def test_sync_all_three_organizations_into_one_schema(dest: Dest, tmp_path: Path
         # a second pass: incremental for each organization, nothing duplicated
         again = cli("sync", "--all", "--config", str(config), "--json", env=env)
         assert again.returncode == 0, again.stdout + again.stderr
+    check_reports(dest, worlds, tmp_path)
     for table in TABLES:
         key = ", ".join(catalog.TABLES[table].row_key)
         assert dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{table} GROUP BY {key} "
@@ -90,3 +93,31 @@ def test_sync_all_reports_each_connection_and_the_worst_code(tmp_path: Path) -> 
         assert "revoked:" in done.stderr and "sk-admin-xxxx" not in done.stdout + done.stderr
         refused = cli("sync", "--all", "--config", str(config), "--destination", "duckdb:///x.duckdb")
         assert refused.returncode == 2 and "--destination names one connection's own setting" in refused.stderr
+
+
+def check_reports(dest: Dest, worlds: list[World], tmp_path: Path) -> None:
+    """The analytics views and the report across organizations: each view has organization_id; the report of
+    one organization shows its own month to date; the report of all shows their sum."""
+    a = f"{dest.schema}_analytics"
+    try:
+        views = {r[0] for r in dest.q(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{a}'")}
+        assert {"spend_daily", "spend_forecast", "spend_anomalies", "audit_activity", "focus_costs"} <= views
+        for view in views:  # those the synced tables allow (this test syncs a few tables)
+            column = '"BillingAccountId"' if view == "focus_costs" else "organization_id"
+            orgs = {r[0] for r in dest.q(f"SELECT DISTINCT {column} FROM {a}.{view}")}
+            assert orgs <= {w.org_id for w in worlds} and orgs, view
+        mtd = dict(dest.q(f"SELECT organization_id, month_to_date FROM {a}.spend_forecast WHERE scope = "
+                          "'organization'"))
+        assert set(mtd) == {w.org_id for w in worlds}
+        for w in worlds:
+            one = build(dest.destination, dest.schema, w.org_id)
+            assert one.organization == w.org_id and one.forecast["month_to_date"] == pytest.approx(float(mtd[w.org_id]))
+        every = build(dest.destination, dest.schema)
+        assert every.forecast["month_to_date"] == pytest.approx(sum(float(v) for v in mtd.values()))
+        assert all(w.org_id in (every.organization or "") for w in worlds)
+        with pytest.raises(ReportError, match="holds no costs of organization org-nope"):
+            build(dest.destination, dest.schema, "org-nope")
+    finally:
+        if dest.kind == "postgres":
+            dest.exec(f"DROP SCHEMA IF EXISTS {a} CASCADE")
+

@@ -12,6 +12,8 @@ from rich.console import Console
 from .common import Command, ConfigPath, Connection, Destination, Group, Schema, _fail, _flags, _resolve, app
 
 Output = Annotated[str, typer.Option("--output", "-o", help="Where to write the HTML file.")]
+Organization = Annotated[str | None, typer.Option("--organization", help="Only this organization's data, where "
+                                                                          "several share the schema (org-...).")]
 Pdf = Annotated[str | None, typer.Option("--pdf", help="Also print the report to this PDF file (needs Chromium or "
                                                        "Chrome).")]
 
@@ -26,7 +28,8 @@ Examples:
   openai-sync report --pdf openai_report.pdf        # the HTML file, and the same printed to PDF
 """)
 def report(connection: Connection = None, config: ConfigPath = None, destination: Destination = None,
-           schema: Schema = None, output: Output = "openai_report.html", pdf: Pdf = None) -> None:
+           schema: Schema = None, output: Output = "openai_report.html", pdf: Pdf = None,
+           organization: Organization = None) -> None:
     """Write one HTML file (opens offline) with spend, forecast, anomalies, usage against cost, the security
     review and the project objects, from the analytics views the last sync made."""
     from ..html_report import ReportError, build, write
@@ -34,7 +37,7 @@ def report(connection: Connection = None, config: ConfigPath = None, destination
     r = _resolve(_flags(connection=connection, config=config, destination=destination, schema=schema), False)
     began = time.monotonic()
     try:
-        size = write(build(r.settings.destination, r.settings.schema_name), Path(output))
+        size = write(build(r.settings.destination, r.settings.schema_name, organization), Path(output))
     except ReportError as e:
         raise _fail(str(e), False) from None
     say = Console(stderr=True)

@@ -41,13 +41,19 @@ class Report:
     tables: list[Table] = field(default_factory=list)
 
 
-def build(destination: str, schema: str) -> Report:
+def build(destination: str, schema: str, organization: str | None = None) -> Report:
+    """The report of a schema's data: every organization it holds, or `organization`'s alone."""
     with Reader(destination, schema + SUFFIX, schema) as r:
         if not r.has("spend_daily", analytics=True):
             raise ReportError(f"{destinations.shown(destination)} has no analytics views in {schema}{SUFFIX}: "
                               "run `openai-sync sync` first (each sync makes them)")
+        held = [o for (o,) in r.rows("SELECT DISTINCT organization_id FROM {a}.spend_daily ORDER BY 1") if o]
+    if organization is not None and organization not in held:
+        raise ReportError(f"schema {schema} holds no costs of organization {organization}; it holds "
+                          f"{', '.join(held) or 'none yet'}")
+    with Reader(destination, schema + SUFFIX, schema, organization) as r:
         out = Report(schema, destinations.shown(destination), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                     organization=r.one("SELECT max(organization_id) FROM {a}.spend_daily"))
+                     organization=organization or ", ".join(held) or None)
         _spend(r, out)
         _security(r, out)
         _objects(r, out)
@@ -57,9 +63,10 @@ def build(destination: str, schema: str) -> Report:
 def _spend(r: Reader, out: Report) -> None:
     daily = r.rows("SELECT CAST(day AS VARCHAR), sum(amount) FROM {a}.spend_daily "
                    "WHERE day > (SELECT max(day) FROM {a}.spend_daily) - 90 GROUP BY day ORDER BY day")
-    f = r.rows("SELECT CAST(as_of AS VARCHAR), CAST(month AS VARCHAR), month_to_date, daily_run_rate, forecast, "
-               "alert_threshold, will_exceed, currency, days_left FROM {a}.spend_forecast "
-               "WHERE scope = 'organization'")
+    # several organizations: their month to date, run rates, forecasts and thresholds added up
+    f = r.rows("SELECT CAST(max(as_of) AS VARCHAR), CAST(max(month) AS VARCHAR), sum(month_to_date), "
+               "sum(daily_run_rate), sum(forecast), sum(alert_threshold), bool_or(will_exceed), max(currency), "
+               "min(days_left) FROM {a}.spend_forecast WHERE scope = 'organization' HAVING count(*) > 0")
     if f:
         as_of, month, mtd, rate, forecast, threshold, exceed, currency, left = f[0]
         out.forecast = {"as_of": as_of, "month": month[:7], "month_to_date": float(mtd), "run_rate": float(rate),
@@ -70,7 +77,7 @@ def _spend(r: Reader, out: Report) -> None:
                            [(d, float(v)) for d, v in daily]))
     if out.forecast:
         mtd_series = r.rows("SELECT CAST(day AS VARCHAR), sum(sum(amount)) OVER (ORDER BY day) FROM {a}.spend_daily "
-                            "WHERE day >= (SELECT month FROM {a}.spend_forecast WHERE scope = 'organization') "
+                            "WHERE day >= (SELECT max(month) FROM {a}.spend_forecast WHERE scope = 'organization') "
                             "GROUP BY day ORDER BY day")
         out.charts.append(line(f"This month, cumulative, with the forecast to {end} and the alert threshold",
                                [(d, float(v)) for d, v in mtd_series], (end, out.forecast["forecast"]),

@@ -4,6 +4,7 @@ sync writes it), or PostgreSQL. Queries are written in DuckDB's dialect with `{a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,11 +17,17 @@ class Unreadable(Exception):
     """Why the destination cannot be read, in a sentence."""
 
 
+# words after a table that are not its alias: an organization's subquery gets the table's name as its alias there
+NOT_ALIASES = {"", "where", "order", "group", "join", "left", "right", "inner", "full", "cross", "limit", "on",
+               "union", "having"}
+
+
 class Reader:
-    def __init__(self, destination: str, analytics: str, schema: str) -> None:
+    def __init__(self, destination: str, analytics: str, schema: str, organization: str | None = None) -> None:
         self.destination = destinations.normalize(destination)
         self.kind = destinations.kind(self.destination)
         self.a, self.s = analytics, schema
+        self.organization = organization  # every table and view read as this organization's rows only
         if self.kind not in ("duckdb", "postgres"):
             raise Unreadable("only DuckDB and PostgreSQL destinations can be read here; query the analytics views of "
                               f"{destinations.shown(destination)} with your own tools")
@@ -69,8 +76,21 @@ class Reader:
     def column(self, table: str, column: str) -> bool:
         return column in self._columns.get(f"{self.s}.{table}", set())
 
+    def scoped(self, sql: str) -> str:
+        """`sql` with every {a}.TABLE and {s}.TABLE read as the organization's rows only."""
+        if not self.organization:
+            return sql
+        literal = "'" + self.organization.replace("'", "''").replace("{", "{{").replace("}", "}}") + "'"
+
+        def one(m: re.Match[str]) -> str:
+            where, name, after = m.groups()
+            alias = f" AS {name}" if after.lower() in NOT_ALIASES else ""
+            return f"(SELECT * FROM {{{where}}}.{name} WHERE organization_id = {literal}){alias}"
+
+        return re.sub(r"\{(a|s)\}\.(\w+)(?=\s*(\w*))", one, sql)
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        text = sql.format(a=f'"{self.a}"', s=f'"{self.s}"')
+        text = self.scoped(sql).format(a=f'"{self.a}"', s=f'"{self.s}"')
         if self.kind == "postgres":
             text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
         return self._q(text)
@@ -78,7 +98,7 @@ class Reader:
     def batches(self, sql: str, size: int = 10_000) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
         """The query's column names and rows, `size` rows at a time (at least one batch, perhaps empty), so that a
         large result never sits in memory."""
-        text = sql.format(a=f'"{self.a}"', s=f'"{self.s}"')
+        text = self.scoped(sql).format(a=f'"{self.a}"', s=f'"{self.s}"')
         if self.kind == "postgres":
             text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
         cur = self.con.cursor()

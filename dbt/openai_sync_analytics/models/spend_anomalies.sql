@@ -8,16 +8,19 @@
 WITH daily AS (
   SELECT
     'project' AS dimension,
+    organization_id,
     project_id AS value,
     day,
     SUM(amount) AS amount
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     project_id,
     day
   UNION ALL
   SELECT
     'api_key',
+    organization_id,
     api_key_id,
     day,
     SUM(amount)
@@ -25,11 +28,13 @@ WITH daily AS (
   WHERE
     NOT api_key_id IS NULL
   GROUP BY
+    organization_id,
     api_key_id,
     day
 ), base AS (
   SELECT
     d.dimension,
+    d.organization_id,
     d.value,
     d.day,
     d.amount,
@@ -39,17 +44,20 @@ WITH daily AS (
   FROM daily AS d
   JOIN daily AS h
     ON h.dimension = d.dimension
+    AND h.organization_id IS NOT DISTINCT FROM d.organization_id
     AND h.value IS NOT DISTINCT FROM d.value
     AND h.day < d.day
     AND h.day >= d.day - 28
   GROUP BY
     d.dimension,
+    d.organization_id,
     d.value,
     d.day,
     d.amount
 ), spread AS (
   SELECT
     b.dimension,
+    b.organization_id,
     b.value,
     b.day,
     b.amount,
@@ -60,11 +68,13 @@ WITH daily AS (
   FROM base AS b
   JOIN daily AS h
     ON h.dimension = b.dimension
+    AND h.organization_id IS NOT DISTINCT FROM b.organization_id
     AND h.value IS NOT DISTINCT FROM b.value
     AND h.day < b.day
     AND h.day >= b.day - 28
   GROUP BY
     b.dimension,
+    b.organization_id,
     b.value,
     b.day,
     b.amount,
@@ -73,6 +83,7 @@ WITH daily AS (
 )
 SELECT
   dimension,
+  organization_id,
   value,
   day,
   amount,
@@ -97,16 +108,19 @@ FROM spread
 WITH daily AS (
   SELECT
     'project' AS dimension,
+    organization_id,
     project_id AS value,
     day,
     SUM(amount) AS amount
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     project_id,
     day
   UNION ALL
   SELECT
     'api_key',
+    organization_id,
     api_key_id,
     day,
     SUM(amount)
@@ -114,11 +128,13 @@ WITH daily AS (
   WHERE
     NOT api_key_id IS NULL
   GROUP BY
+    organization_id,
     api_key_id,
     day
 ), base AS (
   SELECT
     d.dimension,
+    d.organization_id,
     d.value,
     d.day,
     d.amount,
@@ -127,17 +143,20 @@ WITH daily AS (
   FROM daily AS d
   JOIN daily AS h
     ON h.dimension = d.dimension
+    AND h.organization_id IS NOT DISTINCT FROM d.organization_id
     AND h.value IS NOT DISTINCT FROM d.value
     AND h.day < d.day
     AND h.day >= d.day - 28
   GROUP BY
     d.dimension,
+    d.organization_id,
     d.value,
     d.day,
     d.amount
 ), spread AS (
   SELECT
     b.dimension,
+    b.organization_id,
     b.value,
     b.day,
     b.amount,
@@ -147,11 +166,13 @@ WITH daily AS (
   FROM base AS b
   JOIN daily AS h
     ON h.dimension = b.dimension
+    AND h.organization_id IS NOT DISTINCT FROM b.organization_id
     AND h.value IS NOT DISTINCT FROM b.value
     AND h.day < b.day
     AND h.day >= b.day - 28
   GROUP BY
     b.dimension,
+    b.organization_id,
     b.value,
     b.day,
     b.amount,
@@ -160,6 +181,7 @@ WITH daily AS (
 )
 SELECT
   dimension,
+  organization_id,
   value,
   day,
   amount,

@@ -1,12 +1,13 @@
 -- Generated from openai_sync/analytics/models/spend_forecast.sql by `python -m openai_sync.analytics.dbt`: edit that file, not this one.
 {{ config(materialized='view') }}
 {% if target.type == 'postgres' %}
-/* Month to date and a forecast to the month's end, for the organization and each project, as of the latest day */
+/* Month to date and a forecast to the month's end, for each organization and each of its projects, as of the latest day */
 /* with costs: month to date + the trailing 7 days' average daily spend x the days left. Against the smallest */
 /* monthly spend-alert threshold (the organization's, or the project's). */
 WITH daily AS (
   SELECT
     'project' AS scope,
+    organization_id,
     project_id,
     MAX(project_name) AS project_name,
     day,
@@ -14,11 +15,13 @@ WITH daily AS (
     MAX(currency) AS currency
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     project_id,
     day
   UNION ALL
   SELECT
     'organization',
+    organization_id,
     NULL,
     NULL,
     day,
@@ -26,14 +29,19 @@ WITH daily AS (
     MAX(currency)
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     day
 ), asof AS (
   SELECT
+    organization_id,
     MAX(day) AS as_of
   FROM daily
+  GROUP BY
+    organization_id
 ), totals AS (
   SELECT
     d.scope,
+    d.organization_id,
     d.project_id,
     MAX(d.project_name) AS project_name,
     MAX(d.currency) AS currency,
@@ -48,32 +56,40 @@ WITH daily AS (
     ) AS month_to_date,
     CAST(SUM(CASE WHEN d.day > a.as_of - 7 AND d.day <= a.as_of THEN d.amount ELSE 0 END) AS DOUBLE PRECISION) / 7 AS daily_run_rate
   FROM daily AS d
-  CROSS JOIN asof AS a
+  JOIN asof AS a
+    ON a.organization_id IS NOT DISTINCT FROM d.organization_id
   GROUP BY
     d.scope,
+    d.organization_id,
     d.project_id,
     a.as_of
 ), thresholds AS (
   SELECT
     'project' AS scope,
+    organization_id,
     project_id,
     MIN(threshold_amount) AS threshold
   FROM {{ openai_sync_current('project_spend_alerts') }} AS x
   WHERE
     "interval" = 'month'
   GROUP BY
+    organization_id,
     project_id
   UNION ALL
   SELECT
     'organization',
+    organization_id,
     NULL,
     MIN(threshold_amount)
   FROM {{ openai_sync_current('spend_alerts') }} AS x
   WHERE
     "interval" = 'month'
+  GROUP BY
+    organization_id
 )
 SELECT
   t.scope,
+  t.organization_id,
   t.project_id,
   t.project_name,
   t.currency,
@@ -100,14 +116,17 @@ SELECT
   ) >= h.threshold AS will_exceed
 FROM totals AS t
 LEFT JOIN thresholds AS h
-  ON h.scope = t.scope AND h.project_id IS NOT DISTINCT FROM t.project_id
+  ON h.scope = t.scope
+  AND h.project_id IS NOT DISTINCT FROM t.project_id
+  AND h.organization_id IS NOT DISTINCT FROM t.organization_id
 {% else %}
-/* Month to date and a forecast to the month's end, for the organization and each project, as of the latest day */
+/* Month to date and a forecast to the month's end, for each organization and each of its projects, as of the latest day */
 /* with costs: month to date + the trailing 7 days' average daily spend x the days left. Against the smallest */
 /* monthly spend-alert threshold (the organization's, or the project's). */
 WITH daily AS (
   SELECT
     'project' AS scope,
+    organization_id,
     project_id,
     MAX(project_name) AS project_name,
     day,
@@ -115,11 +134,13 @@ WITH daily AS (
     MAX(currency) AS currency
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     project_id,
     day
   UNION ALL
   SELECT
     'organization',
+    organization_id,
     NULL,
     NULL,
     day,
@@ -127,14 +148,19 @@ WITH daily AS (
     MAX(currency)
   FROM {{ ref('spend_daily') }} AS x
   GROUP BY
+    organization_id,
     day
 ), "asof" AS (
   SELECT
+    organization_id,
     MAX(day) AS as_of
   FROM daily
+  GROUP BY
+    organization_id
 ), totals AS (
   SELECT
     d.scope,
+    d.organization_id,
     d.project_id,
     MAX(d.project_name) AS project_name,
     MAX(d.currency) AS currency,
@@ -149,32 +175,40 @@ WITH daily AS (
     ) AS month_to_date,
     SUM(CASE WHEN d.day > a.as_of - 7 AND d.day <= a.as_of THEN d.amount ELSE 0 END) / 7 AS daily_run_rate
   FROM daily AS d
-  CROSS JOIN "asof" AS a
+  JOIN "asof" AS a
+    ON a.organization_id IS NOT DISTINCT FROM d.organization_id
   GROUP BY
     d.scope,
+    d.organization_id,
     d.project_id,
     a.as_of
 ), thresholds AS (
   SELECT
     'project' AS scope,
+    organization_id,
     project_id,
     MIN(threshold_amount) AS threshold
   FROM {{ openai_sync_current('project_spend_alerts') }} AS x
   WHERE
     "interval" = 'month'
   GROUP BY
+    organization_id,
     project_id
   UNION ALL
   SELECT
     'organization',
+    organization_id,
     NULL,
     MIN(threshold_amount)
   FROM {{ openai_sync_current('spend_alerts') }} AS x
   WHERE
     "interval" = 'month'
+  GROUP BY
+    organization_id
 )
 SELECT
   t.scope,
+  t.organization_id,
   t.project_id,
   t.project_name,
   t.currency,
@@ -201,5 +235,7 @@ SELECT
   ) >= h.threshold AS will_exceed
 FROM totals AS t
 LEFT JOIN thresholds AS h
-  ON h.scope = t.scope AND h.project_id IS NOT DISTINCT FROM t.project_id
+  ON h.scope = t.scope
+  AND h.project_id IS NOT DISTINCT FROM t.project_id
+  AND h.organization_id IS NOT DISTINCT FROM t.organization_id
 {% endif %}

@@ -3,29 +3,30 @@
 -- absolute deviation of those days. A day is an anomaly when |z| > 3.5 with at least 7 earlier days of spend.
 -- Only days with spend count (a day without any is not a zero in the baseline).
 WITH daily AS (
-    SELECT 'project' AS dimension, project_id AS value, day, SUM(amount) AS amount
-    FROM {{ ref('spend_daily') }} AS x GROUP BY project_id, day
+    SELECT 'project' AS dimension, organization_id, project_id AS value, day, SUM(amount) AS amount
+    FROM {{ ref('spend_daily') }} AS x GROUP BY organization_id, project_id, day
     UNION ALL
-    SELECT 'api_key', api_key_id, day, SUM(amount) FROM {{ ref('spend_daily') }} AS x
-    WHERE api_key_id IS NOT NULL GROUP BY api_key_id, day
+    SELECT 'api_key', organization_id, api_key_id, day, SUM(amount) FROM {{ ref('spend_daily') }} AS x
+    WHERE api_key_id IS NOT NULL GROUP BY organization_id, api_key_id, day
 ),
 base AS (
-    SELECT d.dimension, d.value, d.day, d.amount, MEDIAN(h.amount) AS baseline, COUNT(h.amount) AS history_days
+    SELECT d.dimension, d.organization_id, d.value, d.day, d.amount, MEDIAN(h.amount) AS baseline,
+           COUNT(h.amount) AS history_days
     FROM daily AS d JOIN daily AS h
-        ON h.dimension = d.dimension AND h.value IS NOT DISTINCT FROM d.value AND h.day < d.day
-        AND h.day >= d.day - 28
-    GROUP BY d.dimension, d.value, d.day, d.amount
+        ON h.dimension = d.dimension AND h.organization_id IS NOT DISTINCT FROM d.organization_id
+        AND h.value IS NOT DISTINCT FROM d.value AND h.day < d.day AND h.day >= d.day - 28
+    GROUP BY d.dimension, d.organization_id, d.value, d.day, d.amount
 ),
 spread AS (
-    SELECT b.dimension, b.value, b.day, b.amount, b.baseline, b.history_days,
+    SELECT b.dimension, b.organization_id, b.value, b.day, b.amount, b.baseline, b.history_days,
            MEDIAN(ABS(h.amount - b.baseline)) AS mad
     FROM base AS b JOIN daily AS h
-        ON h.dimension = b.dimension AND h.value IS NOT DISTINCT FROM b.value AND h.day < b.day
-        AND h.day >= b.day - 28
-    GROUP BY b.dimension, b.value, b.day, b.amount, b.baseline, b.history_days
+        ON h.dimension = b.dimension AND h.organization_id IS NOT DISTINCT FROM b.organization_id
+        AND h.value IS NOT DISTINCT FROM b.value AND h.day < b.day AND h.day >= b.day - 28
+    GROUP BY b.dimension, b.organization_id, b.value, b.day, b.amount, b.baseline, b.history_days
 )
 SELECT
-    dimension, value, day, amount, baseline, mad, history_days,
+    dimension, organization_id, value, day, amount, baseline, mad, history_days,
     (amount - baseline) / GREATEST(1.4826 * mad, 0.05 * ABS(baseline), 0.01) AS robust_z,
     history_days >= 7 AND ABS((amount - baseline) / GREATEST(1.4826 * mad, 0.05 * ABS(baseline), 0.01)) > 3.5
         AS anomaly
