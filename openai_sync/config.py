@@ -279,8 +279,9 @@ def connection_names(flags: dict[str, Any], env: dict[str, str] | None = None) -
     env = dict(os.environ) if env is None else env
     config_path = Path(flags.get("config") or env.get("OPENAI_SYNC_CONFIG") or DEFAULT_CONFIG).expanduser()
     if not config_path.exists():
-        raise MissingConfig(f"{config_path} does not exist: --all syncs the connections of a config file; create "
-                            "them with `openai-sync setup --connection NAME`")
+        raise MissingConfig(f"{config_path} does not exist; it is where the connections (one per organization) are "
+                            "read from: create them with `openai-sync setup --connection NAME`, or name another file "
+                            "(--config, OPENAI_SYNC_CONFIG)")
     connections = _read_toml(config_path).get("connections", {})
     if not isinstance(connections, dict) or not connections:
         raise ConfigError(f"{config_path} has no [connections.NAME] tables: add them with `openai-sync setup "
