@@ -15,10 +15,12 @@ import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .. import analytics, memory
@@ -178,6 +180,9 @@ def _adopt_schema_pipeline(pipeline: Any, plan: LoadPlan) -> None:
     legacy_name = pipeline_name(plan.destination, plan.schema)
     if plan.organization is None or pipeline.pipeline_name == legacy_name or pipeline.state.get("sources"):
         return
+    root = Path(plan.pipelines_dir) if plan.pipelines_dir else Path(get_dlt_pipelines_dir())
+    if not (root / legacy_name / dlt.Pipeline.STATE_FILE).is_file():
+        return  # no such pipeline here (and none is made by looking)
     legacy = dlt.pipeline(legacy_name, destination=destinations.make(plan.destination), dataset_name=plan.schema,
                           pipelines_dir=plan.pipelines_dir)
     if not legacy.state.get("sources") or not legacy.default_schema_name:
