@@ -1,8 +1,9 @@
 """`openai-sync sync --all`: every configured connection (one per organization, say), each in a process of its
 own, organizations in parallel.
 
-- Connections that load into the same destination schema run one after another (their loads would wait for each
-  other's lock anyway); the groups run in parallel, at most `parallel` at a time.
+- Connections run in parallel, at most `parallel` at a time. Those that load into the same DuckDB file or lake
+  schema run one after another (one writer at a time); into one PostgreSQL schema they run together, and only
+  their loads take turns (runner.Locking).
 - One bound on requests in flight across all of them (`max_requests`): split among the runs going at once, so
   that N organizations never send more than one machine's share; each key still paces itself by its own rate
   limit (api/throttle.py), since each organization has its own.
@@ -39,11 +40,12 @@ class Ran:
 
 
 def groups(connections: list[Resolved]) -> list[list[Resolved]]:
-    """Connections by the destination schema they load into, in the file's order."""
+    """Connections that must run one after another (one DuckDB file or lake schema), in the file's order."""
     out: dict[tuple[str, str], list[Resolved]] = {}
     for r in connections:
+        shared = destinations.kind(r.settings.destination) != "postgres"
         where = (destinations.shown(destinations.identity(r.settings.destination)), r.settings.schema_name)
-        out.setdefault(where, []).append(r)
+        out.setdefault(where if shared else (r.name, ""), []).append(r)
     return list(out.values())
 
 

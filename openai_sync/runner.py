@@ -150,10 +150,49 @@ def sync(cfg: SyncConfig, progress: Callable[[Status], None] | None = None) -> t
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt logs tracebacks; our messages say it
     memory.configure()
     deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
-    what = f"{destinations.shown(cfg.destination)} schema {cfg.schema}"
-    pg = destinations.normalize(cfg.destination) if destinations.kind(cfg.destination) == "postgres" else None
-    with locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, what, pg, schema=cfg.schema):  # before any request
-        return _run(cfg, deadline, progress)
+    with contextlib.ExitStack() as stack:
+        lock = Locking(cfg, stack)
+        if not lock.pg:  # before any request
+            stack.enter_context(locks.exclusive(pipeline_name(cfg), cfg.pipelines_dir, lock.what))
+        return _run(cfg, deadline, progress, lock)
+
+
+LOAD_WAIT = 1800.0  # seconds a load waits for another organization's load into the same schema (no time budget)
+
+
+@dataclass
+class Locking:
+    """One sync per connection at a time (load/locks.py). A DuckDB file or a lake takes one run at a time, whole.
+    On PostgreSQL, runs of several organizations into one schema overlap: each organization's run holds its own
+    lock (taken once the API has said which organization), and their loads, which share the schema's tables
+    and dlt's staging tables, take turns under the schema's lock."""
+
+    cfg: SyncConfig
+    stack: contextlib.ExitStack
+    organization: str | None = None
+
+    def __post_init__(self) -> None:
+        self.what = f"{destinations.shown(self.cfg.destination)} schema {self.cfg.schema}"
+        self.pg = (destinations.normalize(self.cfg.destination)
+                   if destinations.kind(self.cfg.destination) == "postgres" else None)
+
+    def hold(self, organization: str | None) -> None:
+        """The run's own lock, now that its organization is known (PostgreSQL)."""
+        if not self.pg:
+            return
+        self.organization = organization
+        c = self.cfg
+        name = _pipeline_name(c.destination, c.schema, organization)
+        scope = f"{c.schema}|{organization}" if organization else c.schema
+        self.stack.enter_context(locks.exclusive(name, c.pipelines_dir, self.what, self.pg, schema=scope))
+
+    def turn(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive use of the schema's tables, waiting for another organization's load to finish."""
+        if not (self.pg and self.organization):
+            return contextlib.nullcontext()
+        c = self.cfg
+        return locks.exclusive(pipeline_name(c), c.pipelines_dir, self.what, self.pg, schema=c.schema,
+                               wait=c.time_budget or LOAD_WAIT)
 
 
 def _refuse(cfg: SyncConfig) -> None:
@@ -199,8 +238,8 @@ def _refuse_history_off(cfg: SyncConfig) -> None:
                         "or written")
 
 
-def _run(cfg: SyncConfig, deadline: float | None,
-         progress: Callable[[Status], None] | None) -> tuple[list[TableResult], RunReport]:
+def _run(cfg: SyncConfig, deadline: float | None, progress: Callable[[Status], None] | None,
+         lock: Locking) -> tuple[list[TableResult], RunReport]:
     if not cfg.admin_key and not cfg.project_keys:
         raise KeyProblem(NO_ADMIN_KEY)
     tables = selected_tables(cfg)
@@ -212,6 +251,7 @@ def _run(cfg: SyncConfig, deadline: float | None,
     admin, keys = _keys(cfg, tables, options)
     primary = admin or keys.usable[0].client
     organization = organization_of(primary)
+    lock.hold(organization)
     clients = [c for c in [admin, *(k.client for k in keys.usable)] if c is not None]
     ledger = Ledger()
     project_tables = {t.name for t in tables if t.key == "project"} if cfg.resync else set()
@@ -228,11 +268,11 @@ def _run(cfg: SyncConfig, deadline: float | None,
                     history_ignore=history.parse_ignored(cfg.history_ignore_columns),
                     policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
                     lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
-                    secrets=cfg.secrets(), organization=organization)
+                    secrets=cfg.secrets(), organization=organization, turn=lock.turn)
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
-                       list(keys.problems), [*ledger.notes, *loaded.notes, *_analytics(cfg, loaded.pipeline)],
+                       list(keys.problems), [*ledger.notes, *loaded.notes, *_analytics(loaded.pipeline, lock)],
                        loaded.pipeline, list(keys.warnings))
     limited = sum(c.throttle.throttled for c in clients)
     if limited:
@@ -241,13 +281,13 @@ def _run(cfg: SyncConfig, deadline: float | None,
     return [_result(t, ledger, clients, loaded.deleted) for t in tables], report
 
 
-def _analytics(cfg: SyncConfig, pipeline: Any) -> list[str]:
+def _analytics(pipeline: Any, lock: Locking) -> list[str]:
     """The analytics views, recreated over what this run loaded; their failure is a note, never the run's."""
     dialect = analytics.DIALECTS.get(getattr(pipeline.destination, "destination_name", ""))
     if dialect is None:
         return []
     try:
-        with pipeline.sql_client() as sql:
+        with lock.turn(), pipeline.sql_client() as sql:
             done = analytics.refresh(sql, pipeline.dataset_name, dialect)
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0][:300]

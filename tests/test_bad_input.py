@@ -75,17 +75,18 @@ def test_a_lock_held_by_a_killed_process_is_not_stale(tmp_path):
 
 
 def test_postgres_refuses_a_second_sync_from_another_machine(tmp_path):
-    """Another machine: a different local state folder, the same database and schema."""
+    """Another machine syncing the same organization: a different local state folder, the same database and
+    schema. (Another organization into the same schema is welcome: only the loads take turns.)"""
     import psycopg2
 
     dest = Dest("postgres", tmp_path)
-    cfg = SyncConfig(admin_key="unused", destination=PG_DSN, schema=dest.schema)
-    key = locks.pg_key(f"openai_sync|{dest.schema}")
+    world = World(seed=7, size="small", now=NOW)
+    key = locks.pg_key(f"openai_sync|{dest.schema}|{world.org_id}".lower())
     con = psycopg2.connect(PG_DSN)
     try:
         with con.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (key,))
-        with Simulator(World(seed=7, size="small", now=NOW)) as sim:
+        with Simulator(world) as sim:
             cfg = SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=PG_DSN,
                              schema=dest.schema, pipelines_dir=str(tmp_path / "state"), tables=TABLES)
             with pytest.raises(locks.Busy, match="on another machine"):

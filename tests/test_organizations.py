@@ -180,3 +180,34 @@ def test_marking_never_touches_another_organizations_rows(org):
     marked = {r[0] for r in con.execute("SELECT id FROM s.users WHERE _deleted").fetchall()}
     assert marked == ({"u1"} if org else {"u3"})
     assert "organization_id IS NOT DISTINCT FROM %s" in where(Rows("history", org))[0]
+
+
+def test_a_load_waits_for_another_organizations_load_into_the_schema(tmp_path):
+    """PostgreSQL: another organization's run holding the schema (its load) makes this run's load wait, not fail;
+    a wait longer than allowed ends in a sentence, nothing of this run loaded."""
+    import threading
+    import time
+
+    import psycopg2
+    from destinations_support import PG_DSN
+
+    from openai_sync.load import locks
+
+    dest = Dest("postgres", tmp_path)
+    key = locks.pg_key(f"openai_sync|{dest.schema}".lower())
+    con = psycopg2.connect(PG_DSN)
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (key,))
+        with (pytest.raises(locks.Busy, match="waited 0 minutes for another organization's load"),
+              locks.exclusive("x", str(tmp_path / "s"), "the schema", PG_DSN, schema=dest.schema, wait=1)):
+            pass
+        threading.Timer(3, con.close).start()  # the other organization's load ends in 3 s
+        with Simulator(World(seed=7, size="small", now=NOW)) as sim:
+            began = time.monotonic()
+            results, _ = sync(config(sim, dest, tables=["users"]))
+            assert {r.status for r in results} == {"ok"} and time.monotonic() - began >= 3
+    finally:
+        con.close()
+        dest.wipe()
+

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,23 +37,34 @@ def _pipelines_dir(pipelines_dir: str | None) -> Path:
 
 @contextlib.contextmanager
 def exclusive(name: str, pipelines_dir: str | None, what: str, pg_dsn: str | None = None,
-              schema: str = "") -> Iterator[None]:
-    """Hold the lock of pipeline `name` for the duration; raise Busy at once if another run holds it."""
+              schema: str = "", wait: float = 0) -> Iterator[None]:
+    """Hold the lock of pipeline `name` for the duration; raise Busy at once if another run holds it, or, given
+    `wait` seconds, after waiting that long for it (several organizations' loads into one schema take turns)."""
     folder = _pipelines_dir(pipelines_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            raise Busy(f"another sync of {what} is running ({holder}); it was left alone. Wait for it to finish "
-                       "(each connection syncs one run at a time).") from None
+        until = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < until:
+                    time.sleep(0.2)
+                    continue
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                if wait:
+                    raise Busy(f"waited {wait / 60:.0f} minutes for another organization's load into {what} "
+                               f"({holder}); nothing of this run was loaded, and the next run reads it again") \
+                        from None
+                raise Busy(f"another sync of {what} is running ({holder}); it was left alone. Wait for it to "
+                           "finish (each connection syncs one run at a time).") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
         # advisory locks are per database: the schema is the key, however the connection string is spelled
-        with _pg_lock(pg_dsn, f"openai_sync|{schema.lower()}", what):
+        with _pg_lock(pg_dsn, f"openai_sync|{schema.lower()}", what, wait):
             yield
     finally:
         os.close(fd)  # closing releases the flock
@@ -64,11 +76,12 @@ def pg_key(name: str) -> int:
 
 
 @contextlib.contextmanager
-def _pg_lock(dsn: str | None, name: str, what: str) -> Iterator[None]:
+def _pg_lock(dsn: str | None, name: str, what: str, wait: float = 0) -> Iterator[None]:
     if not dsn:
         yield
         return
     import psycopg2
+    import psycopg2.errors
 
     key = pg_key(name)
     try:
@@ -79,6 +92,16 @@ def _pg_lock(dsn: str | None, name: str, what: str) -> Iterator[None]:
     try:
         con.autocommit = True
         with con.cursor() as cur:
+            if wait:
+                cur.execute(f"SET lock_timeout = '{int(wait * 1000)}ms'")
+                try:
+                    cur.execute("SELECT pg_advisory_lock(%s)", (key,))
+                except psycopg2.errors.LockNotAvailable:
+                    raise Busy(f"waited {wait / 60:.0f} minutes for another organization's load into {what} (on "
+                               "another machine); nothing of this run was loaded, and the next run reads it "
+                               "again") from None
+                yield
+                return
             cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
             if not cur.fetchone()[0]:
                 raise Busy(f"another sync of {what} is running on another machine (PostgreSQL holds its advisory "

@@ -70,11 +70,12 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     whole = {t.name: "a resync" for t in tables} if plan.resync else {}
     whole |= {n: "its history mode switches" for n in switched} | {n: "its dimensions changed" for n in regrouped}
     organizations.refuse_whole_table_changes(pipeline, plan.destination, plan.schema, plan.organization, whole)
-    if plan.resync or switched or regrouped or versioned:
-        _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
-    _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
+    with plan.turn():
+        if plan.resync or switched or regrouped or versioned:
+            _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
+        _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
     stored = _stored_columns(pipeline)
     before = refused.snapshot(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
@@ -95,10 +96,11 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     pipeline.normalize()
     bookkeeping_last(pipeline)  # the API's columns before `_synced_at` in the tables this load creates
     memory.trim()
-    failed = _load(pipeline, out.notes)
-    if failed:
-        _refused(pipeline, plan, ctx, tables, before, failed)
-    out.deleted = _mark(pipeline, plan, ctx, [t for t in tables if t.name not in untouched])
+    with plan.turn():  # another organization's load into this schema finishes first
+        failed = _load(pipeline, out.notes)
+        if failed:
+            _refused(pipeline, plan, ctx, tables, before, failed)
+        out.deleted = _mark(pipeline, plan, ctx, [t for t in tables if t.name not in untouched])
     return out
 
 

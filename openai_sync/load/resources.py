@@ -8,7 +8,9 @@ other tables. The column hints declare what may be null on every row, so that ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +49,8 @@ class LoadPlan:
     resync: bool = False
     secrets: tuple[str, ...] = ()  # every key of the run: scrubbed from any message
     organization: str | None = None  # the keys' organization: the only one whose rows a run marks
+    # exclusive use of the schema's tables while this run changes them (runner.Locking.turn)
+    turn: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def soft_delete(self, table: Table) -> bool:
         return table.soft_delete and table.name not in self.history
