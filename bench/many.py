@@ -10,7 +10,8 @@ organization with its Admin key (the organization tables), each into a DuckDB fi
 runs them. Printed per N: wall time, requests, rows, rows per second, the largest run's peak memory (each run is
 a process of its own; at most N of them at once), and the wall time against one organization alone. The lower
 bound is one organization's own lower bound (bench/perf.py): organizations have separate rate limits, so N of
-them in parallel could take as long as one, were the machine's cores and the destination not shared.
+them in parallel could take as long as one, were the machine's cores and the destination not shared. The runs'
+CPU seconds (sync --all and its runs, not the simulators) say how much of the wall time the cores bound.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Sim:
         self.proc.wait(timeout=10)
 
 
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def run(n: int, args: argparse.Namespace, folder: Path) -> dict:
     config = folder / f"orgs{n}.toml"
     schema = f"many_{uuid.uuid4().hex[:8]}"
@@ -62,20 +68,20 @@ def run(n: int, args: argparse.Namespace, folder: Path) -> dict:
                 "destination": destination, "schema": schema if args.shared else "openai",
                 "state_dir": str(folder / f"dlt{n}"), "base_url": sim.info["base_url"]}),
                  Secrets(admin_key=sim.info["admin_key"], project_keys=[]))
-        began = time.monotonic()
+        began, cpu0 = time.monotonic(), _cpu()
         done = subprocess.run([sys.executable, "-m", "openai_sync.cli", "sync", "--all", "--config", str(config),
                                "--json", "--parallel", str(n), "--max-requests", str(args.max_requests)],
                               capture_output=True, text=True)
-        wall = time.monotonic() - began
+        wall, cpu = time.monotonic() - began, _cpu() - cpu0  # the runs' CPU (the simulators are not reaped yet)
     if args.shared:
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c",
                         f"DROP SCHEMA IF EXISTS {schema} CASCADE; DROP SCHEMA IF EXISTS {schema}_analytics CASCADE; "
-                        f"DROP SCHEMA IF EXISTS {schema}_staging CASCADE"], check=False)
+                        f"DROP SCHEMA IF EXISTS {schema}_staging CASCADE"], check=False, capture_output=True)
     out = json.loads(done.stdout) if done.stdout.startswith("{") else {"status": "error", "connections": {}}
     conns = out["connections"].values()
     return {"orgs": n, "status": out["status"], "wall": wall, "requests": sum(c.get("requests", 0) for c in conns),
             "rows": sum(c.get("rows", 0) for c in conns),
-            "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "cpu": cpu,
             "error": done.stderr[-400:] if done.returncode else ""}
 
 
@@ -98,7 +104,7 @@ def main() -> None:
         label = f"{n} org{'s' if n > 1 else ''}"
         print(f"  {label:>8}  {r['status']:<8} {r['wall']:7.1f} s  ({r['wall'] / one:4.2f}x one)  "
               f"{r['requests']:>7,} requests  {r['rows']:>10,} rows  {r['rows'] / r['wall']:>9,.0f} rows/s  "
-              f"largest run peak {r['peak_mb']:,.0f} MB {r['error']}")
+              f"CPU {r['cpu']:6.1f} s  largest run peak {r['peak_mb']:,.0f} MB {r['error']}")
 
 
 if __name__ == "__main__":

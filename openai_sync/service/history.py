@@ -4,6 +4,7 @@ into holds it, in a pipeline of its own beside the connection's."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +31,20 @@ def write(destination: str, schema: str, pipelines_dir: str | None, runs: list[d
     """Merge `runs` into the destination's `_openai_sync_runs` (a run written twice stays one row)."""
     import dlt
 
-    from ..load import destinations
+    from ..load import destinations, locks
     from ..load.pipeline import pipeline_name
 
-    pipeline = dlt.pipeline(pipeline_name(destination, schema) + "__runs", destination=destinations.make(destination),
-                            dataset_name=schema, pipelines_dir=pipelines_dir)
+    # one pipeline per connection: several connections' (organizations') children may write into one schema
+    connection = runs[0]["connection"] if runs else None
+    pipeline = dlt.pipeline(pipeline_name(destination, schema, connection) + "__runs",
+                            destination=destinations.make(destination), dataset_name=schema,
+                            pipelines_dir=pipelines_dir)
     columns: Any = {c: {"data_type": "json"} for c in JSON_COLUMNS}
     columns.update({c: {"data_type": "timestamp", "timezone": True} for c in ("started_at", "ended_at")})
     resource = dlt.resource([row(r) for r in runs], name=RUNS_TABLE, write_disposition="merge", primary_key="run_id",
                             columns=columns)
-    pipeline.run(resource)
+    pg = destinations.normalize(destination) if destinations.kind(destination) == "postgres" else None
+    turn = (locks.exclusive(pipeline_name(destination, schema), pipelines_dir, f"schema {schema}", pg, schema=schema,
+                            wait=600) if pg else contextlib.nullcontext())
+    with turn:  # dlt's staging tables of the schema are shared: loads take turns (runner.Locking)
+        pipeline.run(resource)
