@@ -1,0 +1,82 @@
+"""The change feed (openai_sync/changes.py): every audit event type the SDK documents is decided; each event family
+touches the tables and parents it should; events the simulator writes map to tables of the catalog."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from openai.types.admin.organization import audit_log_list_params
+
+from openai_sync import changes
+from openai_sync.changes import WHOLE, affected, touches
+
+
+def sdk_event_types() -> set[str]:
+    hint = typing.get_type_hints(audit_log_list_params.AuditLogListParams)["event_types"]
+    found: set[str] = set()
+
+    def walk(t: object) -> None:
+        for arg in typing.get_args(t):
+            if isinstance(arg, str):
+                found.add(arg)
+            else:
+                walk(arg)
+
+    walk(hint)
+    return found
+
+
+def test_every_event_type_of_the_sdk_is_decided():
+    types = sdk_event_types()
+    assert len(types) > 60
+    undecided = sorted(t for t in types if touches(t) is None)
+    assert not undecided, f"map these audit event types in openai_sync/changes.py: {undecided}"
+    changes.check()
+
+
+@pytest.mark.parametrize(("event", "want"), [
+    ({"type": "api_key.created", "project__id": "proj_a", "event_data": {"id": "key_1"}},
+     {"project_api_keys": {"proj_a"}, "admin_api_keys": {WHOLE}}),
+    ({"type": "rate_limit.updated", "project__id": "proj_a", "event_data": '{"id": "rl_1"}'},
+     {"project_rate_limits": {"proj_a"}}),
+    ({"type": "role.assignment.created", "event_data": {"principal_type": "user", "principal_id": "user-1",
+                                                        "resource_type": "api.organization", "resource_id": "org"}},
+     {"user_roles": {"user-1"}}),
+    ({"type": "role.assignment.deleted", "event_data": {"principal_type": "group", "principal_id": "group_1",
+                                                        "resource_type": "api.project", "resource_id": "proj_b"}},
+     {"group_roles": {"group_1"}, "project_user_roles": {"proj_b"}, "project_group_roles": {"proj_b"}}),
+    ({"type": "group.updated", "event_data": {"id": "group_2"}},
+     {"groups": {WHOLE}, "group_users": {"group_2"}, "group_roles": {"group_2"}, "project_groups": {WHOLE},
+      "project_group_roles": {WHOLE}}),
+    ({"type": "service_account.created", "project__id": "proj_c", "event_data": {"id": "svc_acct_1"}},
+     {"project_service_accounts": {"proj_c"}, "project_api_keys": {"proj_c"}}),
+    ({"type": "login.failed", "event_data": {}}, {}),
+    ({"type": "tenant.policy.created", "event_data": {}}, {}),
+])
+def test_each_family_touches_its_tables(event, want):
+    got, unknown = affected([event])
+    assert got == want and not unknown
+
+
+def test_a_project_event_touches_that_projects_listings_and_unknown_types_are_said():
+    got, unknown = affected([{"type": "project.archived", "event_data": {"id": "proj_d"}},
+                             {"type": "user.deleted", "event_data": {"id": "user-2"}},
+                             {"type": "something.new", "event_data": {}}])
+    assert got["projects"] == {WHOLE} and got["project_api_keys"] == got["project_settings"] == {"proj_d"}
+    assert got["user_roles"] == {"user-2"} and got["project_users"] == {WHOLE}
+    assert unknown == {"something.new"}
+    # a parent named and the whole table in one run: the whole table
+    got, _ = affected([{"type": "rate_limit.updated", "project__id": "proj_a"}, {"type": "rate_limit.deleted"}])
+    assert got == {"project_rate_limits": {WHOLE}}
+
+
+def test_the_simulators_changes_are_all_mapped():
+    """Every kind of change the simulated organization makes is an event type the feed decides."""
+    from conftest import NOW
+
+    from openai_sync.simulator import World
+
+    types = {c.type for c in World(seed=5, size="medium", now=NOW).audit.changes}
+    assert len(types) > 10
+    assert not sorted(t for t in types if touches(t) is None)
