@@ -8,6 +8,10 @@ OpenAI writes the audit log asynchronously: an event can be listed minutes after
 than events that happened after it. So each run reads from `audit_lookback_seconds` before the watermark
 (the newest effective_at loaded): an event listed at most that late after the run before is read by the
 next run; merge on id keeps each event once. The cost is a page or two per run.
+
+A run cut short (its time budget, a failing window) keeps the windows it finished in its state (`done`: ranges
+of effective_at read whole and loaded); the next run reads only what lies between them, and the watermark moves
+once nothing is left.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..api.pagination import list_pages, page_data
-from ..api.parallel import interleave, split_range
+from ..api.parallel import fan_out, split_range
 from ..catalog import Table
 from .context import ReadContext, history_start
 from .rows import audit_row
@@ -54,14 +58,46 @@ def read_audit(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterato
         # windows of about 16 pages each, as the first page's density estimates them; at most 4 per worker
         density = len(data) / max(1, max(stamps) - oldest)
         pages_left = density * max(0, oldest - floor) / table.page_limit
-        windows = split_range(floor, oldest + 1, max(1, min(4 * ctx.concurrency, int(pages_left // PAGES_PER_WINDOW))))
+        parts = max(1, min(4 * ctx.concurrency, int(pages_left // PAGES_PER_WINDOW)))
+        done = [tuple(r) for r in state.get("done") or []]
+        windows = windows_between(floor, oldest + 1, done, parts)
 
-        def window(i: int, a: int, b: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
-            w = {"lt": b} | ({"gte": a} if i or lo is not None else {})  # the oldest window is open below
+        def window(a: int, b: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+            w = {"lt": b} | ({"gte": a} if a > floor or lo is not None else {})  # the oldest is open below
             return lambda: list_pages(client, table.path, {"effective_at": w}, limit=table.page_limit,
                                       label=table.name)
 
-        for page in interleave([window(i, a, b) for i, (a, b) in enumerate(windows)], ctx.concurrency, table.name):
-            yield rows(page)
+        streams = [window(a, b) for a, b in windows]
+        for ev in fan_out(range(len(streams)), lambda i: streams[i](), ctx.concurrency, table.name):
+            if ev.done:  # read whole, and every page of it handed on: a later run need not read it again
+                state["done"] = merged([*(state.get("done") or []), windows[ev.key]])
+            else:
+                yield rows(ev.item)  # type: ignore[arg-type]
     if newest is not None:
         state["watermark"] = newest
+    state.pop("done", None)
+
+
+def merged(ranges: list[Any]) -> list[list[int]]:
+    """[a, b) ranges, overlapping or touching ones joined, in order."""
+    out: list[list[int]] = []
+    for a, b in sorted((int(r[0]), int(r[1])) for r in ranges):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def windows_between(lo: int, hi: int, done: list[Any], parts: int) -> list[tuple[int, int]]:
+    """[lo, hi) less the ranges already read, cut into about `parts` windows in proportion to each gap's length."""
+    gaps, at = [], lo
+    for a, b in merged(done):
+        if a > at:
+            gaps.append((at, min(a, hi)))
+        at = max(at, b)
+    if at < hi:
+        gaps.append((at, hi))
+    gaps = [(a, b) for a, b in gaps if b > a]
+    total = sum(b - a for a, b in gaps) or 1
+    return [w for a, b in gaps for w in split_range(a, b, max(1, round(parts * (b - a) / total)))]
