@@ -65,7 +65,7 @@ def _duckdb_copy(r: Reader, query: str, suffix: str, part: Path, done: Exported)
     target = "'" + str(part).replace("'", "''") + "'"
     options = ("FORMAT parquet, COMPRESSION zstd" if suffix == ".parquet" else
                "FORMAT csv, HEADER true, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'")
-    r.con.execute(f"COPY ({query.format(a=chr(34) + r.a + chr(34))}) TO {target} ({options})").fetchall()
+    r.con.execute(f"COPY ({r.text(query)}) TO {target} ({options})").fetchall()
     for currency, billed, rows in r.rows(f'SELECT "BillingCurrency", sum("BilledCost"), count(*) FROM {{a}}.{VIEW} '
                                          'GROUP BY 1'):
         done.billed[currency] = Decimal(billed or 0)

@@ -48,10 +48,10 @@ def build(destination: str, schema: str, organization: str | None = None) -> Rep
             raise ReportError(f"{destinations.shown(destination)} has no analytics views in {schema}{SUFFIX}: "
                               "run `openai-sync sync` first (each sync makes them)")
         held = [o for (o,) in r.rows("SELECT DISTINCT organization_id FROM {a}.spend_daily ORDER BY 1") if o]
-    if organization is not None and organization not in held:
-        raise ReportError(f"schema {schema} holds no costs of organization {organization}; it holds "
-                          f"{', '.join(held) or 'none yet'}")
-    with Reader(destination, schema + SUFFIX, schema, organization) as r:
+        if organization is not None and organization not in held:
+            raise ReportError(f"schema {schema} holds no costs of organization {organization}; it holds "
+                              f"{', '.join(held) or 'none yet'}")
+        r.organization = organization  # from here on, every query reads its rows only
         out = Report(schema, destinations.shown(destination), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                      organization=organization or ", ".join(held) or None)
         _spend(r, out)

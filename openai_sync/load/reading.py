@@ -89,21 +89,20 @@ class Reader:
 
         return re.sub(r"\{(a|s)\}\.(\w+)(?=\s*(\w*))", one, sql)
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+    def text(self, sql: str) -> str:
+        """`sql` (DuckDB's dialect, {a} and {s}) as the destination runs it: scoped, named, in its dialect."""
         text = self.scoped(sql).format(a=f'"{self.a}"', s=f'"{self.s}"')
-        if self.kind == "postgres":
-            text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
-        return self._q(text)
+        return sqlglot.transpile(text, read="duckdb", write="postgres")[0] if self.kind == "postgres" else text
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._q(self.text(sql))
 
     def batches(self, sql: str, size: int = 10_000) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
         """The query's column names and rows, `size` rows at a time (at least one batch, perhaps empty), so that a
         large result never sits in memory."""
-        text = self.scoped(sql).format(a=f'"{self.a}"', s=f'"{self.s}"')
-        if self.kind == "postgres":
-            text = sqlglot.transpile(text, read="duckdb", write="postgres")[0]
         cur = self.con.cursor()
         try:
-            cur.execute(text)
+            cur.execute(self.text(sql))
             names = [d[0] for d in cur.description]
             rows = cur.fetchmany(size)
             yield names, rows  # once even when empty, so that the names are known
