@@ -28,7 +28,7 @@ from .api.throttle import Gate
 from .catalog import Table
 from .load import destinations, history, locks
 from .load.destination_check import FAIL, check_destination
-from .load.pipeline import load_tables
+from .load.pipeline import load_tables, schema_turn
 from .load.pipeline import pipeline_name as _pipeline_name
 from .load.privacy import ColumnPolicy, PolicyError
 from .load.resources import LoadPlan
@@ -188,11 +188,10 @@ class Locking:
 
     def turn(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive use of the schema's tables, waiting for another organization's load to finish."""
-        if not (self.pg and self.organization):
-            return contextlib.nullcontext()
+        if not self.organization:
+            return contextlib.nullcontext()  # the run holds the schema whole already
         c = self.cfg
-        return locks.exclusive(pipeline_name(c), c.pipelines_dir, self.what, self.pg, schema=c.schema,
-                               wait=c.time_budget or LOAD_WAIT)
+        return schema_turn(c.destination, c.schema, c.pipelines_dir, wait=c.time_budget or LOAD_WAIT)
 
 
 def _refuse(cfg: SyncConfig) -> None:

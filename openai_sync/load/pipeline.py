@@ -28,7 +28,7 @@ from ..api.errors import SyncError
 from ..catalog import Table
 from ..read import reader_of
 from ..read.context import ReadContext
-from . import deletes, destinations, history, organizations, refused
+from . import deletes, destinations, history, locks, organizations, refused
 from .lake import LakeStore
 from .resources import LoadPlan, bookkeeping_last, project_state, table_resource
 from .store import SqlStore
@@ -42,6 +42,17 @@ def pipeline_name(destination: str, schema: str, organization: str | None = None
     who = f"{destinations.shown(destinations.identity(destination))}|{schema}" + (
         f"|{organization}" if organization else "")
     return f"openai_sync_{schema}_{hashlib.blake2b(who.encode(), digest_size=5).hexdigest()}"
+
+
+def schema_turn(destination: str, schema: str, pipelines_dir: str | None,
+                wait: float) -> contextlib.AbstractContextManager[None]:
+    """Exclusive use of a PostgreSQL schema's tables (and dlt's staging tables beside them) for one load, waiting
+    up to `wait` seconds for another organization's; elsewhere one run holds its destination whole already."""
+    if destinations.kind(destination) != "postgres":
+        return contextlib.nullcontext()
+    return locks.exclusive(pipeline_name(destination, schema), pipelines_dir,
+                           f"{destinations.shown(destination)} schema {schema}", destinations.normalize(destination),
+                           schema=schema, wait=wait)
 
 
 @dataclass
@@ -72,10 +83,10 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     organizations.refuse_whole_table_changes(pipeline, plan.destination, plan.schema, plan.organization, whole)
     untouched: set[str] = set()
     rebuilt = _rebuilt(plan, ctx, [t for t in tables if t.name in switched], untouched, out.notes)
-    with plan.turn():
-        if plan.resync or switched or regrouped or versioned:
+    if plan.resync or switched or regrouped or versioned:
+        with plan.turn():
             _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
-        _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
+            _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
     stored = _stored_columns(pipeline)
     before = refused.snapshot(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]

@@ -4,7 +4,6 @@ into holds it, in a pipeline of its own beside the connection's."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +30,8 @@ def write(destination: str, schema: str, pipelines_dir: str | None, runs: list[d
     """Merge `runs` into the destination's `_openai_sync_runs` (a run written twice stays one row)."""
     import dlt
 
-    from ..load import destinations, locks
-    from ..load.pipeline import pipeline_name
+    from ..load import destinations
+    from ..load.pipeline import pipeline_name, schema_turn
 
     # one pipeline per connection: several connections' (organizations') children may write into one schema
     connection = runs[0]["connection"] if runs else None
@@ -43,8 +42,5 @@ def write(destination: str, schema: str, pipelines_dir: str | None, runs: list[d
     columns.update({c: {"data_type": "timestamp", "timezone": True} for c in ("started_at", "ended_at")})
     resource = dlt.resource([row(r) for r in runs], name=RUNS_TABLE, write_disposition="merge", primary_key="run_id",
                             columns=columns)
-    pg = destinations.normalize(destination) if destinations.kind(destination) == "postgres" else None
-    turn = (locks.exclusive(pipeline_name(destination, schema), pipelines_dir, f"schema {schema}", pg, schema=schema,
-                            wait=600) if pg else contextlib.nullcontext())
-    with turn:  # dlt's staging tables of the schema are shared: loads take turns (runner.Locking)
+    with schema_turn(destination, schema, pipelines_dir, wait=600):  # loads into one schema take turns
         pipeline.run(resource)
