@@ -150,5 +150,5 @@ def check() -> None:
         for t in found:
             if t.table not in TABLES:
                 raise ValueError(f"{kind} touches {t.table}, which is not in the catalog")
-            if t.by in ("principal",) and t.table not in PRINCIPALS:
+            if t.by == "principal" and t.table not in PRINCIPALS:
                 raise ValueError(f"{kind}: {t.table} has no principal kind")

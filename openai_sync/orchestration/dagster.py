@@ -52,12 +52,10 @@ class Translator(DagsterDltTranslator):
 
 
 def specs() -> list[dg.AssetSpec]:
-    pipeline = dlt.pipeline("openai_sync_dagster_names", destination="duckdb", dataset_name=PREFIX)  # names only
-    out = []
-    for t in catalog.ALL_TABLES:
-        data = DltResourceTranslatorData(resource=dlt.resource([], name=t.name), pipeline=pipeline)
-        out.append(Translator().get_asset_spec(data).replace_attributes(skippable=True))
-    return out
+    # no pipeline: the destination is each connection's own (and making one would write a folder at load time)
+    return [Translator().get_asset_spec(DltResourceTranslatorData(resource=dlt.resource([], name=t.name),
+                                                                  pipeline=None)).replace_attributes(skippable=True)
+            for t in catalog.ALL_TABLES]
 
 
 def connections() -> tuple[Path, list[Resolved]]:
@@ -75,12 +73,12 @@ def _sync(context: AssetExecutionContext, config: Path) -> Any:
 
     r = resolve({"config": str(config), "connection": context.partition_key})
     cfg = sync_config(r)
-    chosen = set(_selected(context))
     own = {t.name for t in selected_tables(cfg)}
-    if not own <= chosen:  # a subset: those of the connection's own tables that were selected
-        cfg = dataclasses.replace(cfg, tables=sorted(own & chosen))
-    if not cfg.tables and not own & chosen:
+    picked = own & set(_selected(context))  # of the connection's own tables, those selected
+    if not picked:
         return [], None
+    if picked != own:
+        cfg = dataclasses.replace(cfg, tables=sorted(picked))
     return sync(cfg)
 
 
