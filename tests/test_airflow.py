@@ -14,11 +14,10 @@ from pathlib import Path
 
 from conftest import NOW
 from destinations_support import Dest
+from organizations_support import alone, assert_union
 
-from openai_sync import catalog
 from openai_sync.config import Secrets, Settings
 from openai_sync.config_files import save
-from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 TABLES = ["users", "user_roles", "projects", "project_api_keys", "audit_logs", "usage_completions", "costs"]
@@ -67,19 +66,9 @@ def test_airflow_dags_sync_three_organizations_into_one_schema(tmp_path: Path) -
             assert states == {"openai_sync_org1": "success", "openai_sync_org2": "success",
                               "openai_sync_org3": "success", "openai_sync_revoked": "failed"}, done.stderr[-3000:]
             assert "sk-admin-rrrr" not in done.stdout + done.stderr
-            alone = []
-            for sim in sims:
-                ref = Dest("duckdb", tmp_path / sim.world.org_id)
-                ref.tmp.mkdir()
-                sync(SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=ref.destination,
-                                schema="openai", pipelines_dir=str(ref.tmp / "state"), tables=TABLES))
-                alone.append(ref)
+            refs = alone(sims, tmp_path, TABLES)
+        assert_union(dest, refs, TABLES)
         for table in TABLES:
-            key = ", ".join(catalog.TABLES[table].row_key)
-            assert dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{table} GROUP BY {key} "
-                            "HAVING count(*) > 1) d") == 0, table
-            assert dest.one(f"SELECT count(*) FROM openai.{table}") == sum(
-                r.one(f"SELECT count(*) FROM openai.{table}") for r in alone), table
             assert dest.one(f"SELECT count(DISTINCT organization_id) FROM openai.{table}") == 3, table
     finally:
         dest.exec(f"DROP SCHEMA IF EXISTS {dest.schema}_analytics CASCADE")

@@ -14,11 +14,10 @@ from pathlib import Path
 import dagster as dg
 from conftest import NOW
 from destinations_support import Dest
+from organizations_support import alone, assert_union
 
-from openai_sync import catalog
 from openai_sync.config import Secrets, Settings, resolve
 from openai_sync.config_files import save
-from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 TABLES = ["users", "user_roles", "projects", "project_api_keys", "audit_logs", "usage_completions", "costs"]
@@ -57,19 +56,8 @@ def test_dagster_materializes_each_organization_as_a_partition(dest: Dest, tmp_p
         assert groups["usage_completions"] == "usage" and groups["costs"] == "costs"
         assert groups["audit_logs"] == "audit" and groups["users"] == "directory"
         assert groups["files"] == "project_objects"
-        alone = []
-        for sim in sims:
-            ref = Dest("duckdb", tmp_path / sim.world.org_id)
-            ref.tmp.mkdir()
-            sync(SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=ref.destination,
-                            schema="openai", pipelines_dir=str(ref.tmp / "state"), tables=TABLES))
-            alone.append(ref)
-    for table in TABLES:
-        key = ", ".join(catalog.TABLES[table].row_key)
-        assert dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{table} GROUP BY {key} "
-                        "HAVING count(*) > 1) d") == 0, table
-        assert dest.one(f"SELECT count(*) FROM openai.{table}") == sum(
-            r.one(f"SELECT count(*) FROM openai.{table}") for r in alone), table
+        refs = alone(sims, tmp_path, TABLES)
+    assert_union(dest, refs, TABLES)
     if dest.kind == "postgres":
         dest.exec(f"DROP SCHEMA IF EXISTS {dest.schema}_analytics CASCADE")
 

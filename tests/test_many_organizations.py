@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import NOW
 from destinations_support import Dest
+from organizations_support import alone, assert_union
 
-from openai_sync import catalog
 from openai_sync.config import Secrets, Settings
 from openai_sync.config_files import save
 from openai_sync.html_report import ReportError, build
-from openai_sync.runner import SyncConfig, sync
 from openai_sync.simulator import Simulator, World
 
 TABLES = ["users", "user_roles", "projects", "project_users", "project_api_keys", "audit_logs", "usage_completions",
@@ -56,25 +55,15 @@ def test_sync_all_three_organizations_into_one_schema(dest: Dest, tmp_path: Path
         out = json.loads(done.stdout)
         assert out["status"] == "ok" and list(out["connections"]) == ["org1", "org2", "org3"]
         assert {c["organization_id"] for c in out["connections"].values()} == {w.org_id for w in worlds}
-        alone = []
-        for sim in sims:  # the reference: each organization alone, in a DuckDB file of its own
-            ref = Dest("duckdb", tmp_path / sim.world.org_id)
-            ref.tmp.mkdir()
-            sync(SyncConfig(admin_key=sim.world.admin_key, base_url=sim.base_url, destination=ref.destination,
-                            schema="openai", pipelines_dir=str(ref.tmp / "state"), tables=TABLES))
-            alone.append(ref)
+        refs = alone(sims, tmp_path, TABLES)  # the reference: each organization alone
         # a second pass: incremental for each organization, nothing duplicated
         again = cli("sync", "--all", "--config", str(config), "--json", env=env)
         assert again.returncode == 0, again.stdout + again.stderr
     check_reports(dest, worlds, tmp_path)
-    for table in TABLES:
-        key = ", ".join(catalog.TABLES[table].row_key)
-        assert dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{table} GROUP BY {key} "
-                        "HAVING count(*) > 1) d") == 0, table
-        total = dest.one(f"SELECT count(*) FROM openai.{table}")
-        assert total == sum(r.one(f"SELECT count(*) FROM openai.{table}") for r in alone), table
-        if dest.kind == "duckdb":  # the same text for the same values (PostgreSQL prints some types otherwise)
-            for w, ref in zip(worlds, alone, strict=True):
+    assert_union(dest, refs, TABLES)
+    if dest.kind == "duckdb":  # the same text for the same values (PostgreSQL prints some types otherwise)
+        for table in TABLES:
+            for w, ref in zip(worlds, refs, strict=True):
                 assert org_rows(dest, table, w.org_id) == org_rows(ref, table, w.org_id), table
 
 

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from conftest import NOW, empty_config
 from destinations_support import Dest, LakeDest
+from organizations_support import duplicate_keys
 from typer.testing import CliRunner
 
-from openai_sync import catalog
 from openai_sync.api.errors import SyncError
 from openai_sync.catalog import TABLES
 from openai_sync.cli import app
@@ -46,14 +46,6 @@ def rows_of(dest: Dest, org: str) -> dict[str, list[tuple]]:
     return out
 
 
-def duplicate_keys(dest: Dest) -> dict[str, int]:
-    out = {}
-    for t in TABLES_TO_SYNC:
-        key = ", ".join(catalog.TABLES[t].row_key)
-        out[t] = dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{t} GROUP BY {key} HAVING count(*) > 1) d")
-    return out
-
-
 def test_two_organizations_share_a_schema(dest, tmp_path):
     """A and B into one schema equal A and B each into a schema of its own; no key twice; a later run of B
     marks B's deleted users only; a resync there is refused before anything is read."""
@@ -73,7 +65,7 @@ def test_two_organizations_share_a_schema(dest, tmp_path):
         if dest.kind == "postgres":
             for d in alone.values():
                 d.wipe()
-    assert set(duplicate_keys(dest).values()) == {0}
+    assert set(duplicate_keys(dest, TABLES_TO_SYNC).values()) == {0}
     before_a = rows_of(dest, a.org_id)
     with Simulator(b) as sim:
         sim.advance(24 * 30)  # a month of B: users leave, keys come and go
@@ -83,7 +75,7 @@ def test_two_organizations_share_a_schema(dest, tmp_path):
             sync(config(sim, dest, tables=["users"], resync=True))
     assert rows_of(dest, a.org_id) == before_a  # nothing of A marked deleted, added or changed by B's runs
     assert dest.one(f"SELECT count(*) FROM openai.users WHERE _deleted AND organization_id = '{b.org_id}'") > 0
-    assert set(duplicate_keys(dest).values()) == {0}
+    assert set(duplicate_keys(dest, TABLES_TO_SYNC).values()) == {0}
 
 
 def test_a_schema_filled_before_continues_where_it_was(tmp_path, monkeypatch):
@@ -110,15 +102,7 @@ def test_a_schema_filled_before_continues_where_it_was(tmp_path, monkeypatch):
         sync(config(sim, fresh, tables=tables))
         full = requests(sim)
     assert adopted < full / 2, (adopted, full)  # incremental: the lookback windows, not the whole history
-    assert set(duplicate_keys_of(dest, tables).values()) == {0}
-
-
-def duplicate_keys_of(dest: Dest, tables: list[str]) -> dict[str, int]:
-    out = {}
-    for t in tables:
-        key = ", ".join(catalog.TABLES[t].row_key)
-        out[t] = dest.one(f"SELECT count(*) FROM (SELECT {key} FROM openai.{t} GROUP BY {key} HAVING count(*) > 1) d")
-    return out
+    assert set(duplicate_keys(dest, tables).values()) == {0}
 
 
 def test_the_cli_takes_a_second_organization(tmp_path):
