@@ -82,6 +82,8 @@ def test_sync_all_reports_each_connection_and_the_worst_code(tmp_path: Path) -> 
         assert "revoked:" in done.stderr and "sk-admin-xxxx" not in done.stdout + done.stderr
         refused = cli("sync", "--all", "--config", str(config), "--destination", "duckdb:///x.duckdb")
         assert refused.returncode == 2 and "--destination names one connection's own setting" in refused.stderr
+        alone = cli("sync", "--config", str(config), "--connection", "good", "--parallel", "2")
+        assert alone.returncode == 2 and "--parallel is for syncing every connection (--all)" in alone.stderr
 
 
 def check_reports(dest: Dest, worlds: list[World], tmp_path: Path) -> None:

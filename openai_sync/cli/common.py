@@ -172,10 +172,10 @@ StateDir = Annotated[str | None, typer.Option(help="Where dlt keeps its local wo
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object with the result instead of tables.")]
 All = Annotated[bool, typer.Option("--all", help="Sync every connection of the config file (one per organization), "
                                                  "in parallel; one summary, the worst exit code.")]
-Parallel = Annotated[int, typer.Option("--parallel", min=1, max=64, help="With --all: at most this many "
-                                                                          "connections at once.")]
-MaxRequests = Annotated[int, typer.Option("--max-requests", min=1, max=1024, help="With --all: at most this many "
-                                          "API requests in flight across all connections.")]
+Parallel = Annotated[int | None, typer.Option("--parallel", min=1, max=64, help="With --all: at most this many "
+                                                                                 "connections at once (default 4).")]
+MaxRequests = Annotated[int | None, typer.Option("--max-requests", min=1, max=1024, help="With --all: at most this "
+                                                 "many API requests in flight across all connections (default 32).")]
 
 
 def _flags(**kw: Any) -> dict[str, Any]:

@@ -121,8 +121,8 @@ def sync_cmd(
     state_dir: StateDir = None,
     as_json: AsJson = False,
     every: All = False,
-    parallel: Parallel = 4,
-    max_requests: MaxRequests = 32,
+    parallel: Parallel = None,
+    max_requests: MaxRequests = None,
 ) -> None:
     """Sync the organization's tables (audit logs, usage, costs, users, projects, ...) into the destination.
 
@@ -136,7 +136,11 @@ def sync_cmd(
                   "--start-date": start_date, "--bucket-width": bucket_width}
         own = {"--connection": connection, "--base-url": base_url, "--destination": destination, "--schema": schema,
                "--history": history, "--history-off": history_off, "--concurrency": concurrency}
-        raise typer.Exit(sync_all(config, passed, own, parallel, max_requests, yes, as_json))
+        raise typer.Exit(sync_all(config, passed, own, parallel or 4, max_requests or 32, yes, as_json))
+    if parallel is not None or max_requests is not None:  # one run has --concurrency; these are for --all
+        flag = "--parallel" if parallel is not None else "--max-requests"
+        raise _fail(f"{flag} is for syncing every connection (--all); one connection's requests in flight are "
+                    "its --concurrency", as_json)
     r = _resolve(_flags(connection=connection, config=config, base_url=base_url, destination=destination,
                         schema=schema, tables=tables, exclude_tables=exclude, history_tables=history,
                         history_off_tables=history_off, concurrency=concurrency, time_budget_minutes=time_budget,
