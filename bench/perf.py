@@ -4,13 +4,13 @@ Run:  uv run python bench/perf.py [--size medium] [--bucket-width 1d] [--latency
       uv run python bench/perf.py --scenarios all          # small, medium, large x 1d; medium x 1h, 1m
       uv run python bench/perf.py --scenarios small:1d,medium:1h --no-baseline
 
-For each scenario (size x bucket width) the simulator is started in its own process, with a latency added to
-every request and a per-key rate limit (`--rpm`, requests per minute; 0: no limit). openai-sync then makes a
-full sync and a no-change sync (the clock does not move) of the organization into DuckDB, each in a fresh
-child process of its own, so that its peak memory (ru_maxrss) is that sync's alone. With `--baseline` (the
-default for small and medium) the naive dlt `rest_api` pipeline of bench/rest_api_baseline.py loads the same
-organization (a fresh simulator process: same seed, size, clock, latency and rate limit) into its own DuckDB,
-also in a child process, once per size.
+For each scenario (size x bucket width) the simulator is started in its own process, with a latency added to every
+request and a per-key rate limit (`--rpm`, requests per minute; 0: no limit). openai-sync then makes a full sync and
+a no-change sync (the clock does not move) of the organization into DuckDB, then a sync after an hour of changes,
+each in a fresh child process of its own, so that its peak memory (ru_maxrss) is that sync's alone. With
+`--baseline` (the default for small and medium) the naive dlt `rest_api` pipeline of bench/rest_api_baseline.py
+loads the same organization (a fresh simulator process: same seed, size, clock, latency and rate limit) into its own
+DuckDB, also in a child process, once per size.
 
 Printed per run: wall time (of `sync()` alone, in the child: imports and start-up excluded); the lower bound on
 the time and wall / bound; requests made (openai-sync's own count, summed over run.clients: key checks
@@ -52,10 +52,14 @@ written) + the longest chain of any table:
   children is at best on the first page);
 - audit_logs, usage_* and costs: 1, since a client may split them into time ranges read in parallel
   (effective_at, start_time/end_time).
-For the no-change sync the figure is the issue's target: at most one request per table, plus one per parent
-object that can change (per project, user or group for a fan-out; the 4 settings endpoints per project; for
-project keys, an open batch, eval run or fine-tuning job is re-read, and an open eval run's output items
-listed). Its bound is max(chain' x L, (target - B) / R + L) with chain' = 1 + the deepest fan-out + 1.
+For the no-change sync the figure is the target: one request per usage table, costs and the audit log (the change
+feed's page, which the audit table reuses); none for an organization listing the change feed reads only when the
+audit log says it changed (read/feed.py); for project keys, one per project table plus one per parent object that
+can change (an open batch, eval run or fine-tuning job is re-read, and an open eval run's output items listed).
+Its bound is max(chain' x L, (target - B) / R + L) with chain' = 1 + the deepest fan-out + 1.
+Then the simulated clock moves one hour (new usage, audit events, and the organization's changes: users added
+and removed, roles assigned, keys deleted, rate limits changed) and a third sync runs: the issue's goal is at most
+twice the no-change sync's requests (printed beside the same target).
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ from openai_sync.catalog import (
     crosses_keys,
     scope_columns,
 )
+from openai_sync.read.feed import fed
 from openai_sync.simulator.world import SIZES
 
 DAY = 86400
@@ -115,6 +120,11 @@ class Sim:
 
     def get(self, what: str) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.control}/{what}", timeout=30) as r:
+            return json.loads(r.read())
+
+    def post(self, what: str) -> dict[str, Any]:
+        req = urllib.request.Request(f"{self.control}/{what}", data=b"{}", method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
     def __enter__(self) -> Sim:
@@ -277,6 +287,8 @@ def minimum(db_path: str, width: str, clock: dict[str, int], project_ids: list[s
             else:
                 need = chain = pages(truth.count(t.name)[()], t.page_limit)
                 nc = 1
+            if fed(t):  # the change feed: listed only when the audit log (one page, counted above) says it changed
+                nc = 0
             org_chain[t.name] = chain
             m.full[t.name] += need
             m.target[t.name] += nc
@@ -419,6 +431,11 @@ def scenario(args: argparse.Namespace, size: str, width: str, now: int, baseline
             s2 = sim.get("stats")
             b = lower_bound(m.chain_nc, m.target_keys, args.latency_ms / 1000, rps)
             rows.append(report(size, width, "no-change sync", nochange, http_delta(s1, s2), m.target,
+                               sum(m.target.values()), "target", b, m.chain_nc, args))
+            sim.post("advance?hours=1")  # an hour of the organization's changes, which the audit log records
+            hour = run_child(spec, folder, "hour")
+            s3 = sim.get("stats")
+            rows.append(report(size, width, "sync after an hour of changes", hour, http_delta(s2, s3), m.target,
                                sum(m.target.values()), "target", b, m.chain_nc, args))
         want = args.baseline if args.baseline is not None else size in ("small", "medium")
         if want and size not in baselines:

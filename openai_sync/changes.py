@@ -6,7 +6,16 @@ of their parents (issue 20: a regular run re-lists only those, and a full reconc
 - "project"   the event's project (`project.id`), for a table listed per project;
 - "id"        the object the event is about (`event_data.id`): the parent of a fan-out (a group's users);
 - "principal" `event_data.principal_id`, when `event_data.principal_type` is the table's parent kind;
-- "resource"  `event_data.resource_id`, when `event_data.resource_type` names a project.
+- "resource"  `event_data.resource_id`, when `event_data.resource_type` names a project;
+- "resource/principal"  that project and, below it, `event_data.principal_id` (a listing of a fan-out of a fan-out:
+              one project member's roles), when the principal is of the table's parent kind;
+- "holder:C"  the parents of the rows whose column C names the event's object (`event_data.id`), as the
+              destination holds them (the users holding a role whose permissions changed);
+- "new"       the parent objects added since the table's last run (an accepted invite's user: the event names
+              the invite, not the user).
+Rows that name an object of another table (a project member is a user) are also marked gone when that table's
+complete listing no longer has the object (`REFERENCES`, load/deletes.py): a user deleted leaves every project
+without re-listing every project.
 An event type mapped to () changes no synced table (logins, IP allowlists, tenant events); every type the SDK
 documents is decided here (tests/test_changes.py), so a new one is noticed, not silently ignored.
 """
@@ -29,6 +38,7 @@ class Touch:
     by: str = ""
 
 
+ASSIGNMENTS = ("user_roles", "group_roles", "project_user_roles", "project_group_roles")
 PROJECT_TABLES = ("project_users", "project_service_accounts", "project_api_keys", "project_rate_limits",
                   "project_groups", "project_roles", "project_certificates", "project_spend_alerts",
                   "project_settings", "project_user_roles", "project_group_roles")
@@ -50,25 +60,29 @@ FEED: dict[str, tuple[Touch, ...]] = {
     **_each("external_key", "registered removed", (Touch("external_keys"),)),
     **_each("external_storage", "registered removed", (Touch("external_storage"),)),
     **_each("group", "created updated deleted",
-            (Touch("groups"), Touch("group_users", "id"), Touch("group_roles", "id"), Touch("project_groups"),
-             Touch("project_group_roles"))),
+            (Touch("groups"), Touch("group_users", "id"), Touch("group_roles", "id"),
+             Touch("project_groups", "holder:group_id"), Touch("project_group_roles", "holder:group_id"))),
     **_each("invite", "sent deleted", (Touch("invites"),)),
-    "invite.accepted": (Touch("invites"), Touch("users"), Touch("user_roles"), Touch("project_users"),
-                        Touch("project_user_roles")),
+    # the new member's roles; the projects the invite named are not in the event: every project's members
+    "invite.accepted": (Touch("invites"), Touch("users"), Touch("user_roles", "new"), Touch("project_users"),
+                        Touch("project_user_roles", "new")),
     "organization.updated": (Touch("organization_settings"),),
-    **_each("project", "created updated archived deleted",
-            (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES))),
+    **_each("project", "created archived deleted", (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES))),
+    "project.updated": (Touch("projects"), Touch("project_settings", "id")),
     **_each("rate_limit", "updated deleted", (Touch("project_rate_limits", "project"),)),
-    **_each("role", "created updated deleted bound_to_resource unbound_from_resource",
-            (Touch("roles"), Touch("project_roles", "project"))),
+    "role.created": (Touch("roles"), Touch("project_roles", "project")),
+    # an assignment's row carries its role's permissions: every assignment of the role may have changed
+    **_each("role", "updated deleted bound_to_resource unbound_from_resource",
+            (Touch("roles"), Touch("project_roles", "project"), *(Touch(t, "holder:id") for t in ASSIGNMENTS))),
     **_each("role.assignment", "created deleted",
             (Touch("user_roles", "principal"), Touch("group_roles", "principal"),
-             Touch("project_user_roles", "resource"), Touch("project_group_roles", "resource"))),
+             Touch("project_users", "resource"), Touch("project_user_roles", "resource/principal"),
+             Touch("project_groups", "resource"), Touch("project_group_roles", "resource/principal"))),
     **_each("service_account", "created updated deleted",
             (Touch("project_service_accounts", "project"), Touch("project_api_keys", "project"))),
-    **_each("user", "added updated deleted",
-            (Touch("users"), Touch("user_roles", "id"), Touch("project_users"), Touch("project_user_roles"),
-             Touch("group_users"))),
+    # a user's projects, groups and roles: REFERENCES (gone) and the parent cascade (their roles)
+    "user.deleted": (Touch("users"),),
+    **_each("user", "added updated", (Touch("users"), Touch("user_roles", "id"))),
     **_each("workload_identity_provider", "created updated deleted",
             (Touch("workload_identity_providers"), Touch("workload_identity_provider_rules", "id"))),
     **_each("workload_identity_provider_mapping", "created updated deleted",
@@ -78,13 +92,29 @@ FEED: dict[str, tuple[Touch, ...]] = {
     **_each("ip_allowlist", "created updated deleted", NONE),
     **_each("ip_allowlist.config", "activated deactivated", NONE),
     **_each("tunnel", "created updated deleted", NONE), **_each("scim", "enabled disabled", NONE),
-    "resource.deleted": NONE,
+    "resource.deleted": NONE, "api.model.request": NONE,
 }
 TENANT_PREFIX = "tenant."  # tenant administration (SSO, policies, migrations): above the organization's tables
 
 # what a "principal" or "resource" scope must name for the touch to apply
-PRINCIPALS = {"user_roles": "user", "group_roles": "group"}
+PRINCIPALS = {"user_roles": "user", "group_roles": "group", "project_user_roles": "user",
+              "project_group_roles": "group", "project_users": "user", "project_groups": "group"}
+NEW = "+new"  # in `affected`: the parent objects added since the table's last run
+HOLDER = "?"  # in `affected`: "?column=value", the parents of the rows naming that object (read/feed.py)
+# table -> (column, table): a row is gone once that table's complete listing lacks the object its column names
+REFERENCES: dict[str, tuple[str, str]] = {"project_users": ("id", "users"), "group_users": ("id", "users"),
+                                          "project_user_roles": ("user_id", "users")}
+# what the audit log does not record: columns that change without an event, read on their own cadence
+# (volatile_every), and left out of what a reconciliation compares
+# tables no audit event type records at all: read whole on the volatile cadence too (a fed table in neither TOUCHED
+# nor here, such as one newly added to the catalog, is read whole every run)
+UNRECORDED = frozenset({"spend_alerts", "project_spend_alerts"})
+VOLATILE: dict[str, tuple[str, ...]] = {"users": ("api_key_last_used_at",), "admin_api_keys": ("last_used_at",),
+                                        "project_api_keys": ("last_used_at",)}
 RESOURCE_TYPES = ("api.project", "project")
+
+
+TOUCHED = frozenset(t.table for found in FEED.values() for t in found)
 
 
 def touches(event_type: str) -> tuple[Touch, ...] | None:
@@ -95,7 +125,8 @@ def touches(event_type: str) -> tuple[Touch, ...] | None:
 
 
 def _data(event: Mapping[str, Any]) -> dict[str, Any]:
-    data = event.get("event_data")
+    """The event's detail: under its type's own key as the API sends it, or `event_data` as a row holds it."""
+    data = event.get(str(event.get("type") or ""), event.get("event_data"))
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -115,14 +146,23 @@ def scope(touch: Touch, event: Mapping[str, Any]) -> str | None:
         return project or WHOLE  # an event without its project: every project's listing
     if touch.by == "id":
         return data.get("id") or WHOLE
-    if touch.by == "principal":
-        if data.get("principal_type") != PRINCIPALS[touch.table]:
+    if touch.by == "principal":  # an organization role: a project's are in the project's tables
+        if data.get("principal_type") != PRINCIPALS[touch.table] or data.get("resource_type") in RESOURCE_TYPES:
             return None
         return data.get("principal_id") or WHOLE
-    if touch.by == "resource":
+    if touch.by in ("resource", "resource/principal"):
         if data.get("resource_type") not in RESOURCE_TYPES:
             return None
-        return data.get("resource_id") or WHOLE
+        if touch.table in PRINCIPALS and data.get("principal_type") != PRINCIPALS[touch.table]:
+            return None
+        if touch.by == "resource":
+            return data.get("resource_id") or WHOLE
+        project, principal = data.get("resource_id"), data.get("principal_id")
+        return WHOLE if not project else f"{project}/{principal}" if principal else project
+    if touch.by == "new":
+        return NEW
+    if touch.by.startswith("holder:"):
+        return f"{HOLDER}{touch.by[7:]}={data['id']}" if data.get("id") else WHOLE
     raise ValueError(f"unknown scope {touch.by!r} for {touch.table}")
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .api.keys import DEFAULT_BASE_URL, ProjectKey, key_kind, mask
 from .catalog import TABLES
-from .formats import check_base_url, check_cron, parse_frequency, parse_widths
+from .formats import check_base_url, check_cron, parse_every, parse_frequency, parse_widths
 from .load import destinations
 from .load.destinations import SCHEMA_RE
 from .load.history import parse_ignored, refused
@@ -34,7 +34,7 @@ SECRET_NAMES = ("admin_key", "project_keys", "hash_key")
 TOP_LEVEL = ("default_connection", "connections", "service")  # all a config file may hold outside its connections
 SERVICE_SECRETS = ("password_hash", "alert_webhook")  # the secrets file's [service] (openai-sync serve)
 __all__ = ["SCHEMA_RE", "ConfigError", "ProjectKey", "Resolved", "Secrets", "Settings", "check_base_url",
-           "check_cron", "parse_frequency", "parse_widths", "resolve"]
+           "check_cron", "parse_every", "parse_frequency", "parse_widths", "resolve"]
 
 # environment variable -> setting (SPEC 2.1 names the first three)
 ENV = {
@@ -79,6 +79,8 @@ class Settings(BaseModel):
     # audit events are listed up to minutes after their effective_at: each run re-reads this window
     audit_lookback_minutes: float = Field(60.0, ge=0)
     state_dir: str | None = None
+    reconcile_every: str = "1d"  # complete listings this often; between them, what the audit log says changed
+    volatile_every: str = "1d"  # last_used_at and the tables the audit log says nothing of (spend alerts)
     chat_completion_content: bool = False  # opt-in: stored completions' messages and video prompts hold user data
     # the service (openai-sync serve): how often it syncs this connection, or when (a cron expression, UTC)
     sync_frequency: str = "1h"
@@ -128,16 +130,15 @@ class Settings(BaseModel):
         parse_ignored(v or [])
         return v or None
 
-    @field_validator("bucket_width")
+    @field_validator("bucket_width", "sync_frequency", "reconcile_every", "volatile_every")
     @classmethod
-    def _width(cls, v: str) -> str:
-        parse_widths(v)
-        return v
-
-    @field_validator("sync_frequency")
-    @classmethod
-    def _frequency(cls, v: str) -> str:
-        parse_frequency(v)
+    def _durations(cls, v: str, info: Any) -> str:
+        if info.field_name == "bucket_width":
+            parse_widths(v)
+        elif info.field_name == "sync_frequency":
+            parse_frequency(v)
+        else:
+            parse_every(v, info.field_name)
         return v
 
     @field_validator("sync_cron")

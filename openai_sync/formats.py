@@ -46,6 +46,21 @@ def parse_frequency(value: str) -> int:
     return seconds
 
 
+EVERY_RE = re.compile(r"\s*(\d+)\s*(m|min|h|d)?\s*")
+
+
+def parse_every(value: str, setting: str) -> int:
+    """How often a complete listing runs (`reconcile_every`, `volatile_every`): `12h`, `1d`, `7d` in seconds, or `0`
+    for every run; at most 30 days."""
+    m = EVERY_RE.fullmatch(str(value))
+    if not m or (m.group(2) is None and m.group(1) != "0"):
+        raise ValueError(f"{setting} {value!r} is not a duration: use hours or days, like 12h, 1d or 7d (0: every run)")
+    seconds = int(m.group(1)) * FREQUENCY_UNITS[m.group(2) or "m"]
+    if seconds > 30 * 86400:
+        raise ValueError(f"{setting} {value!r} is longer than 30d: a gap in the audit log would go unseen that long")
+    return seconds
+
+
 def check_cron(expression: str) -> None:
     """A cron expression of five fields (minute hour day month weekday), read in UTC."""
     from croniter import croniter

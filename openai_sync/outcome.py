@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .api.errors import KeyProblem, SyncError
 from .api.keys import scrub
-from .config import Resolved, parse_widths
+from .config import Resolved, parse_every, parse_widths
 from .load import destinations
 
 if TYPE_CHECKING:  # the runner imports dlt and the SDK: loaded when a sync starts, not for `--help`
@@ -48,7 +48,9 @@ def sync_config(r: Resolved, yes: bool = False) -> SyncConfig:
         hash_columns=s.hash_columns or [], hash_key=r.secrets.hash_key, history_tables=s.history_tables or [],
         history_ignore_columns=s.history_ignore_columns or [],
         history_off_tables=s.history_off_tables or [], confirm_history_off=yes,
-        time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None)
+        time_budget=s.time_budget_minutes * 60 if s.time_budget_minutes else None,
+        reconcile_every=parse_every(s.reconcile_every, "reconcile_every"),
+        volatile_every=parse_every(s.volatile_every, "volatile_every"))
 
 
 def _cut(text: str, most: int = 1200) -> str:

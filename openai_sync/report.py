@@ -112,7 +112,8 @@ def result_json(results: list[TableResult], run: RunReport, seconds: float, dest
         "notes": run.notes,
         "tables": [{"table": r.name, "status": r.status, "rows": r.rows, "requests": r.requests,
                     "marked_deleted": r.deleted, "seconds": round(r.seconds, 3),
-                    **({"error": r.error} if r.error else {})} for r in results],
+                    **({"read": r.read} if r.read else {}), **({"error": r.error} if r.error else {})}
+                   for r in results],
     }
 
 

@@ -33,6 +33,7 @@ from .load.pipeline import pipeline_name as _pipeline_name
 from .load.privacy import ColumnPolicy, PolicyError
 from .load.resources import LoadPlan
 from .read.context import ReadContext
+from .read.feed import Settings as FeedSettings
 from .read.ledger import Ledger
 
 DEFAULT_DESTINATION = destinations.DEFAULT
@@ -71,6 +72,9 @@ class SyncConfig:
     confirm_history_off: bool = False  # --yes: the user said so, not a setting a file could carry unseen
     history_ignore_columns: tuple[str, ...] = ()  # TABLE.COLUMN left out of the version hash (still updated)
     time_budget: float | None = None  # seconds: no request starts after that; what was read is loaded
+    reconcile: bool = False  # read every organization table whole this run (sync --reconcile)
+    reconcile_every: int = 86400  # seconds between complete listings; between them the audit log says what changed
+    volatile_every: int = 86400  # seconds between listings of what the audit log does not record (last_used_at)
 
     def __post_init__(self) -> None:  # lists given by callers become tuples: the configuration cannot change
         for name in ("tables", "exclude_tables", "project_keys", "block_columns", "hash_columns", "history_tables",
@@ -94,6 +98,7 @@ class TableResult:
     error: str | None = None
     deleted: int = 0
     seconds: float = 0.0
+    read: str = ""  # an organization table under the change feed: whole (why), some parents, or unchanged
 
 
 @dataclass(frozen=True)
@@ -267,7 +272,8 @@ def _run(cfg: SyncConfig, deadline: float | None, progress: Callable[[Status], N
                     history_ignore=history.parse_ignored(cfg.history_ignore_columns),
                     policy=ColumnPolicy(list(cfg.block_columns), list(cfg.hash_columns), cfg.hash_key),
                     lake=destinations.kind(cfg.destination) == "filesystem", resync=cfg.resync,
-                    secrets=cfg.secrets(), organization=organization, turn=lock.turn)
+                    secrets=cfg.secrets(), organization=organization, turn=lock.turn,
+                    feed=FeedSettings(cfg.reconcile, cfg.reconcile_every, cfg.volatile_every))
     with _ticking(progress, ledger, clients, len(tables)):
         loaded = load_tables(plan, ctx, tables)
     report = RunReport(primary, clients, [k.project_id for k in keys.usable], [t.name for t in tables],
@@ -277,7 +283,10 @@ def _run(cfg: SyncConfig, deadline: float | None, progress: Callable[[Status], N
     if limited:
         report.notes.append(f"the API rate-limited {limited} requests (429); the sync slowed down and waited as "
                             "asked by Retry-After and x-ratelimit-* instead of giving up")
-    return [_result(t, ledger, clients, loaded.deleted) for t in tables], report
+    results = [_result(t, ledger, clients, loaded.deleted) for t in tables]
+    for r in results:
+        r.read = ctx.feed.describe(r.name)
+    return results, report
 
 
 def _analytics(pipeline: Any, lock: Locking) -> list[str]:

@@ -3,6 +3,8 @@ listings retire nothing of that project, even for users whose roles in another p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conftest import NOW
 from test_sync import config
 
@@ -22,7 +24,8 @@ def test_a_projects_failed_role_listings_retire_none_of_its_versions(dest):
         assert shared, "a user holds roles in two projects"
         user, failing = shared[0]
         sim.set_faults([Rule("500", rate=1.0, endpoint=f"/projects/{failing}/users")])
-        results, _ = sync(cfg)  # nothing changed in the organization; one project's role listings fail
+        # nothing changed in the organization; a complete listing (a reconciliation): one project's role listings fail
+        results, _ = sync(replace(cfg, reconcile=True))
         assert results[0].status != "ok" and failing in (results[0].error or ""), results[0]
         assert set(dest.q(current)) == before  # the failed project's versions are all current still
         assert dest.one(f"SELECT count(*) FROM openai.project_user_roles WHERE _valid_to IS NOT NULL "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -121,3 +121,26 @@ def split_range(lo: int, hi: int, parts: int, align: int = 1) -> list[tuple[int,
     step = max(align, -(-per_part // align) * align)
     bounds = [*range(lo, hi, step), hi]
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def merged(ranges: Iterable[Sequence[int]]) -> list[list[int]]:
+    """[a, b) ranges, overlapping or touching ones joined, in order."""
+    out: list[list[int]] = []
+    for a, b in sorted((int(r[0]), int(r[1])) for r in ranges):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def gaps(lo: int, hi: int, done: Iterable[Sequence[int]]) -> list[tuple[int, int]]:
+    """[lo, hi) less the ranges already read."""
+    out, at = [], lo
+    for a, b in merged(done):
+        if a > at:
+            out.append((at, min(a, hi)))
+        at = max(at, b)
+    if at < hi:
+        out.append((at, hi))
+    return [(a, b) for a, b in out if b > a]

@@ -150,6 +150,9 @@ HistoryOff = Annotated[str | None, typer.Option("--history-off", help="Comma-sep
                                                 "<table>_history_<YYYYMMDD_HHMMSS>. A history table not named here "
                                                 "stays in history mode.")]
 Yes = Annotated[bool, typer.Option("--yes", help="Confirm --history-off (history_off_tables).")]
+Reconcile = Annotated[bool, typer.Option("--reconcile", help="List every organization table whole this run, whatever "
+                                                             "the audit log says changed, and report as notes what "
+                                                             "the change feed missed (scheduled by reconcile_every).")]
 Budget = Annotated[float | None, typer.Option("--time-budget", help="Minutes the run may spend reading the API "
                                              "(setting time_budget_minutes). When it runs out, what was read is "
                                              "loaded and the unfinished tables are reported (the next run reads "

@@ -30,6 +30,7 @@ from .common import (
     Lookback,
     MaxRequests,
     Parallel,
+    Reconcile,
     Schema,
     Start,
     StateDir,
@@ -112,6 +113,7 @@ def sync_cmd(
     history: History = None,
     history_off: HistoryOff = None,
     yes: Yes = False,
+    reconcile: Reconcile = False,
     concurrency: Concurrency = None,
     time_budget: Budget = None,
     bucket_width: Width = None,
@@ -136,7 +138,7 @@ def sync_cmd(
                   "--start-date": start_date, "--bucket-width": bucket_width}
         own = {"--connection": connection, "--base-url": base_url, "--destination": destination, "--schema": schema,
                "--history": history, "--history-off": history_off, "--concurrency": concurrency}
-        raise typer.Exit(sync_all(config, passed, own, parallel or 4, max_requests or 32, yes, as_json))
+        raise typer.Exit(sync_all(config, passed, own, parallel or 4, max_requests or 32, yes, as_json, reconcile))
     if parallel is not None or max_requests is not None:  # one run has --concurrency; these are for --all
         flag = "--parallel" if parallel is not None else "--max-requests"
         raise _fail(f"{flag} is for syncing every connection (--all); one connection's requests in flight are "
@@ -146,12 +148,12 @@ def sync_cmd(
                         history_off_tables=history_off, concurrency=concurrency, time_budget_minutes=time_budget,
                         bucket_width=bucket_width, start_date=start_date, lookback_hours=lookback_hours,
                         audit_lookback_minutes=audit_lookback_minutes, state_dir=state_dir), as_json)
-    code, _ = run_sync(sync_config(r, yes), as_json)
+    code, _ = run_sync(replace(sync_config(r, yes), reconcile=reconcile), as_json)
     raise typer.Exit(code)
 
 
 def sync_all(config: str | None, passed: dict[str, object], own: dict[str, object], parallel: int,
-             max_requests: int, yes: bool, as_json: bool) -> int:
+             max_requests: int, yes: bool, as_json: bool, reconcile: bool = False) -> int:
     """`sync --all`: every connection of the config file (fleet.py); one summary, the worst exit code."""
     from ..config import ConfigError, connection_names, resolve
     from ..fleet import Fleet, Ran, worst
@@ -167,6 +169,7 @@ def sync_all(config: str | None, passed: dict[str, object], own: dict[str, objec
         raise _fail(str(e), as_json) from None
     args = [str(a) for flag, value in passed.items() if value is not None for a in (flag, value)]
     args += ["--yes"] if yes else []
+    args += ["--reconcile"] if reconcile else []
     err = Console(stderr=True)
 
     def done(ran: Ran) -> None:

@@ -7,6 +7,8 @@ completely, nothing of a table whose reading stopped, and never another organiza
 - a project table: per project (and per parent object) listed completely;
 - a child table (a fan-out, a project's child): the children of parent objects that the parent's complete
   listing no longer has are gone too (the roles of a user who left, a deleted vector store's files);
+- a row naming an object that its table's complete listing no longer has (changes.REFERENCES: a project member who
+  left the organization), unless this run wrote it;
 - history mode: complete listings that came back empty, and children of parents that no longer exist, are
   retired (`_valid_to`); dlt's scd2 retires the rest within each parent it received rows for.
 """
@@ -17,9 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from ..catalog import Table, crosses_keys
+from ..changes import REFERENCES
 from ..read.ledger import WHOLE, Ledger, Scope
 from .history import VALID_TO
-from .store import DELETED_AT, Rows, Store
+from .store import DELETED_AT, Live, Rows, Store
 
 
 def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org: str | None) -> int:
@@ -33,6 +36,7 @@ def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org
         scopes = list(complete)
     # a parent read with another key says nothing of these rows (a model no project key lists any more)
     n = _cascade(store, t, ledger, org, synced_at) if t.parent and not crosses_keys(t) else 0
+    n += _referenced(store, t, ledger, org, synced_at, "deleted", deleted(synced_at))
     by_time: dict[datetime, list[Scope]] = {}  # rows older than the complete listing that saw the scope
     for s in scopes:
         by_time.setdefault(complete[s].before or synced_at, []).append(s)
@@ -61,10 +65,22 @@ def _cascade(store: Store, t: Table, ledger: Ledger, org: str | None, synced_at:
     return n
 
 
+def _referenced(store: Store, t: Table, ledger: Ledger, org: str | None, synced_at: datetime,
+                live: Live, values: dict[str, Any]) -> int:
+    """Rows naming an object that another table's complete listing no longer has (a project member who left the
+    organization: changes.REFERENCES), unless this run wrote them."""
+    ref = REFERENCES.get(t.name)
+    listing = ledger.listings(ref[1]).get(WHOLE) if ref else None
+    if ref is None or listing is None or not listing.ids or ledger.stopped(ref[1]):
+        return 0
+    return store.mark(t, Rows(live, org, None, outside=(ref[0], listing.ids), synced_before=synced_at), values)
+
+
 def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str | None) -> None:
     """History mode: retire the current versions no row of this run replaced, where a listing was complete."""
     if ledger.stopped(t.name):
         return
+    _referenced(store, t, ledger, org, boundary, "history", {VALID_TO: boundary})
     complete = ledger.complete(t.name)
     if not t.parent:
         whole = complete.get(WHOLE)

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from ..catalog import Table
-from .store import Rows, where
+from .store import Rows, held, where
 
 
 class LakeStore:
@@ -30,6 +30,16 @@ class LakeStore:
             con.register("t", self._get(table.name).to_pyarrow_table())
             return con.execute(f"SELECT {', '.join(table.row_key)} FROM t WHERE {cond}".replace("%s", "?"),
                                args).fetchall()
+
+    def content(self, table: Table, rows: Rows, key: tuple[str, ...], column: str) -> dict[tuple, Any] | None:
+        data = self._get(table.name).to_pyarrow_table()
+        if column not in data.column_names:
+            return None
+        cond, args = where(rows)
+        with duckdb.connect() as con:
+            con.register("t", data)
+            return held(con.execute(f"SELECT {', '.join(key)}, {column} FROM t WHERE {cond}".replace("%s", "?"),
+                                    args).fetchall())
 
     def mark_keys(self, table: Table, keys: list[tuple], values: dict[str, Any]) -> None:
         """Merge `values` into the rows of `keys`, in one commit; columns the Delta table lacks are left out."""

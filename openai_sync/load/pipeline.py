@@ -28,8 +28,9 @@ from ..api.errors import SyncError
 from ..catalog import Table
 from ..read import reader_of
 from ..read.context import ReadContext
-from . import deletes, destinations, history, locks, organizations, refused
+from . import deletes, destinations, feed, history, locks, organizations, refused
 from .lake import LakeStore
+from .reconcile import Reconciliation
 from .resources import LoadPlan, bookkeeping_last, project_state, table_resource
 from .store import SqlStore
 
@@ -88,6 +89,10 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
             _drop_views(pipeline)  # PostgreSQL refuses to drop or rename a table a view reads; the run remakes them
             _archive(pipeline, plan, [n for n in versioned if n not in untouched], out.notes)  # before dlt drops them
     stored = _stored_columns(pipeline)
+    fed = [t for t in tables if t.name not in switched and t.name not in regrouped]
+    feed.prepare_run(pipeline, plan, ctx, fed)
+    out.notes.extend(ctx.feed.notes)
+    plan = dataclasses.replace(plan, reconciliation=_reconciliation(pipeline, plan, ctx, fed, stored))
     before = refused.snapshot(pipeline)
     reloaded = [table_resource(plan, ctx, t) for t in tables if t.name in regrouped]
     resources = [table_resource(plan, ctx, t, stored=stored.get(t.name)) for t in tables
@@ -99,6 +104,8 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     if resources:
         pipeline.extract(resources, workers=workers, loader_file_format="parquet",
                          refresh="drop_resources" if plan.resync else None)
+    if ctx.feed.next_state:  # after all the data: where the change feed was read to (read/feed.py)
+        pipeline.extract(feed.commit(ctx.feed))
     project_tables = [t.name for t in tables if t.key == "project"]
     if project_tables:  # after all the data: the project tables' state, for what fully succeeded
         pipeline.extract(project_state(ctx.ledger, project_tables, project_tables if plan.resync else ()))
@@ -112,6 +119,23 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
         if failed:
             _refused(pipeline, plan, ctx, tables, before, failed)
         out.deleted = _mark(pipeline, plan, ctx, [t for t in tables if t.name not in untouched])
+    feed.finished(pipeline, ctx.feed)
+    if plan.reconciliation is not None:
+        out.notes.extend(plan.reconciliation.notes(fed, ctx.feed, ctx.ledger))
+    return out
+
+
+def _reconciliation(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table],
+                    stored: dict[str, Any]) -> Reconciliation | None:
+    """The destination's content hashes of the tables this run reconciles, before their listings change them."""
+    names = [t for t in tables if ctx.feed.reconciling(t.name) and t.name in stored and not plan.resync]
+    if not names:
+        return None
+    out = Reconciliation()
+    with contextlib.nullcontext() if plan.lake else pipeline.sql_client() as sql:
+        store = LakeStore(pipeline) if plan.lake else SqlStore(sql)
+        for t in names:
+            out.load(store, t, plan.row_key(t), plan.organization, plan.live(t))
     return out
 
 

@@ -24,12 +24,15 @@ from ..api.keys import scrub
 from ..catalog import Table, bucket_columns, scope_columns
 from ..read import reader_of, state_kind
 from ..read.context import ReadContext
+from ..read.feed import Settings as FeedSettings
+from ..read.feed import fed
 from ..read.ledger import Ledger, PartialFailure
 from ..read.projects import STATE_KEY
 from . import history
 from .conform import ARROW, conform
 from .privacy import ColumnPolicy
-from .store import DELETED_AT
+from .reconcile import CONTENT, Reconciliation, content_hash
+from .store import DELETED_AT, Live
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,17 @@ class LoadPlan:
     resync: bool = False
     secrets: tuple[str, ...] = ()  # every key of the run: scrubbed from any message
     organization: str | None = None  # the keys' organization: the only one whose rows a run marks
+    feed: FeedSettings = field(default_factory=FeedSettings)  # the change feed's schedule (read/feed.py)
+    reconciliation: Reconciliation | None = None  # the destination's hashes of the tables reconciled this run
     # exclusive use of the schema's tables while this run changes them (runner.Locking.turn)
     turn: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def soft_delete(self, table: Table) -> bool:
         return table.soft_delete and table.name not in self.history
+
+    def live(self, table: Table) -> Live:
+        """Which of a table's rows are current: not `_deleted`, the current version, or every row."""
+        return "history" if table.name in self.history else "deleted" if self.soft_delete(table) else "all"
 
     def row_key(self, table: Table) -> tuple[str, ...]:
         """The key rows merge by: with the organization when the API says which (a null cannot match in a
@@ -71,6 +80,8 @@ def hints(table: Table, soft_delete: bool, key: tuple[str, ...] | None = None) -
     cols.update({c: {"data_type": "timestamp", "timezone": True} for c in table.timestamp_columns})
     cols.update({c: {"data_type": "text"} for c in table.text_columns})
     cols["_synced_at"] = {"data_type": "timestamp", "nullable": False}
+    if fed(table):
+        cols[CONTENT] = {"data_type": "text", "nullable": True}  # what a reconciliation compares (reconcile.py)
     if soft_delete:  # nullable where the column came later: a NOT NULL column cannot be added to rows
         cols["_deleted"] = {"data_type": "bool", "nullable": table.mode != "full"}
         cols[DELETED_AT] = {"data_type": "timestamp", "timezone": True, "nullable": True}  # when it was seen
@@ -149,6 +160,9 @@ def _rows(plan: LoadPlan, ctx: ReadContext, table: Table, pages: list[Any] | Non
         source = iter(pages) if pages is not None else reader_of(table)(ctx, table, _state(table))
         for page in source:
             page = _shape(plan, table, page, types, ledger)
+            if plan.reconciliation is not None and isinstance(page, list):
+                for row in page:
+                    plan.reconciliation.see(table, row, ctx.feed)
             n = len(page) if isinstance(page, list) else page.num_rows
             ledger.count(table.name, n)
             if whole is not None:
@@ -192,14 +206,16 @@ def _state(table: Table) -> dict[str, Any]:
 def _shape(plan: LoadPlan, table: Table, page: Any, types: dict[str, str], ledger: Ledger) -> Any:
     if not isinstance(page, list):  # an Arrow table of usage or cost rows
         return conform(plan.policy.arrow(table, page) if plan.policy else page, types)
-    soft, versioned = plan.soft_delete(table), table.name in plan.history
+    soft, versioned, hashed = plan.soft_delete(table), table.name in plan.history, fed(table)
     ignore = plan.history_ignore.get(table.name, frozenset())
-    if soft or versioned or plan.policy:
+    if soft or versioned or plan.policy or hashed:
         for row in page:
             if soft:
                 row["_deleted"] = False
             if plan.policy:
                 plan.policy.row(table, row)  # blocking and hashing: last, and once
+            if hashed:  # of what is stored (blocked columns gone), so that it says nothing of them
+                row[CONTENT] = content_hash(table, row, ignore)
             if versioned:
                 row[history.VERSION] = history.version_hash(row, ignore)
                 if ignore:

@@ -15,7 +15,8 @@ from ..read.ledger import Scope
 
 # `IS NOT TRUE`: a table that gained `_deleted` later (chat_completions) has it null on its older rows
 DELETED_AT = "_deleted_at"  # when a soft delete was seen (the run's _synced_at)
-LIVE = {"deleted": "_deleted IS NOT TRUE", "history": "_valid_to IS NULL"}
+LIVE = {"deleted": "_deleted IS NOT TRUE", "history": "_valid_to IS NULL", "all": "TRUE"}
+Live = Literal["deleted", "history", "all"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Rows:
     `_deleted`, or the current history version), within any of `scopes` (None: anywhere; a scope is column =
     value pairs, () the whole table), whose `outside` column is none of its values, and synced before a time."""
 
-    live: Literal["deleted", "history"]
+    live: Live
     organization: str | None
     scopes: tuple[Scope, ...] | None = None
     outside: tuple[str, tuple[str, ...]] | None = None
@@ -54,11 +55,19 @@ def where(rows: Rows) -> tuple[str, list[Any]]:
 
 
 class Store(Protocol):
+    def content(self, table: Table, rows: Rows, key: tuple[str, ...], column: str) -> dict[tuple[Any, ...], Any] | None:
+        """Each selected row's `column` by its key; None when the stored table does not have that column."""
+        ...
+
     def mark(self, table: Table, rows: Rows, values: dict[str, Any]) -> int:
         """Set each column of `values` on the selected rows; how many there were. A column the stored table does
         not have yet (`_deleted_at` on a table last loaded by an older version) is left out: it is added by the
         table's next load."""
         ...
+
+
+def held(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], str | None]:
+    return {tuple(r[:-1]): r[-1] for r in rows}
 
 
 class SqlStore:
@@ -68,13 +77,25 @@ class SqlStore:
         self.sql = sql
         self.columns: dict[str, set[str]] = {}
 
+    def _columns(self, table: Table) -> set[str]:
+        if table.name not in self.columns:
+            name = self.sql.make_qualified_table_name(table.name)
+            with self.sql.execute_query(f"SELECT * FROM {name} WHERE 1 = 0") as cur:
+                self.columns[table.name] = {d[0].lower() for d in cur.description}
+        return self.columns[table.name]
+
+    def content(self, table: Table, rows: Rows, key: tuple[str, ...], column: str) -> dict[tuple[Any, ...], Any] | None:
+        if column not in self._columns(table):
+            return None
+        cond, args = where(rows)
+        name = self.sql.make_qualified_table_name(table.name)
+        return held(self.sql.execute_sql(f"SELECT {', '.join(key)}, {column} FROM {name} WHERE {cond}", *args) or [])
+
     def mark(self, table: Table, rows: Rows, values: dict[str, Any]) -> int:
         if rows.scopes == ():
             return 0
         name = self.sql.make_qualified_table_name(table.name)
-        if table.name not in self.columns:
-            with self.sql.execute_query(f"SELECT * FROM {name} WHERE 1 = 0") as cur:
-                self.columns[table.name] = {d[0].lower() for d in cur.description}
+        self._columns(table)
         values = {c: v for c, v in values.items() if c.lower() in self.columns[table.name]}
         cond, args = where(rows)
         found = self.sql.execute_sql(f"SELECT count(*) FROM {name} WHERE {cond}", *args)

@@ -32,7 +32,8 @@ READERS: dict[Strategy, Reader] = {
 }
 
 
-STATE: dict[Strategy, Literal["table", "projects"]] = {"audit": "table", "buckets": "table", "project": "projects"}
+STATE: dict[Strategy, Literal["table", "projects"]] = {"audit": "table", "buckets": "table", "project": "projects",
+                                                      "listing": "table", "fanout": "table", "settings": "table"}
 
 
 def reader_of(table: Table) -> Reader:

@@ -9,6 +9,8 @@ than events that happened after it. So each run reads from `audit_lookback_secon
 (the newest effective_at loaded): an event listed at most that late after the run before is read by the
 next run; merge on id keeps each event once. The cost is a page or two per run.
 
+When the change feed read the audit log from at least as far back this run, its events are used as they are.
+
 A run cut short (its time budget, a failing window) keeps the windows it finished in its state (`done`: ranges
 of effective_at read whole and loaded); the next run reads only what lies between them, and the watermark moves
 once nothing is left.
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..api.pagination import list_pages, page_data
-from ..api.parallel import fan_out, split_range
+from ..api.parallel import fan_out, gaps, merged, split_range
 from ..catalog import Table
 from .context import ReadContext, history_start
 from .rows import audit_row
@@ -46,6 +48,15 @@ def read_audit(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterato
                 newest = t
         return [audit_row(table, ev, ctx.org_id, ctx.synced_at) for ev in page]
 
+    if lo is not None and ctx.feed.lo is not None and ctx.feed.events is not None and ctx.feed.lo <= lo:
+        # the change feed read this range already, this run (read/feed.py): the same events, no request
+        for i in range(0, len(ctx.feed.events), table.page_limit):
+            yield rows([ev for ev in ctx.feed.events[i:i + table.page_limit]
+                        if isinstance(ev.get("effective_at"), int) and ev["effective_at"] >= lo])
+        if newest is not None:
+            state["watermark"] = newest
+        state.pop("done", None)
+        return
     first = client.get(table.path, {**({"effective_at": bounds} if bounds else {}), "limit": table.page_limit},
                        label=table.name)
     data = page_data(first, table.path)
@@ -78,26 +89,8 @@ def read_audit(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterato
     state.pop("done", None)
 
 
-def merged(ranges: list[Any]) -> list[list[int]]:
-    """[a, b) ranges, overlapping or touching ones joined, in order."""
-    out: list[list[int]] = []
-    for a, b in sorted((int(r[0]), int(r[1])) for r in ranges):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return out
-
-
 def windows_between(lo: int, hi: int, done: list[Any], parts: int) -> list[tuple[int, int]]:
     """[lo, hi) less the ranges already read, cut into about `parts` windows in proportion to each gap's length."""
-    gaps, at = [], lo
-    for a, b in merged(done):
-        if a > at:
-            gaps.append((at, min(a, hi)))
-        at = max(at, b)
-    if at < hi:
-        gaps.append((at, hi))
-    gaps = [(a, b) for a, b in gaps if b > a]
-    total = sum(b - a for a, b in gaps) or 1
-    return [w for a, b in gaps for w in split_range(a, b, max(1, round(parts * (b - a) / total)))]
+    left = gaps(lo, hi, done)
+    total = sum(b - a for a, b in left) or 1
+    return [w for a, b in left for w in split_range(a, b, max(1, round(parts * (b - a) / total)))]

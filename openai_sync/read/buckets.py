@@ -4,7 +4,9 @@ A range longer than one page is cut into bucket ranges read in parallel. Pages a
 allows, unless the organization's buckets hold so many results that a page would not fit the memory bound
 (RESULTS_PER_PAGE): a first sync probes the newest bucket of each range once; later runs remember the fullest
 bucket they read. The cursor (in the table's dlt state) moves only when every range was read: next time,
-every bucket that ended less than the lookback before this run is read again (OpenAI restates them).
+every bucket that ended less than the lookback before this run is read again (OpenAI restates them). A run cut
+short (its time budget, a failing range) keeps the ranges of final buckets it read whole (`done`): the next run
+reads only the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..api.pagination import bucket_pages, page_data
-from ..api.parallel import interleave, split_range
+from ..api.parallel import fan_out, gaps, merged, split_range
 from ..catalog import COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
 from .bucket_rows import buckets_to_arrow, floor_to
 from .context import ReadContext, history_start
@@ -27,6 +29,7 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
     width = ctx.width_for(table)
     if state.get("width") != width:
         state.clear()  # a new width is a new series of buckets: read from the start
+        state["width"] = width  # now: the ranges a run cut short keeps are of this width
     start = floor_to(int(state.get("cursor") or history_start(ctx)), width)
     final_before = ctx.now - ctx.lookback_seconds
     w = WIDTH_SECONDS[width]
@@ -34,7 +37,8 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
     known: dict[str, int] = dict(state.get("results_per_bucket") or {})  # the fullest bucket each grouping had
     fullest: dict[str, int] = {}
     lock = threading.Lock()
-    streams = []
+    streams, spans = [], []
+    done = list(state.get("done") or [])  # bucket ranges a run cut short read whole: not read again
     for lo, hi, group_by in costs_ranges(ctx, table, start, state) if table.mode == "costs" else [
             (start, None, table.group_by)]:
         base: dict[str, Any] = {"bucket_width": width, "group_by": list(group_by)}
@@ -52,13 +56,21 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
             with lock:
                 fullest[g] = max(fullest.get(g, 0), results)
 
-        for a, b in split_range(lo, end, -(-n // per_page), align=w):
-            last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
-            params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
-            streams.append(lambda p=params, until=(ctx.now if last else b), note=note: _arrow_pages(
-                ctx, table, p, until, width, final_before, note))
-    yield from interleave(streams, ctx.concurrency, table.name)
-    state["width"] = width
+        for ga, gb in gaps(lo, end, done):
+            for a, b in split_range(ga, gb, -(-((gb - ga) // w) // per_page), align=w):
+                last = b == end and hi is None  # open-ended: buckets the API adds while we read are not cut off
+                params = {**base, "start_time": a, "limit": per_page, **({} if last else {"end_time": b})}
+                spans.append((a, b, last))
+                streams.append(lambda p=params, until=(ctx.now if last else b), note=note: _arrow_pages(
+                    ctx, table, p, until, width, final_before, note))
+    for ev in fan_out(range(len(streams)), lambda i: streams[i](), ctx.concurrency, table.name):
+        if not ev.done:
+            yield ev.item
+            continue
+        a, b, last = spans[ev.key]
+        if not last and b <= final_before:  # final buckets, every page handed on: a cut-short run keeps them
+            state["done"] = merged([*(state.get("done") or []), [a, b]])
+    state.pop("done", None)
     state["cursor"] = max(start, floor_to(final_before, width))
     state["results_per_bucket"] = known | fullest
     state["group_by"] = ",".join(table.group_by)  # a change of dimensions reloads the table (load/pipeline.py)

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .. import changes
 from ..access import ProjectAccess
 from ..api.client import Client
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out
 from ..catalog import PARENTS, TABLES, Table, bucket_width, fill
+from .feed import Feed
 from .ledger import WHOLE, Ledger, Scope
 
 
@@ -53,6 +55,7 @@ class ReadContext:
     fresh: frozenset[str] = frozenset()  # project tables read from scratch (resync): their state is ignored
     chat_completion_content: bool = False
     parents: ParentCache = field(default_factory=ParentCache)
+    feed: Feed = field(default_factory=Feed)  # which listings this run reads (read/feed.py; filled by the load)
 
     @property
     def org_id(self) -> str | None:
@@ -114,6 +117,44 @@ def fanout_scopes(ctx: ReadContext, table: Table) -> tuple[list[Scope], dict[Sco
             failed[ev.key] = ev.error  # type: ignore[assignment]
         elif not ev.done:
             scopes += [(*ev.key, (table.parent_column, it[key])) for it in ev.item or ()]
+    return scopes, failed
+
+
+def planned_scopes(ctx: ReadContext, table: Table, ids: frozenset[str]) -> tuple[list[Scope], dict[Scope, SyncError]]:
+    """The scopes of a fan-out that the change feed names (`fanout_scopes` for some parents only): parent ids,
+    `P/U` below a fan-out, or changes.NEW (parents added since the table's last run). A parent listed this run
+    anyway narrows them to the objects it still has (the children of one that is gone are marked by the cascade)."""
+    assert table.parent and table.parent_column
+    parent = TABLES[table.parent]
+    key = parent.primary_key[-1]
+    since = ctx.feed.since.get(table.name, 0)
+
+    def added(it: dict[str, Any]) -> bool:
+        t = it.get("added_at", it.get("created_at"))
+        return isinstance(t, int | float) and t >= since
+
+    if not parent.parent:
+        direct = {i for i in ids if i != changes.NEW}
+        if ctx.feed.plan(parent.name) is None or changes.NEW in ids:
+            objects = org_parent(ctx, parent.name)
+            direct = {i for i in direct if i in {str(o.get(key)) for o in objects}}
+            direct |= {str(o[key]) for o in objects if changes.NEW in ids and added(o)}
+        return [((table.parent_column, i),) for i in sorted(direct)], {}
+    pairs = {tuple(i.split("/", 1)) for i in ids if "/" in i}
+    whole = {i for i in ids if "/" not in i and i != changes.NEW}
+    if changes.NEW in ids:
+        outer, failed = fanout_scopes(ctx, parent)
+    else:
+        outer, failed = planned_scopes(ctx, parent, frozenset({p for p, _u in pairs} | whole))
+    scopes: list[Scope] = []
+    for ev in fan_out(outer, lambda s: iter((org_children(ctx, parent, s),)), ctx.concurrency, table.name,
+                      isolate=SyncError):
+        if ev.error is not None:
+            failed[ev.key] = ev.error  # type: ignore[assignment]
+        elif not ev.done:
+            up = "/".join(v for _c, v in ev.key)
+            scopes += [(*ev.key, (table.parent_column, str(it[key]))) for it in ev.item or ()
+                       if up in whole or (up, str(it[key])) in pairs or (changes.NEW in ids and added(it))]
     return scopes, failed
 
 

@@ -12,22 +12,29 @@ from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out
 from ..catalog import PARENTS, Table, crosses_keys, fill
-from .context import ReadContext, fanout_scopes, org_children
+from .context import ReadContext, fanout_scopes, org_children, planned_scopes
 from .ledger import PartialFailure, Scope
 from .projects import project_parent_scopes
 from .rows import to_row
 
 
 def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    plan = ctx.feed.plan(table.name)
     if table.mode == "settings" and not table.parent:  # the organization's own settings: one row
+        if plan is not None:  # the change feed: nothing touched them
+            ctx.ledger.unread(table.name)
+            ctx.feed.done(table, state)
+            return
         client = ctx.org_client()
         item = {prefix: client.get(path, label=table.name) for prefix, path in table.settings_paths}
         yield [to_row(table, item, ctx.org_id, ctx.synced_at)]
         ctx.ledger.listed(table.name, (), 1)
+        ctx.feed.done(table, state)
         return
     assert table.parent and table.parent_column
     client = ctx.org_client()  # the runner gives a table that crosses keys usable project keys, or refuses it
-    scopes, unread = (project_parent_scopes(ctx, table), {}) if crosses_keys(table) else fanout_scopes(ctx, table)
+    scopes, unread = ((project_parent_scopes(ctx, table), {}) if crosses_keys(table) else
+                      fanout_scopes(ctx, table) if plan is None else planned_scopes(ctx, table, plan))
 
     def children(scope: Scope) -> Iterator[list[dict[str, Any]]]:
         fields = dict(scope)
@@ -50,11 +57,13 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
 
     rows_of: dict[Scope, int] = {}
     failures = [f"{_named(s)}: {e}" for s, e in unread.items()]
+    retry = [_named(s) for s in unread]  # parents to read again next run
     for s, e in unread.items():
         ctx.ledger.failed(table.name, s, str(e))
     for ev in fan_out(scopes, children, ctx.concurrency, table.name, isolate=SyncError):
         if ev.error is not None:
             failures.append(f"{_named(ev.key)}: {ev.error}")
+            retry.append(_named(ev.key))
             ctx.ledger.failed(table.name, ev.key, str(ev.error))
         elif ev.done:
             if table.name not in PARENTS:
@@ -62,6 +71,7 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
         elif ev.item:
             rows_of[ev.key] = rows_of.get(ev.key, 0) + len(ev.item)
             yield ev.item
+    ctx.feed.done(table, state, retry)
     if failures:
         raise PartialFailure(f"{len(failures)} of {len(scopes) + len(unread)} listings failed; first: {failures[0]}")
 

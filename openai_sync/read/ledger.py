@@ -50,6 +50,7 @@ class Ledger:
         self._failed: dict[str, dict[Scope, str]] = {}
         self._errors: dict[str, str] = {}
         self._stopped: set[str] = set()
+        self._unread: set[str] = set()
         self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []  # what a reader found that the user should know, though nothing failed
         self._latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
@@ -61,6 +62,12 @@ class Ledger:
         destination has beyond them are gone."""
         with self._lock:
             self._listed.setdefault(table, {})[scope] = Listing(rows, None if ids is None else tuple(ids), before)
+
+    def unread(self, table: str) -> None:
+        """The change feed left this table unread: a listing of it made for another table (a parent's, for its
+        children) says nothing of its rows."""
+        with self._lock:
+            self._unread.add(table)
 
     def failed(self, table: str, scope: Scope, error: str) -> None:
         """This scope could not be read (the table's other scopes may have been)."""
@@ -114,7 +121,7 @@ class Ledger:
 
     def complete(self, table: str) -> dict[Scope, Listing]:
         """The scopes of a table listed completely, unless its reading stopped."""
-        return {} if table in self._stopped else dict(self._listed.get(table, {}))
+        return {} if table in self._stopped or table in self._unread else dict(self._listed.get(table, {}))
 
     def listings(self, table: str) -> dict[Scope, Listing]:
         """A parent table's complete listings as read (for its children), whatever became of the table itself."""

@@ -1,0 +1,105 @@
+"""Change-driven syncs end to end (issue 20): after hours of the simulated organization's changes, a sync that reads
+only what the audit log says changed leaves every table as a full listing would; audit logging off falls back to
+full listings; a reconciliation names what the feed missed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from conftest import NOW
+from destinations_support import Dest
+from test_sync import config
+from test_sync_cli import run_sync
+
+from openai_sync import changes
+from openai_sync.catalog import ORG_TABLES
+from openai_sync.read.feed import fed
+from openai_sync.runner import sync
+from openai_sync.simulator import Simulator, World
+
+COMPARED = [t for t in ORG_TABLES if fed(t) and t.name in changes.TOUCHED]
+
+
+def current(dest: Dest, table: str) -> set[tuple[Any, ...]]:
+    """A table's current rows, the connector's bookkeeping and volatile columns aside."""
+    skip = {"_synced_at", "_deleted_at", "_dlt_id", "_dlt_load_id", "_deleted", *changes.VOLATILE.get(table, ())}
+    cols = [r[0] for r in dest.q("SELECT column_name FROM information_schema.columns WHERE table_schema = 'openai' "
+                                 f"AND table_name = '{table}'")]
+    kept = ", ".join(c for c in cols if c not in skip)
+    live = "WHERE _deleted IS NOT TRUE" if "_deleted" in cols else ""
+    return set(dest.q(f"SELECT {kept} FROM openai.{table} {live}"))
+
+
+def differences(a: Dest, b: Dest) -> dict[str, tuple[int, int]]:
+    out = {}
+    for t in COMPARED:
+        x, y = current(a, t.name), current(b, t.name)
+        if x != y:
+            out[t.name] = (len(x - y), len(y - x))
+    return out
+
+
+def test_hours_of_changes_read_from_the_feed_equal_full_listings(tmp_path):
+    world = World(seed=2, size="medium", now=NOW)
+    fed_dest = Dest("duckdb", tmp_path / "fed")
+    with Simulator(world) as sim:
+        cfg = config(sim, fed_dest)
+        full = sim.stats()["total"]
+        sync(cfg)
+        full = sim.stats()["total"] - full
+        # the next change lands in the very second the sync begins
+        nxt = min(t for t in world.audit.times if t > world.now)
+        sim.advance((nxt - world.now) / 3600)
+        assert world.now == nxt
+        for hour in range(3):
+            before = sim.stats()["total"]
+            results, _ = sync(cfg)
+            made = sim.stats()["total"] - before
+            assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results]
+            reads = {r.name: r.read for r in results if r.read}
+            assert all(not r.startswith("whole") or r == "whole: changed" or "needs its listing" in r
+                       for r in reads.values()), reads
+            assert made < full / 4, (made, full, reads)
+            truth = Dest("duckdb", tmp_path / f"truth{hour}")
+            sync(replace(config(sim, truth), reconcile=True))
+            assert differences(fed_dest, truth) == {}, hour
+            sim.advance(1)
+
+
+def test_audit_logging_off_reads_every_listing_with_a_note(tmp_path):
+    world = World(seed=3, size="small", now=NOW, audit_logging=False)
+    dest = Dest("duckdb", tmp_path)
+    with Simulator(world) as sim:
+        sync(config(sim, dest))
+        results, report = sync(config(sim, dest))
+    reads = {r.read for r in results if r.read}
+    assert reads == {"whole: the audit log is empty: audit logging seems to be off for this organization"}
+    assert any("every organization table was listed in full" in n and "audit logging" in n for n in report.notes)
+
+
+def test_a_reconciliation_names_what_the_feed_missed(tmp_path):
+    world = World(seed=4, size="small", now=NOW)
+    dest = Dest("duckdb", tmp_path)
+    with Simulator(world) as sim:
+        sync(config(sim, dest))
+        # as if the API had changed without an audit event: a user changed, a key appeared, a group went
+        user = dest.q("SELECT min(id) FROM openai.users")[0][0]
+        dest.exec(f"UPDATE openai.users SET _content_hash = 'stale' WHERE id = '{user}'")
+        key = dest.q("SELECT project_id, id FROM openai.project_api_keys ORDER BY id LIMIT 1")[0]
+        dest.exec(f"DELETE FROM openai.project_api_keys WHERE id = '{key[1]}'")
+        dest.exec("INSERT INTO openai.groups SELECT * REPLACE ('group_gone' AS id) FROM openai.groups LIMIT 1")
+        out = run_sync(sim, tmp_path, world.admin_key, "--reconcile", "--json")
+        again = run_sync(sim, tmp_path, world.admin_key, "--json")
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    assert {t["read"] for t in result["tables"] if "read" in t} == {"whole: reconciliation requested"}
+    notes = " ".join(result["notes"])
+    assert "users: 1 difference that no audit event announced" in notes and f"{user} changed" in notes
+    assert f"{key[0]}/{key[1]} appeared" in notes and "group_gone gone" in notes
+    assert dest.q("SELECT _deleted FROM openai.groups WHERE id = 'group_gone'") == [(True,)]
+    assert dest.q(f"SELECT count(*) FROM openai.project_api_keys WHERE id = '{key[1]}'") == [(1,)]
+    later = json.loads(again.stdout)
+    assert not any("difference" in n for n in later["notes"])
+    assert {t.get("read") for t in later["tables"] if t.get("read")} == {"unchanged"}

@@ -1,0 +1,169 @@
+"""The change feed's decisions (read/feed.py), without a server: which listings a run reads, given the audit events
+it sees first, each table's state and the schedule; the fallbacks when the audit log cannot be trusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openai_sync import changes
+from openai_sync.api.errors import SyncError
+from openai_sync.catalog import ORG_TABLES
+from openai_sync.read import feed
+from openai_sync.read.feed import Feed, Settings, prepare
+
+NOW = 1767571200
+HOUR = 3600
+TABLES = [t for t in ORG_TABLES if feed.fed(t)]
+
+
+class Log:
+    """The audit log endpoint: newest first, `effective_at[gte]`, cursor pages (`after`)."""
+
+    def __init__(self, events: list[dict[str, Any]], fail: str | None = None) -> None:
+        self.events = sorted(events, key=lambda e: -e["effective_at"])
+        self.fail = fail
+        self.calls: list[dict[str, Any]] = []
+
+    def get(self, path: str, params: dict[str, Any] | None = None, label: str = "") -> dict[str, Any]:
+        params = params or {}
+        self.calls.append(params)
+        if self.fail:
+            raise SyncError(self.fail)
+        lo = (params.get("effective_at") or {}).get("gte")
+        evs = [e for e in self.events if lo is None or e["effective_at"] >= lo]
+        start = next((i + 1 for i, e in enumerate(evs) if e["id"] == params.get("after")), 0)
+        page = evs[start:start + params["limit"]]
+        return {"object": "list", "data": page, "has_more": start + len(page) < len(evs),
+                "last_id": page[-1]["id"] if page else None}
+
+
+def event(i: int, kind: str, t: int = NOW - 60, project: str | None = None, **detail: Any) -> dict[str, Any]:
+    scope = {"project": {"id": project}} if project else {}
+    return {"id": f"audit_log-{i}", "type": kind, "effective_at": t, **scope, kind: detail}
+
+
+OLD = [event(i, "login.succeeded", NOW - 2 * HOUR + i) for i in range(3)]
+
+
+def states(**mine: Any) -> dict[str, dict[str, Any]]:
+    base = {"run": "r0", "at": NOW - HOUR, "reconciled": NOW - HOUR, "volatile": NOW - HOUR, "pending": []}
+    return {t.name: {feed.TABLE_KEY: {**base, **mine.get(t.name, {})}} for t in TABLES}
+
+
+def decide(log: Log, table_states: dict[str, Any] | None = None, settings: Settings | None = None,
+           seen: list[str] | None = None, holders: Any = None) -> Feed:
+    f, settings = Feed(), settings or Settings()
+    state = {"run": "r0", "watermark": NOW - HOUR, "seen": [e["id"] for e in OLD] if seen is None else seen}
+    prepare(f, log, NOW, HOUR, TABLES, state, states() if table_states is None else table_states, settings, holders)
+    return f
+
+
+def test_nothing_new_reads_no_listing_and_keeps_what_it_saw():
+    log = Log(OLD)
+    f = decide(log)
+    assert all(f.plan(t.name) == frozenset() for t in TABLES)
+    assert {f.describe(t.name) for t in TABLES} == {"unchanged"}
+    assert len(log.calls) == 1 and log.calls[0]["effective_at"] == {"gte": NOW - 2 * HOUR}
+    assert f.events == log.events and f.lo == NOW - 2 * HOUR  # the audit table reads these, not the API again
+    assert f.next_state["run"] == f.run and set(f.next_state["seen"]) == {e["id"] for e in OLD}
+    assert not f.notes
+
+
+def test_an_event_seen_first_names_its_listings_and_their_parents():
+    new = event(9, "role.assignment.created", project="proj_a", principal_type="user", principal_id="user-1",
+                resource_type="api.project", resource_id="proj_a")
+    f = decide(Log([*OLD, new]))
+    assert f.plan("project_user_roles") == {"proj_a/user-1"}
+    assert f.plan("project_users") == {"proj_a"}  # the parent listing its roles are read below
+    assert f.plan("users") == frozenset() and f.plan("user_roles") == frozenset()
+    # seen by this run: the next one does not act on it again
+    again = decide(Log([*OLD, new]), seen=f.next_state["seen"])
+    assert again.plan("project_user_roles") == frozenset()
+
+
+def test_a_top_level_table_touched_is_read_whole_and_its_children_only_where_named():
+    f = decide(Log([*OLD, event(9, "user.added", id="user-7")]))
+    assert f.plan("users") is None and f.describe("users") == "whole: changed"
+    assert f.plan("user_roles") == {"user-7"}
+    f = decide(Log([*OLD, event(9, "invite.accepted", id="invite-1")]))  # the event names the invite, not the user
+    assert f.plan("user_roles") == {changes.NEW} and f.plan("users") is None  # new users, from the users listing
+    assert f.plan("project_users") is None  # the invite's projects are not in the event
+
+
+@pytest.mark.parametrize(("log", "why"), [
+    (Log([*OLD, event(9, "something.new")]), "audit events of types openai-sync does not know (something.new)"),
+    (Log([], ), "the audit log is empty: audit logging seems to be off for this organization"),
+    (Log(OLD, fail="403 audit logging is not enabled"), "the audit log could not be read"),
+    (Log([*OLD, *(event(100 + i, "login.failed", NOW - 30) for i in range(feed.MAX_PAGES * 100))]),
+     f"the audit log holds more than {feed.MAX_PAGES * 100} events since the last run"),
+])
+def test_a_log_that_cannot_be_trusted_reads_everything_with_a_note(log, why):
+    f = decide(log)
+    assert all(f.plan(t.name) is None for t in TABLES)
+    assert len(f.notes) == 1 and why in f.notes[0] and "listed in full" in f.notes[0]
+    assert why in f.describe("users")
+
+
+def test_a_table_the_run_before_did_not_finish_is_read_whole():
+    f = decide(Log(OLD), states(users={"run": "r-killed"}))
+    assert f.plan("users") is None and f.describe("users") == "whole: the run before did not finish it"
+    assert f.plan("user_roles") == frozenset()  # a child needs its parent listing only for new parents
+    f = decide(Log(OLD), {**states(), "groups": {}})
+    assert f.plan("groups") is None and f.describe("groups") == "whole: first run"
+
+
+def test_schedules_reconcile_and_read_what_the_log_does_not_record():
+    day = Settings(reconcile_every=86400, volatile_every=6 * HOUR)
+    f = decide(Log(OLD), states(users={"volatile": NOW - 7 * HOUR}, spend_alerts={"volatile": NOW - 7 * HOUR},
+                                groups={"volatile": NOW - 7 * HOUR}, roles={"reconciled": NOW - 25 * HOUR}), day)
+    assert f.describe("users") == f.describe("spend_alerts") == "whole: volatile_every"  # last_used_at; no event
+    assert f.plan("groups") == frozenset()  # every change of a group is in the log
+    assert f.describe("roles") == "whole: scheduled reconciliation" and f.reconciling("roles")
+    f = decide(Log(OLD), settings=Settings(reconcile=True))
+    assert all(f.reconciling(t.name) for t in TABLES)
+    f = decide(Log(OLD), settings=Settings(reconcile_every=0))
+    assert all(f.plan(t.name) is None for t in TABLES) and not f.notes
+
+
+def test_parents_that_failed_are_read_again():
+    f = decide(Log(OLD), states(user_roles={"pending": ["user-3"]}, project_user_roles={"pending": ["proj_b"]}))
+    assert f.plan("user_roles") == {"user-3"}
+    assert f.plan("project_user_roles") == {"proj_b"} and f.plan("project_users") == {"proj_b"}
+
+
+def test_rows_naming_an_object_are_found_in_the_destination():
+    update = event(9, "role.updated", id="role_1", changes_requested={"permissions_added": ["api.files.read"]})
+    asked: list[tuple[str, str, str]] = []
+
+    def holders(t, column, value):
+        asked.append((t.name, column, value))
+        return {"user-1", "user-2"} if t.name == "user_roles" else set()
+
+    f = decide(Log([*OLD, update]), holders=holders)
+    assert f.plan("user_roles") == {"user-1", "user-2"} and f.plan("project_user_roles") == frozenset()
+    assert ("user_roles", "id", "role_1") in asked
+    f = decide(Log([*OLD, update]), holders=lambda t, c, v: None)  # the destination cannot say: read whole
+    assert f.plan("user_roles") is None
+
+
+def test_done_keeps_a_tables_state_for_the_next_run():
+    f = decide(Log([*OLD, event(9, "user.added", id="user-7")]))
+    users, roles = next(t for t in TABLES if t.name == "users"), next(t for t in TABLES if t.name == "user_roles")
+    state: dict[str, Any] = {}
+    f.done(users, state)
+    assert state[feed.TABLE_KEY] == {"run": f.run, "at": NOW, "pending": [], "reconciled": NOW, "volatile": NOW}
+    state = {feed.TABLE_KEY: {"reconciled": NOW - 5, "volatile": NOW - 5}}
+    f.done(roles, state, ["user-7"])  # read for some parents only, one of which failed
+    assert state[feed.TABLE_KEY]["pending"] == ["user-7"] and state[feed.TABLE_KEY]["reconciled"] == NOW - 5
+
+
+def test_a_run_stopped_before_its_marks_reads_everything_again():
+    """The feed's state moved with a load whose soft deletes were never marked (killed in between): the next run
+    cannot trust that what those events said was gone is marked, so it lists everything."""
+    f = Feed()
+    state = {"run": "r0", "watermark": NOW - HOUR, "seen": [e["id"] for e in OLD], "unfinished": True}
+    prepare(f, Log(OLD), NOW, HOUR, TABLES, state, states(), Settings(), None)
+    assert all(f.plan(t.name) is None for t in TABLES)
+    assert "stopped before it finished" in f.notes[0]
