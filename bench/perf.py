@@ -172,7 +172,8 @@ def child(spec_path: str) -> None:
         out = {"wall": wall, "rows": sum(r.rows for r in results), "requests": sum(labels.values()),
                "by_label": dict(labels), "failed": [r.name for r in results if r.status != "ok"],
                "throttled": sum(c.throttle.throttled for c in run.clients),
-               "paced": sum(c.throttle.paced for c in run.clients)}
+               "paced": sum(c.throttle.paced for c in run.clients),
+               "whole": {r.name: r.read for r in results if r.read.startswith("whole")}}
     out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     Path(spec["out"]).write_text(json.dumps(out))
 
@@ -391,6 +392,9 @@ def report(size: str, width: str, label: str, res: dict[str, Any], http: tuple[i
           f"(made/{what}: {tables}); {res['throttled']:,} 429s (simulator: {http[1]:,} of {http[0]:,} HTTP "
           f"requests), {res['paced']:,} pace waits; {rows:,} rows, {rows / wall:,.0f} rows/s; "
           f"peak RSS {res['rss_mib']:,.0f} MiB{failed}", flush=True)
+    whole = res.get("whole") or {}
+    if whole and label != "full sync":  # why the change feed read these organization tables whole
+        print(f"    read whole: {', '.join(f'{k} ({v})' for k, v in sorted(whole.items()))}", flush=True)
     return Row(size, width, label, wall, res["requests"], n_min, b, max(res["throttled"], http[1]), rows,
                res["rss_mib"])
 

@@ -70,10 +70,11 @@ FEED: dict[str, tuple[Touch, ...]] = {
     **_each("project", "created archived deleted", (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES))),
     "project.updated": (Touch("projects"), Touch("project_settings", "id")),
     **_each("rate_limit", "updated deleted", (Touch("project_rate_limits", "project"),)),
-    "role.created": (Touch("roles"), Touch("project_roles", "project")),
-    # an assignment's row carries its role's permissions: every assignment of the role may have changed
+    "role.created": (Touch("roles"), Touch("project_roles", "resource")),  # a project's role names its project
+    # an assignment's row carries its role's permissions: every assignment of the role may have changed; the projects
+    # that have the role, and the principals that hold it, are in the destination
     **_each("role", "updated deleted bound_to_resource unbound_from_resource",
-            (Touch("roles"), Touch("project_roles", "project"), *(Touch(t, "holder:id") for t in ASSIGNMENTS))),
+            (Touch("roles"), *(Touch(t, "holder:id") for t in ("project_roles", *ASSIGNMENTS)))),
     **_each("role.assignment", "created deleted",
             (Touch("user_roles", "principal"), Touch("group_roles", "principal"),
              Touch("project_users", "resource"), Touch("project_user_roles", "resource/principal"),

@@ -48,7 +48,8 @@ OLD = [event(i, "login.succeeded", NOW - 2 * HOUR + i) for i in range(3)]
 
 
 def states(**mine: Any) -> dict[str, dict[str, Any]]:
-    base = {"run": "r0", "at": NOW - HOUR, "reconciled": NOW - HOUR, "volatile": NOW - HOUR, "pending": []}
+    base = {"run": mine.pop("run", "r0"), "at": NOW - HOUR, "reconciled": NOW - HOUR, "volatile": NOW - HOUR,
+            "pending": []}
     return {t.name: {feed.TABLE_KEY: {**base, **mine.get(t.name, {})}} for t in TABLES}
 
 
@@ -167,3 +168,15 @@ def test_a_run_stopped_before_its_marks_reads_everything_again():
     prepare(f, Log(OLD), NOW, HOUR, TABLES, state, states(), Settings(), None)
     assert all(f.plan(t.name) is None for t in TABLES)
     assert "stopped before it finished" in f.notes[0]
+
+
+def test_events_older_than_a_complete_listing_are_not_news():
+    """The first run reads the last hour only, and lists everything; the next reads from its newest event less
+    the lookback, which reaches further back: what lies before the first run's listing is in it already."""
+    early = event(7, "user.added", NOW - HOUR - 300, id="user-9")  # before the first run's window, seen by none
+    f = Feed()
+    prepare(f, Log(OLD), NOW - 600, HOUR, TABLES, {}, {}, Settings(), None)  # the first run
+    assert f.next_state["floor"] == NOW - 600
+    later = Feed()
+    prepare(later, Log([*OLD, early]), NOW, 2 * HOUR, TABLES, f.next_state, states(run=f.run), Settings(), None)
+    assert later.plan("users") == frozenset()  # user-9 was added before the complete listing of the first run

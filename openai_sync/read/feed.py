@@ -151,7 +151,8 @@ def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table
             broken = got
         else:
             feed.events, feed.lo = got, lo
-            new = [ev for ev in got if ev.get("id") not in seen]
+            floor = int(feed_state.get("floor") or 0)  # changes before it were in complete listings already
+            new = [ev for ev in got if ev.get("id") not in seen and int(ev.get("effective_at") or 0) >= floor]
         if watermark is None:
             broken, new = "first run of the change feed", []
         elif feed_state.get("unfinished"):
@@ -167,8 +168,10 @@ def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table
     _close(feed, mine)
     stamps = [ev["effective_at"] for ev in feed.events or () if isinstance(ev.get("effective_at"), int)]
     top = max([*stamps, *([int(watermark)] if watermark is not None else [])], default=now)
-    feed.next_state = {"run": feed.run, "watermark": top, "seen": sorted(str(ev.get("id")) for ev in feed.events or ()
-                                                        if (ev.get("effective_at") or 0) >= top - lookback)}
+    every = all(feed.plans.get(t.name, None) is None for t in mine)  # a run that lists everything whole
+    floor = now if every else feed_state.get("floor")
+    seen_now = sorted(str(ev.get("id")) for ev in feed.events or () if (ev.get("effective_at") or 0) >= top - lookback)
+    feed.next_state = {"run": feed.run, "watermark": top, **({"floor": floor} if floor else {}), "seen": seen_now}
 
 
 def _decide(feed: Feed, t: Table, mine: dict[str, Any] | None, touched: set[str], broken: str, settings: Settings,
