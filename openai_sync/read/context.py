@@ -110,13 +110,24 @@ def fanout_scopes(ctx: ReadContext, table: Table) -> tuple[list[Scope], dict[Sco
     if not parent.parent:
         return [((table.parent_column, it[key]),) for it in org_parent(ctx, parent.name)], {}
     outer, failed = fanout_scopes(ctx, parent)
+    return _below(ctx, table, outer, failed, lambda _up, _it: True)
+
+
+def _below(ctx: ReadContext, table: Table, outer: list[Scope], failed: dict[Scope, SyncError],
+           keep: Callable[[str, dict[str, Any]], bool]) -> tuple[list[Scope], dict[Scope, SyncError]]:
+    """Below a fan-out: the scopes of the parent objects each outer scope lists (those `keep` takes, given the
+    outer scope's id and the object), and the outer scopes that could not be listed."""
+    assert table.parent and table.parent_column
+    parent = TABLES[table.parent]
+    key = parent.primary_key[-1]
     scopes: list[Scope] = []
     for ev in fan_out(outer, lambda s: iter((org_children(ctx, parent, s),)), ctx.concurrency, table.name,
                       isolate=SyncError):
         if ev.error is not None:
             failed[ev.key] = ev.error  # type: ignore[assignment]
         elif not ev.done:
-            scopes += [(*ev.key, (table.parent_column, it[key])) for it in ev.item or ()]
+            up = "/".join(v for _c, v in ev.key)
+            scopes += [(*ev.key, (table.parent_column, it[key])) for it in ev.item or () if keep(up, it)]
     return scopes, failed
 
 
@@ -137,7 +148,7 @@ def planned_scopes(ctx: ReadContext, table: Table, ids: frozenset[str]) -> tuple
         direct = {i for i in ids if i != changes.NEW}
         if ctx.feed.plan(parent.name) is None or changes.NEW in ids:
             objects = org_parent(ctx, parent.name)
-            direct = {i for i in direct if i in {str(o.get(key)) for o in objects}}
+            direct &= {str(o.get(key)) for o in objects}
             direct |= {str(o[key]) for o in objects if changes.NEW in ids and added(o)}
         return [((table.parent_column, i),) for i in sorted(direct)], {}
     pairs = {tuple(i.split("/", 1)) for i in ids if "/" in i}
@@ -146,16 +157,8 @@ def planned_scopes(ctx: ReadContext, table: Table, ids: frozenset[str]) -> tuple
         outer, failed = fanout_scopes(ctx, parent)
     else:
         outer, failed = planned_scopes(ctx, parent, frozenset({p for p, _u in pairs} | whole))
-    scopes: list[Scope] = []
-    for ev in fan_out(outer, lambda s: iter((org_children(ctx, parent, s),)), ctx.concurrency, table.name,
-                      isolate=SyncError):
-        if ev.error is not None:
-            failed[ev.key] = ev.error  # type: ignore[assignment]
-        elif not ev.done:
-            up = "/".join(v for _c, v in ev.key)
-            scopes += [(*ev.key, (table.parent_column, str(it[key]))) for it in ev.item or ()
-                       if up in whole or (up, str(it[key])) in pairs or (changes.NEW in ids and added(it))]
-    return scopes, failed
+    return _below(ctx, table, outer, failed, lambda up, it: up in whole or (up, str(it[key])) in pairs
+                  or (changes.NEW in ids and added(it)))
 
 
 def history_start(ctx: ReadContext) -> int:
