@@ -163,6 +163,7 @@ def child(spec_path: str) -> None:
                          pipelines_dir=spec["pipelines_dir"], concurrency=spec["concurrency"],
                          bucket_width=spec["bucket_width"],
                          project_keys=[ProjectKey(k, pid) for pid, k in spec["project_keys"].items()])
+        phases = timed_phases()
         t0 = time.perf_counter()
         results, run = sync(cfg)
         wall = time.perf_counter() - t0
@@ -173,9 +174,29 @@ def child(spec_path: str) -> None:
                "by_label": dict(labels), "failed": [r.name for r in results if r.status != "ok"],
                "throttled": sum(c.throttle.throttled for c in run.clients),
                "paced": sum(c.throttle.paced for c in run.clients),
-               "whole": {r.name: r.read for r in results if r.read.startswith("whole")}}
+               "whole": {r.name: r.read for r in results if r.read.startswith("whole")}, "phases": dict(phases)}
     out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     Path(spec["out"]).write_text(json.dumps(out))
+
+
+def timed_phases() -> Counter[str]:
+    """Seconds spent in dlt's extract (which includes reading the API), normalize and load, summed over a run's
+    calls: where a run's time beyond the requests goes."""
+    import dlt
+
+    spent: Counter[str] = Counter()
+    for name in ("extract", "normalize", "load"):
+        original = getattr(dlt.Pipeline, name)
+
+        def wrapped(self: Any, *a: Any, _o: Any = original, _n: str = name, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _o(self, *a, **kw)
+            finally:
+                spent[_n] += time.perf_counter() - t
+
+        setattr(dlt.Pipeline, name, wrapped)
+    return spent
 
 
 def run_child(spec: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
@@ -392,6 +413,8 @@ def report(size: str, width: str, label: str, res: dict[str, Any], http: tuple[i
           f"(made/{what}: {tables}); {res['throttled']:,} 429s (simulator: {http[1]:,} of {http[0]:,} HTTP "
           f"requests), {res['paced']:,} pace waits; {rows:,} rows, {rows / wall:,.0f} rows/s; "
           f"peak RSS {res['rss_mib']:,.0f} MiB{failed}", flush=True)
+    if res.get("phases"):
+        print("    dlt phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in res["phases"].items()), flush=True)
     whole = res.get("whole") or {}
     if whole and label != "full sync":  # why the change feed read these organization tables whole
         print(f"    read whole: {', '.join(f'{k} ({v})' for k, v in sorted(whole.items()))}", flush=True)

@@ -22,6 +22,7 @@ from openai_sync.config import (
     Secrets,
     Settings,
     key_problems,
+    parse_every,
     parse_project_keys,
     resolve,
     secrets_path,
@@ -251,12 +252,22 @@ def test_an_unknown_entry_of_the_secrets_file_names_the_valid_ones(cfg):
     ("concurrency", 65, "concurrency: Input should be less than or equal to 64"),
     ("lookback_hours", -1, "lookback_hours: Input should be greater than or equal to 0"),
     ("destination", "  ", "destination: the destination is empty"),
+    ("reconcile_every", "daily", "reconcile_every: reconcile_every 'daily' is not a duration: use hours or days"),
+    ("reconcile_every", "12", "reconcile_every '12' is not a duration"),
+    ("volatile_every", "31d", "volatile_every: volatile_every '31d' is longer than 30d"),
 ])
 def test_a_bad_value_names_the_setting_its_origin_and_what_is_valid(tmp_path, setting, value, expected):
     with pytest.raises(ConfigError) as e:
         resolve({"config": str(tmp_path / "none.toml"), setting: value}, {})
     assert expected in str(e.value)
     assert str(e.value).endswith("(from flag)")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("0", 0), ("12h", 43200), ("1d", 86400), ("90m", 5400), ("30d", 2592000)])
+def test_reconcile_every_and_volatile_every_in_seconds(tmp_path, value, seconds):
+    r = resolve({"reconcile_every": value, "volatile_every": value}, {"OPENAI_SYNC_CONFIG": str(tmp_path / "none.toml")})
+    assert parse_every(r.settings.reconcile_every, "reconcile_every") == seconds
+    assert parse_every(r.settings.volatile_every, "volatile_every") == seconds
 
 
 def test_a_bad_value_from_the_environment_names_the_variable(tmp_path):
