@@ -62,13 +62,15 @@ FEED: dict[str, tuple[Touch, ...]] = {
     **_each("group", "created updated deleted",
             (Touch("groups"), Touch("group_users", "id"), Touch("group_roles", "id"),
              Touch("project_groups", "holder:group_id"), Touch("project_group_roles", "holder:group_id"))),
-    **_each("invite", "sent deleted", (Touch("invites"),)),
+    # an object known gone is listed whole (the listing marks it deleted); one changed may be retrieved by its id
+    "invite.sent": (Touch("invites", "id"),), "invite.deleted": (Touch("invites"),),
     # the new member's roles; the projects the invite named are not in the event: every project's members
     "invite.accepted": (Touch("invites"), Touch("users"), Touch("user_roles", "new"), Touch("project_users"),
                         Touch("project_user_roles", "new")),
     "organization.updated": (Touch("organization_settings"),),
-    **_each("project", "created archived deleted", (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES))),
-    "project.updated": (Touch("projects"), Touch("project_settings", "id")),
+    **_each("project", "created archived", (Touch("projects", "id"), *(Touch(t, "id") for t in PROJECT_TABLES))),
+    "project.deleted": (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES)),
+    "project.updated": (Touch("projects", "id"), Touch("project_settings", "id")),
     **_each("rate_limit", "updated deleted", (Touch("project_rate_limits", "project"),)),
     "role.created": (Touch("roles"), Touch("project_roles", "resource")),  # a project's role names its project
     # an assignment's row carries its role's permissions: every assignment of the role may have changed; the projects
@@ -83,7 +85,7 @@ FEED: dict[str, tuple[Touch, ...]] = {
             (Touch("project_service_accounts", "project"), Touch("project_api_keys", "project"))),
     # a user's projects, groups and roles: REFERENCES (gone) and the parent cascade (their roles)
     "user.deleted": (Touch("users"),),
-    **_each("user", "added updated", (Touch("users"), Touch("user_roles", "id"))),
+    **_each("user", "added updated", (Touch("users", "id"), Touch("user_roles", "id"))),
     **_each("workload_identity_provider", "created updated deleted",
             (Touch("workload_identity_providers"), Touch("workload_identity_provider_rules", "id"))),
     **_each("workload_identity_provider_mapping", "created updated deleted",
@@ -105,11 +107,16 @@ HOLDER = "?"  # in `affected`: "?column=value", the parents of the rows naming t
 # table -> (column, table): a row is gone once that table's complete listing lacks the object its column names
 REFERENCES: dict[str, tuple[str, str]] = {"project_users": ("id", "users"), "group_users": ("id", "users"),
                                           "project_user_roles": ("user_id", "users")}
+# top-level listings whose objects the API also serves one by one, at {path}/{id} and in the listing's shape: when
+# the feed names fewer of them than the listing has pages, each is retrieved instead (a 404: listed whole after all)
+RETRIEVE = frozenset({"users", "invites", "projects", "admin_api_keys"})
+# tables no audit event type records at all, or not all of their changes: read whole on the volatile cadence (a fed
+# table in neither TOUCHED nor here, such as one newly added to the catalog, is read whole every run). Spend alerts
+# have no event; a group's members none either (a user SCIM adds to the organization arrives in their groups, and
+# members added to or removed from a group later are not in the log), beyond a group's own events
+UNRECORDED = frozenset({"spend_alerts", "project_spend_alerts", "group_users"})
 # what the audit log does not record: columns that change without an event, read on their own cadence
 # (volatile_every), and left out of what a reconciliation compares
-# tables no audit event type records at all: read whole on the volatile cadence too (a fed table in neither TOUCHED
-# nor here, such as one newly added to the catalog, is read whole every run)
-UNRECORDED = frozenset({"spend_alerts", "project_spend_alerts"})
 VOLATILE: dict[str, tuple[str, ...]] = {"users": ("api_key_last_used_at",), "admin_api_keys": ("last_used_at",),
                                         "project_api_keys": ("last_used_at",)}
 RESOURCE_TYPES = ("api.project", "project")

@@ -263,9 +263,11 @@ def test_a_bad_value_names_the_setting_its_origin_and_what_is_valid(tmp_path, se
     assert str(e.value).endswith("(from flag)")
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("0", 0), ("12h", 43200), ("1d", 86400), ("90m", 5400), ("30d", 2592000)])
+@pytest.mark.parametrize(("value", "seconds"),
+                         [("0", 0), ("12h", 43200), ("1d", 86400), ("90m", 5400), ("30d", 2592000)])
 def test_reconcile_every_and_volatile_every_in_seconds(tmp_path, value, seconds):
-    r = resolve({"reconcile_every": value, "volatile_every": value}, {"OPENAI_SYNC_CONFIG": str(tmp_path / "none.toml")})
+    env = {"OPENAI_SYNC_CONFIG": str(tmp_path / "none.toml")}
+    r = resolve({"reconcile_every": value, "volatile_every": value}, env)
     assert parse_every(r.settings.reconcile_every, "reconcile_every") == seconds
     assert parse_every(r.settings.volatile_every, "volatile_every") == seconds
 

@@ -180,3 +180,35 @@ def test_events_older_than_a_complete_listing_are_not_news():
     later = Feed()
     prepare(later, Log([*OLD, early]), NOW, 2 * HOUR, TABLES, f.next_state, states(run=f.run), Settings(), None)
     assert later.plan("users") == frozenset()  # user-9 was added before the complete listing of the first run
+
+
+def test_a_few_changed_objects_of_a_long_listing_are_retrieved_by_id():
+    new = event(9, "user.updated", id="user-1")
+    big = states(users={"rows": 3000})  # 30 pages
+    retrieve = Settings(retrieve=changes.RETRIEVE)
+    f = decide(Log([*OLD, new]), big, retrieve)
+    assert f.plan("users") == {"user-1"} and f.describe("users") == "changes: 1 object"
+    assert f.plan("user_roles") == {"user-1"}
+    # a listing of one page, a table in history mode (not in `retrieve`), a size not known yet: listed whole
+    for table_states, settings in ((states(users={"rows": 80}), retrieve), (big, Settings()), (states(), retrieve)):
+        f = decide(Log([*OLD, new]), table_states, settings)
+        assert f.plan("users") is None and f.describe("users") == "whole: changed"
+    # a user known gone is listed whole: the listing marks them, their roles and memberships gone
+    f = decide(Log([*OLD, event(9, "user.deleted", id="user-1")]), big, retrieve)
+    assert f.plan("users") is None
+    # as many objects as pages: the listing, which also sees what no event named
+    f = decide(Log([*OLD, *(event(10 + i, "user.updated", id=f"user-{i}") for i in range(30))]), big, retrieve)
+    assert f.plan("users") is None
+
+
+def test_a_complete_listing_records_its_size_and_a_retrieval_keeps_it():
+    users = next(t for t in TABLES if t.name == "users")
+    f = decide(Log([*OLD, event(9, "user.updated", id="user-1")]), states(users={"rows": 3000}),
+               Settings(retrieve=changes.RETRIEVE))
+    state = {feed.TABLE_KEY: {"rows": 3000, "reconciled": 5, "volatile": 5}}
+    f.done(users, state)  # read by id
+    assert state[feed.TABLE_KEY]["rows"] == 3000 and state[feed.TABLE_KEY]["reconciled"] == 5
+    f.list_whole("users", "1 object named by the audit log gone")  # found gone: listed whole after all
+    f.done(users, state, rows=2999)
+    assert state[feed.TABLE_KEY]["rows"] == 2999 and state[feed.TABLE_KEY]["reconciled"] == NOW
+    assert f.describe("users") == "whole: 1 object named by the audit log gone"

@@ -23,7 +23,7 @@ import orjson
 from openai._base_client import make_request_options
 
 from .. import memory
-from .errors import ApiProblem, BudgetExceeded, KeyProblem, SyncError
+from .errors import ApiProblem, BudgetExceeded, KeyProblem, NotFound, SyncError
 from .keys import ADMIN_KEYS_URL, DEFAULT_BASE_URL, key_kind, mask, scrub_one
 from .throttle import Gate, Throttle
 
@@ -151,7 +151,7 @@ class Client:
         if e.status_code == 403:
             return self._forbidden(who, msg, path)
         if e.status_code == 404:
-            return ApiProblem(f"GET {path} answered 404 (not found): {scrub_one(msg, self.key)}")
+            return NotFound(f"GET {path} answered 404 (not found): {scrub_one(msg, self.key)}")
         if e.status_code == 429:
             why = ("the time budget would run out first" if self.deadline is not None
                    else f"after waiting {self.max_rate_limit_wait:.0f} s")

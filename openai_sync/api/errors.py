@@ -15,5 +15,9 @@ class ApiProblem(SyncError):
     """The API answered something unusable (bad JSON, HTML, a stuck cursor, ...), or kept failing."""
 
 
+class NotFound(ApiProblem):
+    """404: the object is not there (gone since it was listed, or never was)."""
+
+
 class BudgetExceeded(SyncError):
     """The run's time budget ran out: what was read is loaded, the rest is left for the next run."""

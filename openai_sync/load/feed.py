@@ -10,6 +10,7 @@ from typing import Any
 
 import dlt
 
+from .. import changes
 from ..catalog import Table, scope_columns
 from ..read import feed
 from ..read.context import ReadContext
@@ -27,7 +28,8 @@ def prepare_run(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Ta
         # the run that committed this state was stopped after its extract, before its soft deletes were marked (or
         # this machine never saw it finish): what it read is loaded, what it found gone is not known to be marked
         feed_state = {**feed_state, "unfinished": True}
-    settings = dataclasses.replace(plan.feed, resync=plan.resync)
+    # history mode retires what a load lacks within the table (dlt's scd2): its objects are never read one by one
+    settings = dataclasses.replace(plan.feed, resync=plan.resync, retrieve=changes.RETRIEVE - plan.history)
     client = ctx.admin if ctx.admin is not None else None
     if client is None:
         return

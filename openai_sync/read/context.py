@@ -4,20 +4,23 @@ the cache of parent listings that the tables fanning out over them share."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from .. import changes
 from ..access import ProjectAccess
 from ..api.client import Client
-from ..api.errors import SyncError
+from ..api.errors import NotFound, SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out
 from ..catalog import PARENTS, TABLES, Table, bucket_width, fill
 from .feed import Feed
 from .ledger import WHOLE, Ledger, Scope
+
+T = TypeVar("T")
 
 
 class ParentCache:
@@ -27,9 +30,9 @@ class ParentCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locks: dict[Hashable, threading.Lock] = {}
-        self._items: dict[Hashable, list[dict[str, Any]]] = {}
+        self._items: dict[Hashable, Any] = {}
 
-    def get(self, key: Hashable, read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    def get(self, key: Hashable, read: Callable[[], T]) -> T:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -82,6 +85,45 @@ def org_parent(ctx: ReadContext, name: str) -> list[dict[str, Any]]:
 
     assert name in PARENTS
     return ctx.parents.get(name, read)
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    items: list[dict[str, Any]]  # the objects found
+    gone: frozenset[str]  # ids the API answered 404 for
+    failed: dict[str, str]  # id -> why it could not be read (retried next run)
+
+
+def retrieved(ctx: ReadContext, name: str, ids: frozenset[str]) -> Retrieved:
+    """Some objects of a top-level table, each retrieved by its id (changes.RETRIEVE), once per run, for the table
+    and the fan-outs below it. An object found gone (404) makes the run list the table whole instead (its plan
+    becomes None): the listing is what marks the object and its children gone, and a server that does not serve
+    objects one by one costs listings, never rows."""
+    t = TABLES[name]
+
+    def one(object_id: str) -> Iterator[dict[str, Any] | None]:
+        try:
+            yield ctx.org_client().get(f"{t.path}/{quote(object_id, safe='')}", label=name)
+        except NotFound:
+            yield None
+
+    def read() -> Retrieved:
+        items, gone, failed = [], set(), {}
+        for ev in fan_out(sorted(ids), one, ctx.concurrency, name, isolate=SyncError):
+            if ev.error is not None:
+                failed[ev.key] = str(ev.error)
+                ctx.ledger.failed(name, (("id", ev.key),), str(ev.error))
+            elif not ev.done:
+                if ev.item is None:
+                    gone.add(ev.key)
+                else:
+                    items.append(ev.item)
+        if gone:
+            ctx.feed.list_whole(name, f"{len(gone)} object{'s' if len(gone) != 1 else ''} named by the audit log "
+                                      "gone")
+        return Retrieved(items, frozenset(gone), failed)
+
+    return ctx.parents.get((name, "by id", ids), read)
 
 
 def org_children(ctx: ReadContext, table: Table, scope: Scope) -> list[dict[str, Any]]:
@@ -146,6 +188,8 @@ def planned_scopes(ctx: ReadContext, table: Table, ids: frozenset[str]) -> tuple
 
     if not parent.parent:
         direct = {i for i in ids if i != changes.NEW}
+        if ctx.feed.plan(parent.name):  # retrieved by id: one found gone has the parent listed whole
+            retrieved(ctx, parent.name, ctx.feed.plan(parent.name) or frozenset())
         if ctx.feed.plan(parent.name) is None or changes.NEW in ids:
             objects = org_parent(ctx, parent.name)
             direct &= {str(o.get(key)) for o in objects}

@@ -5,7 +5,8 @@ A table fed by the feed (an Admin-key listing, fan-out or settings table) is rea
   reconciliation schedule (`reconcile_every`) or `sync --reconcile`, when the audit log cannot be trusted for the
   run (audit logging off, an unreadable page, an event type nobody mapped, more events than pages allowed);
 - some parents only: those the audit events first seen by this run touch (changes.py), plus those that failed in
-  the run before (`pending`);
+  the run before (`pending`); for a top-level listing, some objects only, each retrieved by its id
+  (changes.RETRIEVE), when they are fewer than the listing's pages;
 - not at all: nothing touched it. A table the audit log says nothing about (spend alerts) and one with volatile
   columns (`last_used_at`) are also read whole on their own cadence (`volatile_every`).
 
@@ -47,6 +48,7 @@ class Settings:
     reconcile_every: int = 86400  # seconds between complete listings; 0: every run (no feed)
     volatile_every: int = 86400  # seconds between complete listings of what the audit log does not record
     resync: bool = False  # the tables are read from scratch
+    retrieve: frozenset[str] = frozenset()  # top-level tables whose changed objects may be retrieved one by one
 
 
 def fed(table: Table) -> bool:
@@ -93,10 +95,17 @@ class Feed:
         plan = self.plans[name]
         if plan is None:
             return f"whole: {self.why.get(name, 'not fed')}"
-        return f"changes: {len(plan)} parent{'s' if len(plan) != 1 else ''}" if plan else "unchanged"
+        what = "parent" if TABLES[name].parent else "object"
+        return f"changes: {len(plan)} {what}{'s' if len(plan) != 1 else ''}" if plan else "unchanged"
 
-    def done(self, table: Table, state: dict[str, Any], failed: Iterable[str] = ()) -> None:
-        """The table's reader finished: its state for the next run (the parents that failed are retried)."""
+    def list_whole(self, name: str, why: str) -> None:
+        """A reader found, during the run, that a table it was to read in part must be listed whole."""
+        with self._lock:
+            self.plans[name], self.why[name] = None, why
+
+    def done(self, table: Table, state: dict[str, Any], failed: Iterable[str] = (), rows: int | None = None) -> None:
+        """The table's reader finished: its state for the next run (the parents that failed are retried; `rows`:
+        how many objects a complete listing had, which says when retrieving some by id is cheaper)."""
         if not fed(table):
             return
         old = state.get(TABLE_KEY) or {}
@@ -104,7 +113,9 @@ class Feed:
         whole = self.plans.get(table.name) is None
         state[TABLE_KEY] = {"run": self.run, "at": self.now, "pending": pending,
                             "reconciled": self.now if whole and not pending else old.get("reconciled"),
-                            "volatile": self.now if whole and not pending else old.get("volatile")}
+                            "volatile": self.now if whole and not pending else old.get("volatile"),
+                            **({"rows": rows} if whole and rows is not None else
+                               {"rows": old["rows"]} if "rows" in old else {})}
 
 
 def read_events(client: Any, path: str, lo: int, limit: int) -> list[dict[str, Any]] | str:
@@ -193,9 +204,18 @@ def _decide(feed: Feed, t: Table, mine: dict[str, Any] | None, touched: set[str]
     assert mine is not None
     feed.since[t.name] = int(mine.get("at") or 0) - SLACK
     ids = set(mine.get("pending") or ()) | feed.touched[t.name]
-    feed.plans[t.name] = None if changes.WHOLE in ids or (ids and not t.parent) else frozenset(ids)
+    listed = ids and not t.parent and not _retrievable(t, ids, mine, settings)  # a top-level table: listed again
+    feed.plans[t.name] = None if changes.WHOLE in ids or listed else frozenset(ids)
     if feed.plans[t.name] is None:
         feed.why[t.name] = "changed"
+
+
+def _retrievable(t: Table, ids: set[str], mine: dict[str, Any], settings: Settings) -> bool:
+    """Fewer objects to retrieve one by one than the pages of the table's last complete listing."""
+    rows = mine.get("rows")
+    if t.name not in settings.retrieve or changes.NEW in ids or not isinstance(rows, int) or not t.page_limit:
+        return False
+    return len(ids) < -(-rows // t.page_limit)
 
 
 def resolve(t: Table, touched: set[str], holders: Holders | None) -> set[str]:

@@ -51,6 +51,7 @@ class Ledger:
         self._errors: dict[str, str] = {}
         self._stopped: set[str] = set()
         self._unread: set[str] = set()
+        self._by_id: set[str] = set()
         self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []  # what a reader found that the user should know, though nothing failed
         self._latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
@@ -68,6 +69,14 @@ class Ledger:
         children) says nothing of its rows."""
         with self._lock:
             self._unread.add(table)
+
+    def retrieved(self, table: str, object_ids: Iterable[str]) -> None:
+        """Some objects of a top-level table were read one by one (read/listing.py): the table was not listed
+        whole this run, whoever else listed it (a first sync's listing of the projects)."""
+        with self._lock:
+            self._by_id.add(table)
+            for i in object_ids:
+                self._listed.setdefault(table, {})[(("id", i),)] = Listing(1)
 
     def failed(self, table: str, scope: Scope, error: str) -> None:
         """This scope could not be read (the table's other scopes may have been)."""
@@ -121,7 +130,10 @@ class Ledger:
 
     def complete(self, table: str) -> dict[Scope, Listing]:
         """The scopes of a table listed completely, unless its reading stopped."""
-        return {} if table in self._stopped or table in self._unread else dict(self._listed.get(table, {}))
+        if table in self._stopped or table in self._unread:
+            return {}
+        # a table read by id: another table's listing of it (a first sync's projects) was not loaded into it
+        return {s: v for s, v in self._listed.get(table, {}).items() if s != WHOLE or table not in self._by_id}
 
     def listings(self, table: str) -> dict[Scope, Listing]:
         """A parent table's complete listings as read (for its children), whatever became of the table itself."""

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-KINDS = ("403", "429", "500", "502", "503", "slow", "drop", "malformed", "html", "stuck", "nocursor", "revoke",
+KINDS = ("403", "404", "429", "500", "502", "503", "slow", "drop", "malformed", "html", "stuck", "nocursor", "revoke",
          "noid", "unknown", "huge", "shapes", "nul")
 
 

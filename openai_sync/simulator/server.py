@@ -259,6 +259,8 @@ class SimApp:
                 elif rule.kind == "403":  # refused to this key on this endpoint alone (a role, a plan's feature)
                     raise ApiError(403, "You have insufficient permissions for this operation. Check that you have "
                                         "the correct role in your organization.", code="insufficient_permissions")
+                elif rule.kind == "404":  # a server without this endpoint (one that lists objects but not each one)
+                    raise ApiError(404, f"Invalid URL (GET {path[3:]})", "invalid_request_error")
                 elif rule.kind in ("500", "502", "503"):
                     msg = {"500": "The server had an error while processing your request. Sorry about that!",
                            "502": "Bad gateway.",
