@@ -80,3 +80,24 @@ def test_a_duckdb_load_that_outgrows_the_cap_is_retried_without_it(tmp_path, mon
         users = con.execute("SELECT count(*) FROM openai.users").fetchone()[0]
         usage = con.execute("SELECT count(*) FROM openai.usage_completions").fetchone()[0]
     assert users == len(world.users_seq.alive(NOW)) and usage > 0
+
+
+def test_every_keys_client_shares_one_tls_context():
+    """Each client loading the CA bundle anew cost 0.8 MB and 20 ms: 250 MB before the first request of a run with
+    300 project keys (bench/memory_phases.py --project-keys)."""
+    from openai_sync.api.client import tls
+
+    clients = [Client("https://api.example.test/v1", f"sk-proj-{i:040d}", admin=False) for i in range(3)]
+    contexts = {id(c.sdk._client._transport._pool._ssl_context) for c in clients}  # httpx's connection pool
+    assert contexts == {id(tls())}
+
+
+def test_duckdb_runs_two_load_jobs_at_a_time_and_other_destinations_dlts_default():
+    """dlt's 20 load jobs at once outgrew DuckDB's capped buffer pool with every project's tables (3.4 GB after the
+    retry without the cap); DuckDB runs each job on every core anyway."""
+    import dlt
+
+    from openai_sync.load import destinations
+
+    assert destinations.load_workers(dlt.destinations.duckdb("/tmp/unused.duckdb")) == destinations.DUCKDB_LOAD_WORKERS
+    assert destinations.load_workers(dlt.destinations.postgres("postgresql://u@127.0.0.1/x")) == 20

@@ -9,7 +9,9 @@ from response headers, and errors that name the key (masked) and say what to do.
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -29,6 +31,14 @@ from .throttle import Gate, Throttle
 
 T = TypeVar("T")
 BIG_PAGE = 2 << 20  # bytes: a digested page this large is followed by giving the freed memory back (memory.py)
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One TLS context for every key's client, as the HTTP client would make it (certifi's CAs, or SSL_CERT_FILE /
+    SSL_CERT_DIR): each client loading the CA bundle anew cost 0.8 MB and 20 ms, 250 MB and 6 s for 300 project
+    keys before the first request."""
+    return httpx2.create_ssl_context()
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class Client:
         self.sdk = openai.OpenAI(api_key=key if not admin else "unused", admin_api_key=key if admin else None,
                                  base_url=base_url, max_retries=max_retries, timeout=timeout,
                                  http_client=openai.DefaultHttpxClient(event_hooks={"response": [hook]},
-                                                                       timeout=timeout))
+                                                                       timeout=timeout, verify=tls()))
         # the SDK would take OPENAI_ORG_ID and OPENAI_PROJECT_ID from the environment: these headers are ours.
         # A project key sent with its project (PROJECT_ID=KEY) is refused by the API if it is another's.
         self.sdk.organization, self.sdk.project = None, project

@@ -107,6 +107,7 @@ def shown(spec: str) -> str:
 ATOMIC = {"supports_transactions": True}
 # the large organization's load (2.98M rows): 592 MB peak RSS and 20 s at 256MB, 803 MB and 18 s at 512MB
 DUCKDB_MEMORY = "256MB"
+DUCKDB_LOAD_WORKERS = 2
 
 
 def out_of_memory(e: BaseException | None) -> bool:
@@ -118,6 +119,13 @@ def out_of_memory(e: BaseException | None) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+def load_workers(destination: Any) -> int:
+    """How many of a load's jobs run at once. DuckDB runs each job on every core already, so jobs in parallel only
+    add up their memory (dlt's 20 at once outgrew the buffer pool's cap with every project's tables); the other
+    destinations keep dlt's default."""
+    return DUCKDB_LOAD_WORKERS if getattr(destination, "destination_type", "") == "dlt.destinations.duckdb" else 20
 
 
 def lift_memory_cap(destination: Any) -> bool:

@@ -178,14 +178,15 @@ def _load(pipeline: Any, notes: list[str]) -> dict[str, str]:
     """Load the packages; returns the tables whose rows the destination refused (load/refused.py). A DuckDB load
     that outgrew the buffer pool's cap is retried once without it: the cap keeps a sync's memory flat
     (bench/perf.py), and an unusually large merge may need more than it allows."""
+    workers = destinations.load_workers(pipeline.destination)
     try:
-        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False))
+        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False, workers=workers))
     except PipelineStepFailed as e:
         if not (destinations.out_of_memory(e) and destinations.lift_memory_cap(pipeline.destination)):
             raise
         notes.append(f"DuckDB needed more memory than its {destinations.DUCKDB_MEMORY} cap to load this run's "
                      "data; the load was retried with DuckDB's default (80 % of the machine's memory)")
-        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False))
+        return refused.failed_tables(pipeline.load(raise_on_failed_jobs=False, workers=workers))
 
 
 def _mark(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> dict[str, int]:
