@@ -89,8 +89,7 @@ def org_parent(ctx: ReadContext, name: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Retrieved:
-    items: list[dict[str, Any]]  # the objects found
-    gone: frozenset[str]  # ids the API answered 404 for
+    items: list[dict[str, Any]]  # the objects found (none gone: else the table's plan is now a complete listing)
     failed: dict[str, str]  # id -> why it could not be read (retried next run)
 
 
@@ -108,20 +107,19 @@ def retrieved(ctx: ReadContext, name: str, ids: frozenset[str]) -> Retrieved:
             yield None
 
     def read() -> Retrieved:
-        items, gone, failed = [], set(), {}
+        items, failed, gone = [], {}, 0
         for ev in fan_out(sorted(ids), one, ctx.concurrency, name, isolate=SyncError):
             if ev.error is not None:
                 failed[ev.key] = str(ev.error)
                 ctx.ledger.failed(name, (("id", ev.key),), str(ev.error))
             elif not ev.done:
                 if ev.item is None:
-                    gone.add(ev.key)
+                    gone += 1
                 else:
                     items.append(ev.item)
         if gone:
-            ctx.feed.list_whole(name, f"{len(gone)} object{'s' if len(gone) != 1 else ''} named by the audit log "
-                                      "gone")
-        return Retrieved(items, frozenset(gone), failed)
+            ctx.feed.list_whole(name, f"{gone} object{'s' if gone != 1 else ''} named by the audit log gone")
+        return Retrieved(items, failed)
 
     return ctx.parents.get((name, "by id", ids), read)
 

@@ -70,13 +70,11 @@ class Ledger:
         with self._lock:
             self._unread.add(table)
 
-    def retrieved(self, table: str, object_ids: Iterable[str]) -> None:
+    def retrieved(self, table: str) -> None:
         """Some objects of a top-level table were read one by one (read/listing.py): the table was not listed
         whole this run, whoever else listed it (a first sync's listing of the projects)."""
         with self._lock:
             self._by_id.add(table)
-            for i in object_ids:
-                self._listed.setdefault(table, {})[(("id", i),)] = Listing(1)
 
     def failed(self, table: str, scope: Scope, error: str) -> None:
         """This scope could not be read (the table's other scopes may have been)."""

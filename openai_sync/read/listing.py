@@ -19,7 +19,7 @@ def read_listing(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
         got = retrieved(ctx, table.name, plan)
         if ctx.feed.plan(table.name) is not None:
             yield [to_row(table, it, ctx.org_id, ctx.synced_at) for it in got.items]
-            ctx.ledger.retrieved(table.name, [str(it.get("id")) for it in got.items])
+            ctx.ledger.retrieved(table.name)
             ctx.feed.done(table, state, got.failed)
             if got.failed:
                 one, why = next(iter(got.failed.items()))
