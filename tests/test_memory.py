@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -101,3 +104,21 @@ def test_duckdb_runs_two_load_jobs_at_a_time_and_other_destinations_dlts_default
 
     assert destinations.load_workers(dlt.destinations.duckdb("/tmp/unused.duckdb")) == destinations.DUCKDB_LOAD_WORKERS
     assert destinations.load_workers(dlt.destinations.postgres("postgresql://u@127.0.0.1/x")) == 20
+
+
+@pytest.mark.skipif(importlib.util.find_spec("airflow") is None, reason="the airflow extra is not installed")
+def test_dlt_takes_no_settings_from_airflow_unless_asked():
+    # with Airflow importable, dlt would ask Airflow's metastore on every config lookup (5 s to import it, then a
+    # logged traceback a lookup, kept in memory: 135 MiB of the large organization's peak with every project key)
+    code = ("import openai_sync.runner\n"
+            "from dlt.common.configuration.container import Container\n"
+            "from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext\n"
+            "print([p.name for p in Container()[PluggableRunContext].providers.providers])")
+    env = {k: v for k, v in os.environ.items() if k != "PROVIDERS__ENABLE_AIRFLOW_SECRETS"}
+
+    def providers(**extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**env, **extra}).stdout
+
+    assert "Airflow" not in providers() and "Environment Variables" in providers()
+    assert "Airflow" in providers(PROVIDERS__ENABLE_AIRFLOW_SECRETS="true")  # the user's choice wins

@@ -7,7 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from openai_sync.catalog import TABLES
-from openai_sync.read.recent import read_recent
+from openai_sync.read.recent import read_recent as pages_and_state
+
+
+def read_recent(*args: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every object the reading passes on, and its next state (the generator's value)."""
+    pages = pages_and_state(*args)
+    items: list[dict[str, Any]] = []
+    while True:
+        try:
+            items += next(pages)
+        except StopIteration as stop:
+            return items, stop.value
 
 
 class Listing:

@@ -10,7 +10,7 @@ per project and shared by their children.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -27,25 +27,32 @@ from .rows import to_row
 STATE_KEY = "project_tables"  # the project tables' state in dlt's source state: table -> scope -> state
 
 
+Unit = tuple[ProjectAccess, dict[str, Any] | None]  # a project, or one parent object of a project
+
+
 def read_project_table(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     """One table across every project with a key; a failing project does not stop the others. `state`: the
     project tables' state as the last run committed it (read only: see load/resources.py)."""
     drop = () if ctx.chat_completion_content else table.drop_columns
 
-    def rows(access: ProjectAccess) -> Iterator[list[dict[str, Any]]]:
-        extra = {"project_id": access.project_id}
-        for page in _stream(ctx, access, table, state):
+    def rows(unit: Unit) -> Iterator[list[dict[str, Any]]]:
+        extra = {"project_id": unit[0].project_id}
+        for page in _stream(ctx, unit, table, state):
             yield [to_row(table, {k: v for k, v in it.items() if k not in drop}, ctx.org_id, ctx.synced_at,
                           extra=extra) for it in page]
 
     failures: dict[str, str] = {}
-    # projects in parallel; their pages pass through a bounded queue, so that a project with 100,000 files is
-    # never held in memory whole
+
+    def failed(access: ProjectAccess, error: Exception) -> None:
+        failures.setdefault(access.project_id, str(error))
+        ctx.ledger.failed(table.name, (("project_id", access.project_id),), str(error))
+
+    # projects (or their parent objects) in parallel, page by page through a bounded queue: what is held at once
+    # is a few pages per table, never a project's 100,000 files or 2,000 stored completions
     try:
-        for ev in fan_out(ctx.projects, rows, ctx.concurrency, table.name, isolate=SyncError):
+        for ev in fan_out(_units(ctx, table, state, failed), rows, ctx.concurrency, table.name, isolate=SyncError):
             if ev.error is not None:
-                failures[ev.key.project_id] = str(ev.error)
-                ctx.ledger.failed(table.name, (("project_id", ev.key.project_id),), str(ev.error))
+                failed(ev.key[0], ev.error)
             elif ev.item:
                 yield ev.item
     except Exception as e:  # unexpected: which projects it reached is unknown, so no project's state may move
@@ -57,20 +64,36 @@ def read_project_table(ctx: ReadContext, table: Table, state: dict[str, Any]) ->
         raise PartialFailure(f"{len(failures)} of {len(ctx.projects)} projects failed; {pid}: {err}")
 
 
-def _stream(ctx: ReadContext, access: ProjectAccess, table: Table,
-            state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    """A table's objects for one project, page by page where possible (files: 100k objects in 10 pages)."""
-    if table.name in PROJECT_PARENTS:
+def _units(ctx: ReadContext, table: Table, state: dict[str, Any],
+           failed: Callable[[ProjectAccess, Exception], None]) -> list[Unit]:
+    """What a table's reading fans out over: each project, or, for a child table, each parent object of each
+    project (read once per project and shared with the parent's table; a project whose parents cannot be listed
+    is failed here)."""
+    if not table.parent or table.name in PROJECT_PARENTS:
+        return [(access, None) for access in ctx.projects]
+    parent = TABLES[table.parent]
+
+    def parents(access: ProjectAccess) -> Iterator[list[Unit]]:
+        yield [(access, p) for p in _parent_items(ctx, access, parent, state)]
+
+    units: list[Unit] = []
+    for ev in fan_out(ctx.projects, parents, ctx.concurrency, table.name, isolate=SyncError):
+        if ev.error is not None:
+            failed(ev.key, ev.error)
+        elif ev.item:
+            units.extend(ev.item)
+    return units
+
+
+def _stream(ctx: ReadContext, unit: Unit, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    access, parent = unit
+    if table.name in PROJECT_PARENTS:  # one list, shared with the children
         yield _parent_items(ctx, access, table, state)
-    elif table.parent or table.mode == "recent":
-        yield _items(ctx, access, table, state)
+    elif parent is not None:
+        assert table.parent_column
+        yield from _scope(ctx, access, table, {**parent, table.parent_column: parent["id"]}, parent["id"], state)
     else:
-        n = 0
-        for page in list_pages(access.client, table.path, list_params(table), limit=table.page_limit,
-                               envelope=table.envelope, label=table.name):
-            n += len(page)
-            yield page
-        ctx.ledger.listed(table.name, (("project_id", access.project_id),), n)
+        yield from _scope(ctx, access, table, {}, None, state)
 
 
 def _parent_items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,14 +120,15 @@ def project_parent_scopes(ctx: ReadContext, table: Table) -> list[Scope]:
 
 
 def _items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[str, Any]) -> list[dict[str, Any]]:
-    """All the objects a table reads for one project this run (a parent's, a child's, or a recent table's)."""
+    """All the objects a parent table reads for one project this run (held: its children's tables share them)."""
     if not table.parent:
-        return _scope(ctx, access, table, {}, None, state)
+        return [it for page in _scope(ctx, access, table, {}, None, state) for it in page]
     assert table.parent_column
     parents = _parent_items(ctx, access, TABLES[table.parent], state)
 
     def children(p: dict[str, Any]) -> list[dict[str, Any]]:
-        return _scope(ctx, access, table, {**p, table.parent_column: p["id"]}, p["id"], state)
+        fields = {**p, table.parent_column: p["id"]}
+        return [it for page in _scope(ctx, access, table, fields, p["id"], state) for it in page]
 
     # children of several parents in parallel (the gate still bounds the requests in flight)
     chunks = gather(range(len(parents)), lambda i: children(parents[i]), ctx.concurrency, table.name)
@@ -112,31 +136,52 @@ def _items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[st
 
 
 def _scope(ctx: ReadContext, access: ProjectAccess, table: Table, fields: dict[str, Any], parent_id: str | None,
-           state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The objects of one scope: a project, or one parent object of a project."""
+           state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """The objects of one scope, page by page: a project, or one parent object of a project. What the scope's
+    reading means for the ledger (a complete listing, the next state) is recorded after its last page."""
     pid = access.project_id
     scope: Scope = (("project_id", pid),) + (((table.parent_column, parent_id),) if parent_id is not None else ())
+    tally = _Tally(table, parent_id)
     if table.mode == "recent":
         key = f"{pid}/{parent_id or ''}"  # the state's key: kept as it is, since destinations hold it
         old = {} if table.name in ctx.fresh else state.get(table.name, {}).get(key, {})
         last = old.get("reconciled_at")
         whole = bool(table.reconcile_seconds) and (last is None or ctx.now - last >= table.reconcile_seconds)
-        items, nxt = read_recent(access.client, table, fields, {} if whole else old)  # {}: every object
+        nxt = yield from tally.pages(read_recent(access.client, table, fields, {} if whole else old))  # {}: all
         if table.reconcile_seconds:
             nxt["reconciled_at"] = ctx.now if whole else last
             nxt["whole_at"] = ctx.synced_at.isoformat() if whole else old.get("whole_at")
         if whole:  # a complete listing: what it no longer has was deleted at the source
-            ctx.ledger.listed(table.name, scope, len(items))
+            ctx.ledger.listed(table.name, scope, tally.n)
         elif old.get("whole_at"):  # the last complete listing's deletions again: a kill may have cut them short
             ctx.ledger.listed(table.name, scope, 0, before=datetime.fromisoformat(old["whole_at"]))
         ctx.ledger.advance(table.name, key, nxt)
     else:
-        items = [it for page in list_pages(access.client, fill(table.path, fields), list_params(table),
-                                           limit=table.page_limit, envelope=table.envelope, label=table.name)
-                 for it in page]
-        ids = [it.get("id") for it in items] if table.name in PROJECT_PARENTS else None
-        ctx.ledger.listed(table.name, scope, len(items), ids)
-    if table.parent_column and parent_id is not None:
-        for it in items:
-            it.setdefault(table.parent_column, parent_id)
-    return items
+        yield from tally.pages(list_pages(access.client, fill(table.path, fields), list_params(table),
+                                          limit=table.page_limit, envelope=table.envelope, label=table.name))
+        ctx.ledger.listed(table.name, scope, tally.n, tally.ids)
+
+
+class _Tally:
+    """Counts a scope's objects as its pages pass (and a parent table's ids); marks each with its parent."""
+
+    def __init__(self, table: Table, parent_id: str | None) -> None:
+        self.column = table.parent_column if parent_id is not None else None
+        self.parent_id = parent_id
+        self.n = 0
+        self.ids: list[str] | None = [] if table.name in PROJECT_PARENTS else None
+
+    def pages(self, pages: Iterator[list[dict[str, Any]]]) -> Generator[list[dict[str, Any]], None, Any]:
+        """The pages as they are, then what their generator returned."""
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration as stop:
+                return stop.value
+            self.n += len(page)
+            if self.ids is not None:
+                self.ids.extend(it.get("id") for it in page)  # type: ignore[misc]
+            if self.column:
+                for it in page:
+                    it.setdefault(self.column, self.parent_id)
+            yield page

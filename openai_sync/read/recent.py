@@ -5,6 +5,7 @@ creation (`late_seconds`: stored chat completions) is read that far below the la
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from ..api.client import Client
@@ -26,20 +27,22 @@ def created(table: Table, item: dict[str, Any]) -> int:
 
 
 def read_recent(client: Client, table: Table, fields: dict[str, str],
-                state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """New objects (newest first, down to the last run's newest) and the ones still open then.
+                state: dict[str, Any]) -> Generator[list[dict[str, Any]], None, dict[str, Any]]:
+    """New objects (newest first, down to the last run's newest) and the ones still open then, page by page
+    (a project's 2,000 stored completions are never held at once).
 
-    `fields`: the scope's fields, which fill the table's path and retrieve path. Returns the objects and the
-    scope's next state; the caller commits that state only on success."""
+    `fields`: the scope's fields, which fill the table's path and retrieve path. Returns (as the generator's
+    value) the scope's next state; the caller commits that state only on success."""
     watermark = state.get("watermark")
     open_ids = list(state.get("open", []))
     # objects created in the watermark's second that were already read (and are not open): skip them
     known = set(state.get("at_watermark", [])) - set(open_ids)
-    items: list[dict[str, Any]] = []
     seen: set[str] = set()
+    nxt = _NextState(table)
     floor = None if watermark is None else watermark - table.late_seconds
     for page in list_pages(client, fill(table.path, fields), list_params(table), limit=table.page_limit,
                            envelope=table.envelope, label=table.name):
+        fresh: list[dict[str, Any]] = []
         older = False
         for it in page:
             when = created(table, it)
@@ -50,27 +53,56 @@ def read_recent(client: Client, table: Table, fields: dict[str, str],
                 continue
             if it.get("id") not in seen:
                 seen.add(it["id"])
-                items.append(it)
+                fresh.append(nxt.add(it))
+        if fresh:
+            yield fresh
         if older:
             break
+    reread: list[dict[str, Any]] = []
     for oid in open_ids:  # objects open at the last run: re-read, they may have finished since
         if oid in seen:
             continue
         try:
-            items.append(client.get(fill(table.retrieve, {**fields, "id": oid}), label=table.name))
+            reread.append(nxt.add(client.get(fill(table.retrieve, {**fields, "id": oid}), label=table.name)))
         except ApiProblem as e:
             if "404" not in str(e):
                 raise
             # gone: nothing to update (these objects cannot be deleted, but a project can be)
         seen.add(oid)
-    return items, _next_state(table, items, watermark, known)
+        if len(reread) >= REREAD_PAGE:
+            yield reread
+            reread = []
+    if reread:
+        yield reread
+    return nxt.state(watermark, known)
 
 
-def _next_state(table: Table, items: list[dict[str, Any]], watermark: int | None, known: set[str]) -> dict[str, Any]:
-    newest = max([created(table, it) for it in items] + ([watermark] if watermark is not None else []),
-                 default=None)
-    at_newest = {it["id"] for it in items if created(table, it) == newest}
-    if newest == watermark:
-        at_newest |= known
-    still_open = [it["id"] for it in items if table.terminal and it.get("status") not in table.terminal]
-    return {"watermark": newest, "open": still_open, "at_watermark": sorted(at_newest)}
+REREAD_PAGE = 100  # objects re-read by id, passed on this many at a time
+
+
+class _NextState:
+    """The scope's next state, built as objects pass: the newest creation time, the objects created in that
+    second (the next run skips them), and the objects still open."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.newest: int | None = None
+        self.at_newest: set[str] = set()
+        self.still_open: list[str] = []
+
+    def add(self, it: dict[str, Any]) -> dict[str, Any]:
+        when = created(self.table, it)
+        if self.newest is None or when > self.newest:
+            self.newest, self.at_newest = when, {it["id"]}
+        elif when == self.newest:
+            self.at_newest.add(it["id"])
+        if self.table.terminal and it.get("status") not in self.table.terminal:
+            self.still_open.append(it["id"])
+        return it
+
+    def state(self, watermark: int | None, known: set[str]) -> dict[str, Any]:
+        newest = max([w for w in (self.newest, watermark) if w is not None], default=None)
+        at_newest = set(self.at_newest) if self.newest == newest else set()
+        if newest == watermark:
+            at_newest |= known
+        return {"watermark": newest, "open": self.still_open, "at_watermark": sorted(at_newest)}
