@@ -64,3 +64,26 @@ def test_a_project_whose_parents_cannot_be_listed_fails_alone(sim):
     assert read == {a.project_id for a in ctx.projects[1:]}
     assert ctx.ledger.failed_projects(["vector_store_files"]) == {broken.project_id}
     assert all(dict(s)["project_id"] != broken.project_id for s in ctx.ledger.complete("vector_store_files"))
+
+
+def _never() -> list:
+    raise AssertionError("read again: the listing should have been kept")
+
+
+@pytest.mark.parametrize("children_first", [False, True])
+def test_a_parents_table_takes_its_objects_whole_and_the_cache_keeps_what_the_children_need(sim, children_first):
+    ctx = _context(sim)
+    pid = ctx.projects[0].project_id
+    if children_first:
+        items = [r for p in read_project_table(ctx, TABLES["eval_run_output_items"], {}) for r in p]
+    runs = [r for p in read_project_table(ctx, TABLES["eval_runs"], {}) for r in p]
+    assert runs and all(r.get("data_source") and r.get("status") for r in runs)  # whole objects, whoever asked first
+    kept = ctx.parents.get(("eval_runs", pid), _never)
+    # what /evals/{eval_id}/runs/{run_id}/output_items needs of a run
+    assert kept and all(set(r) == {"id", "eval_id"} for r in kept)
+    if not children_first:
+        items = [r for p in read_project_table(ctx, TABLES["eval_run_output_items"], {}) for r in p]
+    assert {(r["project_id"], r["run_id"]) for r in items} == {(r["project_id"], r["id"]) for r in runs}
+    assert len(items) == sum(v.rows for v in ctx.ledger.complete("eval_run_output_items").values())
+    ctx.parents.clear()
+    assert ctx.parents.get(("eval_runs", pid), lambda: ["read again"]) == ["read again"]

@@ -10,3 +10,6 @@ import os
 # kept in memory (the large organization with every project key: 86 MiB more at the start, 135 MiB more at the
 # peak). openai-sync takes none of its settings from Airflow's Variables; who wants them sets this to true.
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+# dlt holds each table's rows until this many are buffered (5,000 by default), then writes them: with some 50
+# tables of dict rows, 1,000 takes 45 MiB off the large organization's peak with every project key, no slower.
+os.environ.setdefault("DATA_WRITER__BUFFER_MAX_ITEMS", "1000")

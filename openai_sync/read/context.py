@@ -32,13 +32,21 @@ class ParentCache:
         self._locks: dict[Hashable, threading.Lock] = {}
         self._items: dict[Hashable, Any] = {}
 
-    def get(self, key: Hashable, read: Callable[[], T]) -> T:
+    def get(self, key: Hashable, read: Callable[[], T], slim: Callable[[T], T] | None = None) -> T:
+        """The objects, read now or before. With `slim` (the parent's own table asking): they are returned whole,
+        and the cache keeps from then on only what the children read with (their ids, their paths' fields)."""
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if key not in self._items:
-                self._items[key] = read()
-            return self._items[key]
+            items = self._items[key] if key in self._items else read()
+            self._items[key] = items if slim is None else slim(items)
+            return items
+
+    def clear(self) -> None:
+        """Forget every listing (the readers are done: what they held goes back to the allocator)."""
+        with self._lock:
+            self._items.clear()
+            self._locks.clear()
 
 
 @dataclass(frozen=True)

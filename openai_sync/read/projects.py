@@ -10,6 +10,7 @@ per project and shared by their children.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from ..access import ProjectAccess
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out, gather
-from ..catalog import PROJECT_PARENTS, TABLES, Table, fill
+from ..catalog import ALL_TABLES, PROJECT_PARENTS, TABLES, Table, fill
 from .context import ReadContext
 from .ledger import PartialFailure, Scope
 from .recent import list_params, read_recent
@@ -88,7 +89,7 @@ def _units(ctx: ReadContext, table: Table, state: dict[str, Any],
 def _stream(ctx: ReadContext, unit: Unit, table: Table, state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
     access, parent = unit
     if table.name in PROJECT_PARENTS:  # one list, shared with the children
-        yield _parent_items(ctx, access, table, state)
+        yield _parent_items(ctx, access, table, state, own=True)
     elif parent is not None:
         assert table.parent_column
         yield from _scope(ctx, access, table, {**parent, table.parent_column: parent["id"]}, parent["id"], state)
@@ -96,8 +97,20 @@ def _stream(ctx: ReadContext, unit: Unit, table: Table, state: dict[str, Any]) -
         yield from _scope(ctx, access, table, {}, None, state)
 
 
-def _parent_items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[str, Any]) -> list[dict[str, Any]]:
-    return ctx.parents.get((table.name, access.project_id), lambda: _items(ctx, access, table, state))
+def _parent_items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[str, Any],
+                  own: bool = False) -> list[dict[str, Any]]:
+    """A parent table's objects of one project, read once; `own`: the parent's table itself asks (it takes the
+    whole objects, and the cache keeps for the children only the fields they read with)."""
+    return ctx.parents.get((table.name, access.project_id), lambda: _items(ctx, access, table, state),
+                           _slim(table) if own else None)
+
+
+def _slim(parent: Table) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """What the children of a parent need of its objects: the id and the fields their paths name (a run's
+    `eval_id`), not an eval run's data source and results, held for 300 projects until every child is read."""
+    keep = {"id"} | {f for t in ALL_TABLES if t.parent == parent.name
+                     for template in (t.path, t.retrieve or "") for f in re.findall(r"\{(\w+)\}", template)}
+    return lambda items: [{k: v for k, v in it.items() if k in keep} for it in items]
 
 
 def project_parent_scopes(ctx: ReadContext, table: Table) -> list[Scope]:
