@@ -2,10 +2,10 @@
 
 Every row carries `project_id`. Projects are read in parallel (one shared bound on requests in flight), and
 a project whose key fails is recorded on its own while the other projects' tables still load. Per project,
-a table is read `full` (every object, streamed page by page where it can be) or `recent` (see recent.py);
-a child table is read for each parent object this run read: all of them for a full parent, the new and the
-still-open ones for a recent parent (output items of a run that just completed, ...). Parents are read once
-per project and shared by their children.
+a table is read `full` (every object) or `recent` (see recent.py), page by page; a child table is read for
+each parent object this run read: all of them for a full parent, the new and the still-open ones for a recent
+parent (output items of a run that just completed, ...), the parents of every project in parallel. Parents
+are read once per project and shared by their children (as the fields the children read with).
 """
 
 from __future__ import annotations
