@@ -10,7 +10,7 @@ are read once per project and shared by their children (as the fields the childr
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from ..access import ProjectAccess
 from ..api.errors import SyncError
 from ..api.pagination import list_pages
 from ..api.parallel import fan_out, gather
-from ..catalog import ALL_TABLES, PROJECT_PARENTS, TABLES, Table, fill
+from ..catalog import ALL_TABLES, PROJECT_PARENTS, TABLES, Table, fill, placeholders
 from .context import ReadContext
 from .ledger import PartialFailure, Scope
 from .recent import list_params, read_recent
@@ -91,8 +91,7 @@ def _stream(ctx: ReadContext, unit: Unit, table: Table, state: dict[str, Any]) -
     if table.name in PROJECT_PARENTS:  # one list, shared with the children
         yield _parent_items(ctx, access, table, state, own=True)
     elif parent is not None:
-        assert table.parent_column
-        yield from _scope(ctx, access, table, {**parent, table.parent_column: parent["id"]}, parent["id"], state)
+        yield from _children(ctx, access, table, parent, state)
     else:
         yield from _scope(ctx, access, table, {}, None, state)
 
@@ -108,9 +107,14 @@ def _parent_items(ctx: ReadContext, access: ProjectAccess, table: Table, state: 
 def _slim(parent: Table) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
     """What the children of a parent need of its objects: the id and the fields their paths name (a run's
     `eval_id`), not an eval run's data source and results, held for 300 projects until every child is read."""
-    keep = {"id"} | {f for t in ALL_TABLES if t.parent == parent.name
-                     for template in (t.path, t.retrieve or "") for f in re.findall(r"\{(\w+)\}", template)}
+    keep = _child_fields(parent.name)
     return lambda items: [{k: v for k, v in it.items() if k in keep} for it in items]
+
+
+@functools.cache
+def _child_fields(parent: str) -> frozenset[str]:
+    return frozenset({"id"} | {f for t in ALL_TABLES if t.parent == parent
+                               for template in (t.path, t.retrieve) for f in placeholders(template)})
 
 
 def project_parent_scopes(ctx: ReadContext, table: Table) -> list[Scope]:
@@ -136,16 +140,21 @@ def _items(ctx: ReadContext, access: ProjectAccess, table: Table, state: dict[st
     """All the objects a parent table reads for one project this run (held: its children's tables share them)."""
     if not table.parent:
         return [it for page in _scope(ctx, access, table, {}, None, state) for it in page]
-    assert table.parent_column
     parents = _parent_items(ctx, access, TABLES[table.parent], state)
 
     def children(p: dict[str, Any]) -> list[dict[str, Any]]:
-        fields = {**p, table.parent_column: p["id"]}
-        return [it for page in _scope(ctx, access, table, fields, p["id"], state) for it in page]
+        return [it for page in _children(ctx, access, table, p, state) for it in page]
 
     # children of several parents in parallel (the gate still bounds the requests in flight)
     chunks = gather(range(len(parents)), lambda i: children(parents[i]), ctx.concurrency, table.name)
     return [it for chunk in chunks for it in chunk]
+
+
+def _children(ctx: ReadContext, access: ProjectAccess, table: Table, parent: dict[str, Any],
+              state: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """One parent object's children, page by page (the parent's fields fill the child's path)."""
+    assert table.parent_column
+    return _scope(ctx, access, table, {**parent, table.parent_column: parent["id"]}, parent["id"], state)
 
 
 def _scope(ctx: ReadContext, access: ProjectAccess, table: Table, fields: dict[str, Any], parent_id: str | None,
