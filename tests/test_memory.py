@@ -114,11 +114,25 @@ def test_dlt_takes_no_settings_from_airflow_unless_asked():
             "from dlt.common.configuration.container import Container\n"
             "from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext\n"
             "print([p.name for p in Container()[PluggableRunContext].providers.providers])")
-    env = {k: v for k, v in os.environ.items() if k != "PROVIDERS__ENABLE_AIRFLOW_SECRETS"}
+    providers = _fresh_python(code, "PROVIDERS__ENABLE_AIRFLOW_SECRETS")
+    assert "Airflow" not in providers and "Environment Variables" in providers
+    # the user's choice wins
+    assert "Airflow" in _fresh_python(code, "PROVIDERS__ENABLE_AIRFLOW_SECRETS", "true")
 
-    def providers(**extra: str) -> str:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                              env={**env, **extra}).stdout
 
-    assert "Airflow" not in providers() and "Environment Variables" in providers()
-    assert "Airflow" in providers(PROVIDERS__ENABLE_AIRFLOW_SECRETS="true")  # the user's choice wins
+def test_dlt_buffers_a_thousand_rows_a_table_unless_told_otherwise():
+    # 5,000 dict rows a table, some 50 tables: 45 MiB more at the peak with every project key
+    code = ("import openai_sync.load\n"
+            "from dlt.common.configuration.resolve import resolve_configuration\n"
+            "from dlt.common.data_writers.buffered import BufferedDataWriter\n"
+            "spec = BufferedDataWriter.BufferedDataWriterConfiguration()\n"
+            "print(resolve_configuration(spec, sections=('extract',)).buffer_max_items)")
+    assert _fresh_python(code, "DATA_WRITER__BUFFER_MAX_ITEMS") == "1000"
+    assert _fresh_python(code, "DATA_WRITER__BUFFER_MAX_ITEMS", "200") == "200"  # the user's setting wins
+
+
+def _fresh_python(code: str, variable: str, value: str | None = None) -> str:
+    """What `code` prints in a new interpreter (dlt reads its settings once), with `variable` set or unset."""
+    env = {k: v for k, v in os.environ.items() if k != variable} | ({variable: value} if value is not None else {})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=env).stdout.strip()
