@@ -257,6 +257,8 @@ def _run(cfg: SyncConfig, deadline: float | None, progress: Callable[[Status], N
     organization = organization_of(primary)
     lock.hold(organization)
     clients = [c for c in [admin, *(k.client for k in keys.usable)] if c is not None]
+    for c in clients:  # closed once reading ends (load/pipeline.py), or here when the run fails before that
+        lock.stack.callback(c.close)
     ledger = Ledger()
     project_tables = {t.name for t in tables if t.key == "project"} if cfg.resync else set()
     ctx = ReadContext(admin=admin, projects=keys.usable, primary=primary, ledger=ledger,

@@ -1,4 +1,4 @@
-"""parallel.interleave and split_range: pure logic."""
+"""parallel.interleave and split_range: pure logic, and the places every fan-out of a process shares."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openai_sync.api.parallel import interleave, split_range
+from openai_sync.api.parallel import BIG_PAGES, OWN_PER_WORKER, interleave, split_range
 
 
 @given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 40), st.sampled_from([1, 60, 3600, 86400]))
@@ -65,8 +65,46 @@ def test_interleave_holds_a_bounded_number_of_items():
     it = interleave([stream, stream], workers=2)
     next(it)
     time.sleep(0.2)
-    assert len(made) <= 2 * 2 + 4  # the queue's bound, plus one in each producer's hand
+    assert len(made) <= 1 + OWN_PER_WORKER * 2  # the one taken and the fan-out's places
     it.close()
+
+
+def test_fan_outs_of_big_pages_share_one_bound_and_none_waits_on_the_others():
+    made: list[int] = []
+
+    def endless(tag: int):
+        def stream():
+            while True:
+                made.append(tag)
+                yield tag
+        return stream
+
+    stalled = [interleave([endless(i), endless(i)], workers=4, shared=BIG_PAGES) for i in range(12)]
+    for it in stalled:
+        next(it)  # started, then never polled again, like a table dlt is not polling
+    time.sleep(0.3)
+    assert BIG_PAGES.free == 0
+    assert len(made) <= 12 * 2 + BIG_PAGES.size  # each: the one taken and its own place; then the shared ones
+    # with every shared place held elsewhere, a fan-out started now still reads everything on its own place
+    done = sorted(interleave([lambda: iter(range(50)), lambda: iter(range(50, 90))], workers=4, shared=BIG_PAGES))
+    assert done == list(range(90))
+    for it in stalled:
+        it.close()
+    assert BIG_PAGES.free == BIG_PAGES.size
+
+
+def test_every_place_comes_back_after_errors_and_early_stops():
+    def broken():
+        yield 1
+        raise ValueError("boom")
+
+    for _ in range(20):
+        with pytest.raises(ValueError):
+            list(interleave([lambda: iter(range(100)), broken, lambda: iter(range(100))], workers=3, shared=BIG_PAGES))
+        it = interleave([lambda: iter(range(100)), lambda: iter(range(100))], workers=2, shared=BIG_PAGES)
+        next(it)
+        it.close()
+    assert BIG_PAGES.free == BIG_PAGES.size
 
 
 def test_bucket_pages_follow_the_page_token(sim):

@@ -85,5 +85,9 @@ def test_a_parents_table_takes_its_objects_whole_and_the_cache_keeps_what_the_ch
         items = [r for p in read_project_table(ctx, TABLES["eval_run_output_items"], {}) for r in p]
     assert {(r["project_id"], r["run_id"]) for r in items} == {(r["project_id"], r["id"]) for r in runs}
     assert len(items) == sum(v.rows for v in ctx.ledger.complete("eval_run_output_items").values())
-    ctx.parents.clear()
+    requests = sum(sum(p.client.requests.values()) for p in ctx.projects)
+    ctx.done_reading()  # extraction is over: the parents' listings and every key's connections go
     assert ctx.parents.get(("eval_runs", pid), lambda: ["read again"]) == ["read again"]
+    assert all(p.client.sdk.is_closed() for p in ctx.projects)
+    assert sum(sum(p.client.requests.values()) for p in ctx.projects) == requests  # the run's report reads them
+    assert len(ctx.ledger.complete("eval_run_output_items")) == len(runs)  # the ledger stays

@@ -84,6 +84,11 @@ class Client:
         self.organization_id: str | None = None
         self.server_time: int | None = None  # the API's clock (Date header) at the first response
 
+    def close(self) -> None:
+        """Close the kept-alive connections (the client's counters stay readable). A run's reading is over: each
+        connection's objects, made while pages were read, would otherwise live on among the freed pages."""
+        self.sdk.close()
+
     def get(self, path: str, params: dict[str, Any] | None = None, *, label: str = "",
             digest: Callable[[dict[str, Any]], T] | None = None) -> Any:
         """GET one page; returns the parsed JSON object, or what `digest` makes of it.

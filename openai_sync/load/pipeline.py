@@ -109,7 +109,7 @@ def load_tables(plan: LoadPlan, ctx: ReadContext, tables: list[Table]) -> Loaded
     project_tables = [t.name for t in tables if t.key == "project"]
     if project_tables:  # after all the data: the project tables' state, for what fully succeeded
         pipeline.extract(project_state(ctx.ledger, project_tables, project_tables if plan.resync else ()))
-    ctx.parents.clear()  # the readers are done with the parents' listings
+    ctx.done_reading()
     memory.trim()  # what extraction freed, before normalize and load take theirs
     _drop_half_deleted(pipeline)
     pipeline.normalize()

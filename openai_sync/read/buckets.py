@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..api.pagination import bucket_pages, page_data
-from ..api.parallel import fan_out, gaps, merged, split_range
+from ..api.parallel import BIG_PAGES, fan_out, gaps, merged, split_range
 from ..catalog import COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
 from .bucket_rows import buckets_to_arrow, floor_to
 from .context import ReadContext, history_start
@@ -63,7 +63,8 @@ def read_buckets(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Itera
                 spans.append((a, b, last))
                 streams.append(lambda p=params, until=(ctx.now if last else b), note=note: _arrow_pages(
                     ctx, table, p, until, width, final_before, note))
-    for ev in fan_out(range(len(streams)), lambda i: streams[i](), ctx.concurrency, table.name):
+    # Arrow pages: every table's waiting pages share one bound (api/parallel.py)
+    for ev in fan_out(range(len(streams)), lambda i: streams[i](), ctx.concurrency, table.name, shared=BIG_PAGES):
         if not ev.done:
             yield ev.item
             continue

@@ -75,6 +75,12 @@ class ReadContext:
     def width_for(self, table: Table) -> str:
         return bucket_width(table, self.bucket_width, self.bucket_widths)
 
+    def done_reading(self) -> None:
+        """Extraction is over: the parents' listings and every key's connections go (the ledger stays)."""
+        self.parents.clear()
+        for c in {id(c): c for c in [self.admin, self.primary, *(p.client for p in self.projects)] if c}.values():
+            c.close()
+
     def org_client(self) -> Client:
         if self.admin is None:
             raise SyncError("organization tables need the Admin key")

@@ -9,11 +9,13 @@ until the run knows which projects fully succeeded.
 
 from __future__ import annotations
 
+import io
+import pickle
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,23 +40,77 @@ class Listing:
     before: datetime | None = None  # the complete listing was an earlier run's, which synced at this time
 
 
+@dataclass
+class _Facts:
+    """The per-scope facts as read back from the log: a later fact of the same scope replaces an earlier one."""
+
+    listed: dict[str, dict[Scope, Listing]] = field(default_factory=dict)
+    failed: dict[str, dict[Scope, str]] = field(default_factory=dict)
+    next_state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = field(default_factory=dict)
+
+
+class _Log:
+    """The per-scope facts of a run, pickled one after the other into one growing buffer, read back once the
+    readers are done.
+
+    They are written while pages are parsed, tens of thousands of them with every project key (a listing and a
+    next state per project's parent object). Kept as small objects, each would keep alive the 1 MiB block of
+    Python's small-object allocator it landed in, among the pages' objects, long after the pages were freed:
+    on the large organization with every project key, 8 MB of them held some 300 such blocks through normalize
+    and load. The buffer lives in the system heap, in one piece."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._read: tuple[int, _Facts] = (0, _Facts())  # the facts as of the buffer's length then
+
+    def add(self, *fact: Any) -> None:
+        self._buf += pickle.dumps(fact, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def facts(self) -> _Facts:
+        if self._read[0] != len(self._buf):
+            self._read = (len(self._buf), _decode(self._records()))
+        return self._read[1]
+
+    def _records(self) -> Iterator[tuple[Any, ...]]:
+        f = io.BytesIO(self._buf)
+        while f.tell() < len(self._buf):
+            yield pickle.load(f)
+
+
+def _decode(records: Iterable[tuple[Any, ...]]) -> _Facts:
+    out = _Facts()
+    for kind, table, *fact in records:
+        if kind == "listed":
+            scope, rows, ids, before = fact
+            out.listed.setdefault(table, {})[scope] = Listing(rows, ids, before)
+        elif kind == "failed":
+            out.failed.setdefault(table, {})[fact[0]] = fact[1]
+        elif kind == "advance":
+            out.next_state[(table, fact[0])] = fact[1]
+        else:  # latest
+            out.latest.setdefault(table, []).append((fact[0], fact[1]))
+    return out
+
+
 class Ledger:
-    """Thread-safe; every method takes the lock for the few dict operations it does."""
+    """Thread-safe; every method takes the lock for the few operations it does."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.rows: Counter[str] = Counter()
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
-        self._listed: dict[str, dict[Scope, Listing]] = {}
-        self._failed: dict[str, dict[Scope, str]] = {}
+        self._log = _Log()
         self._errors: dict[str, str] = {}
         self._stopped: set[str] = set()
         self._unread: set[str] = set()
         self._by_id: set[str] = set()
-        self._next_state: dict[tuple[str, str], dict[str, Any]] = {}
         self.notes: list[str] = []  # what a reader found that the user should know, though nothing failed
-        self._latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+
+    def _facts(self) -> _Facts:
+        with self._lock:
+            return self._log.facts()
 
     # ---- written by readers ----------------------------------------------------------------------------
     def listed(self, table: str, scope: Scope, rows: int, ids: list[str] | None = None,
@@ -62,7 +118,7 @@ class Ledger:
         """Every object of this scope was read (by this run, or by the run that synced at `before`): rows the
         destination has beyond them are gone."""
         with self._lock:
-            self._listed.setdefault(table, {})[scope] = Listing(rows, None if ids is None else tuple(ids), before)
+            self._log.add("listed", table, scope, rows, None if ids is None else tuple(ids), before)
 
     def unread(self, table: str) -> None:
         """The change feed left this table unread: a listing of it made for another table (a parent's, for its
@@ -79,15 +135,15 @@ class Ledger:
     def failed(self, table: str, scope: Scope, error: str) -> None:
         """This scope could not be read (the table's other scopes may have been)."""
         with self._lock:
-            self._failed.setdefault(table, {})[scope] = error
+            self._log.add("failed", table, scope, error)
 
     def latest(self, table: str, key: tuple[Any, ...], values: dict[str, Any]) -> None:
         """This run's values of a history table's volatile columns, for one row (by primary key)."""
         with self._lock:
-            self._latest.setdefault(table, []).append((key, values))
+            self._log.add("latest", table, key, values)
 
     def latest_values(self, table: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-        return list(self._latest.get(table, []))
+        return list(self._facts().latest.get(table, []))
 
     def note(self, text: str) -> None:
         with self._lock:
@@ -96,7 +152,7 @@ class Ledger:
     def advance(self, table: str, key: str, state: dict[str, Any]) -> None:
         """A project table's next state for one scope; committed only if its project fully succeeded."""
         with self._lock:
-            self._next_state[(table, key)] = state
+            self._log.add("advance", table, key, state)
 
     # ---- written while a table's rows pass to the destination ---------------------------------------------
     def start(self, table: str) -> None:
@@ -131,21 +187,22 @@ class Ledger:
         if table in self._stopped or table in self._unread:
             return {}
         # a table read by id: another table's listing of it (a first sync's projects) was not loaded into it
-        return {s: v for s, v in self._listed.get(table, {}).items() if s != WHOLE or table not in self._by_id}
+        return {s: v for s, v in self._facts().listed.get(table, {}).items() if s != WHOLE or table not in self._by_id}
 
     def listings(self, table: str) -> dict[Scope, Listing]:
         """A parent table's complete listings as read (for its children), whatever became of the table itself."""
-        return dict(self._listed.get(table, {}))
+        return dict(self._facts().listed.get(table, {}))
 
     def stopped(self, table: str) -> bool:
         return table in self._stopped
 
     def failures(self, table: str) -> dict[Scope, str]:
-        return dict(self._failed.get(table, {}))
+        return dict(self._facts().failed.get(table, {}))
 
     def failed_projects(self, tables: Iterable[str]) -> set[str]:
         """Projects where any of these tables failed."""
-        return {v for t in tables for scope in self._failed.get(t, {}) for c, v in scope if c == "project_id"}
+        failed = self._facts().failed
+        return {v for t in tables for scope in failed.get(t, {}) for c, v in scope if c == "project_id"}
 
     def next_states(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return dict(self._next_state)
+        return dict(self._facts().next_state)

@@ -48,8 +48,8 @@ def read_project_table(ctx: ReadContext, table: Table, state: dict[str, Any]) ->
         failures.setdefault(access.project_id, str(error))
         ctx.ledger.failed(table.name, (("project_id", access.project_id),), str(error))
 
-    # projects (or their parent objects) in parallel, page by page through a bounded queue: what is held at once
-    # is a few pages per table, never a project's 100,000 files or 2,000 stored completions
+    # projects (or their parent objects) in parallel, page by page, each page read once it has a place
+    # (api/parallel.py): what is held at once is a few pages, never a project's 100,000 files or 2,000 completions
     try:
         for ev in fan_out(_units(ctx, table, state, failed), rows, ctx.concurrency, table.name, isolate=SyncError):
             if ev.error is not None:
