@@ -94,7 +94,7 @@ class _Held:
                 asleep = threading.Condition(self.pool.lock)
                 self.pool.waiting.append(asleep)
                 self.waiting.append(asleep)
-                asleep.wait(1.0)  # the timeout only rechecks `stop`: a place coming free notifies
+                asleep.wait(1.0)  # a place coming free, or the fan-out stopping, notifies; the timeout is a backstop
                 for queue_ in (self.pool.waiting, self.waiting):
                     with contextlib.suppress(ValueError):  # gone if what woke it took it out
                         queue_.remove(asleep)
@@ -131,11 +131,11 @@ def fan_out(keys: Sequence[K], stream: Callable[[K], Iterator[T]], workers: int,
     if len(keys) <= 1 or workers <= 1:
         yield from _in_turn(keys, stream, isolate)
         return
-    pool = shared or Places()
-    pool.at_least(SHARED_PER_WORKER * workers if shared else OWN_PER_WORKER * workers - 1)
+    places = shared or Places()
+    places.at_least(SHARED_PER_WORKER * workers if shared else OWN_PER_WORKER * workers - 1)
     out: queue.SimpleQueue[Event[K, T] | tuple[BaseException]] = queue.SimpleQueue()  # places bound its items
     stop = threading.Event()
-    held = _Held(stop, pool)
+    held = _Held(stop, places)
 
     def run(key: K) -> None:
         items: Iterator[T] | None = None
