@@ -10,7 +10,6 @@ changes its configuration.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -152,7 +151,6 @@ def selected_tables(cfg: SyncConfig) -> list[Table]:
 def sync(cfg: SyncConfig, progress: Callable[[Status], None] | None = None) -> tuple[list[TableResult], RunReport]:
     """One sync run. Raises SyncError (nothing written) when the key or the destination is unusable."""
     _refuse(cfg)
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")  # dlt logs tracebacks; our messages say it
     memory.configure()
     deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
     with contextlib.ExitStack() as stack:

@@ -131,6 +131,16 @@ def test_dlt_buffers_a_thousand_rows_a_table_unless_told_otherwise():
     assert _fresh_python(code, "DATA_WRITER__BUFFER_MAX_ITEMS", "200") == "200"  # the user's setting wins
 
 
+def test_dlt_logs_nothing_of_its_own_unless_told_otherwise():
+    # dlt would log the traceback of every failure that openai-sync's own messages already say
+    code = ("import openai_sync.load\n"
+            "from dlt.common.configuration.resolve import resolve_configuration\n"
+            "from dlt.common.configuration.specs import RuntimeConfiguration\n"
+            "print(resolve_configuration(RuntimeConfiguration()).log_level)")
+    assert _fresh_python(code, "RUNTIME__LOG_LEVEL") == "CRITICAL"
+    assert _fresh_python(code, "RUNTIME__LOG_LEVEL", "INFO") == "INFO"  # the user's setting wins
+
+
 def _fresh_python(code: str, variable: str, value: str | None = None) -> str:
     """What `code` prints in a new interpreter (dlt reads its settings once), with `variable` set or unset."""
     env = {k: v for k, v in os.environ.items() if k != variable} | ({variable: value} if value is not None else {})

@@ -4,6 +4,10 @@ what a destination needs (destinations.py, destination_check.py, history.py, pri
 
 import os
 
+# dlt's defaults for openai-sync, here once (a user's environment or dlt config still wins):
+# dlt logs tracebacks of what fails; openai-sync's own messages say it, without them
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
+
 # Whenever Airflow can be imported (the `airflow` extra), dlt adds Airflow's Variables to its config providers,
 # and every config lookup of every run then queries Airflow's metastore, which fails outside a configured
 # Airflow and logs a traceback each time: 5 s to import Airflow, 2.5 ms a lookup, tens of thousands of tracebacks

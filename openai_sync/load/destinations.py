@@ -105,8 +105,10 @@ def shown(spec: str) -> str:
 # ran as two autocommitted statements: a process killed between them lost the deleted rows until the
 # next run. Both databases have transactions; saying so makes each table's merge atomic (tests/test_kill.py).
 ATOMIC = {"supports_transactions": True}
-# the large organization's load (2.98M rows): 592 MB peak RSS and 20 s at 256MB, 803 MB and 18 s at 512MB
-DUCKDB_MEMORY = "256MB"
+# the large organization's load (3.06M rows, bench/perf.py): peak RSS 579 MiB and 19.6 s at 128MB, 636 MiB and 13.5 s
+# at 256MB (803 MB and 18 s at 512MB, before); with every project key (4.39M rows, bench/memory_phases.py) the load
+# peaked at 678 MiB at 128MB, 783 MiB at 256MB
+DUCKDB_MEMORY = "128MB"
 DUCKDB_LOAD_WORKERS = 2
 
 
