@@ -85,6 +85,19 @@ def test_a_duckdb_load_that_outgrows_the_cap_is_retried_without_it(tmp_path, mon
     assert users == len(world.users_seq.alive(NOW)) and usage > 0
 
 
+def test_a_duckdb_destination_caps_its_buffer_pool_at_128mb(tmp_path):
+    """The large organization's load with every project key: 678 MiB at 128MB, 783 MiB at 256MB."""
+    import dlt
+
+    from openai_sync.load import destinations
+
+    pipeline = dlt.pipeline("cap", destination=destinations.make(f"duckdb:///{tmp_path}/x.duckdb"),
+                            dataset_name="s", pipelines_dir=str(tmp_path / "state"))
+    with pipeline.sql_client() as sql:
+        limit = sql.execute_sql("SELECT current_setting('memory_limit')")[0][0]
+    assert limit == "122.0 MiB"  # DuckDB's own spelling of 128MB (10^6 bytes)
+
+
 def test_every_keys_client_shares_one_tls_context():
     """Each client loading the CA bundle anew cost 0.8 MB and 20 ms: 250 MB before the first request of a run with
     300 project keys (bench/memory_phases.py --project-keys)."""
