@@ -166,3 +166,60 @@ def test_password_command_refuses_a_short_password(tmp_path) -> None:
     r = CliRunner().invoke(app, ["password", "--config", str(tmp_path / "c.toml")], input="short\n")
     assert r.exit_code == 2 and "at least 12 characters" in " ".join(r.stderr.split())
     assert not (tmp_path / "c.secrets.toml").exists()
+
+
+def test_a_run_seen_ended_can_be_followed_at_once(tmp_path, monkeypatch) -> None:
+    """Whoever sees a run ended (the console, the JSON API) may ask for the next one at once: the run leaves the
+    scheduler's running set in the same step that records its end, never a moment later."""
+    import threading
+    import time
+
+    from openai_sync.config import Secrets
+    from openai_sync.config_files import save
+    from openai_sync.service import scheduler as scheduler_module
+    from openai_sync.service import settings
+    from openai_sync.service.agent import Agent
+    from openai_sync.service.scheduler import Refused, Running
+    from openai_sync.service.state import Run
+
+    class Finished:  # a child that has already ended well
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def wait(self, interrupt) -> scheduler_module.Ended:
+            return scheduler_module.Ended({"status": "ok", "rows": 0, "requests": 0})
+
+    monkeypatch.setattr(scheduler_module, "Child", Finished)
+    config = tmp_path / "openai-sync.toml"
+    save(config, "org1", Settings(sync_frequency="1h", base_url="http://127.0.0.1:9/v1"), Secrets())
+    agent = Agent(config, settings.load(config))
+    outcome: list[str] = []
+    asked: list[threading.Thread] = []
+    save_run = agent.state.save_run
+
+    def ask() -> None:
+        try:
+            agent.scheduler.request("org1")
+            outcome.append("taken")
+        except Refused as e:
+            outcome.append(str(e))
+
+    def seen(run: Run) -> None:  # the moment the run's end is visible, another thread asks for the next
+        save_run(run)
+        if run.status != "running" and not asked:
+            asked.append(threading.Thread(target=ask))
+            asked[0].start()
+            asked[0].join(0.5)  # without the step being one, the ask is refused within this half second
+
+    try:
+        run = Run("r1", "org1", "manual", time.time())
+        save_run(run)
+        entry = agent.scheduler.connections.get("org1")
+        running = Running(run, entry)
+        agent.scheduler.running["org1"] = running
+        monkeypatch.setattr(agent.state, "save_run", seen)
+        agent.scheduler._watch(running, {}, 60)
+        asked[0].join(10)
+        assert outcome == ["taken"]
+    finally:
+        agent.stop()

@@ -167,10 +167,10 @@ class Scheduler:
             log.exception("run %s could not start", running.run.run_id[:8])
             ended = Ended({"status": "failed", "error_kind": "unexpected",
                            "error": f"the run's process could not start: {type(e).__name__}"})
-        try:
-            self._finish(running, ended)
-        finally:
-            with self._lock:
+        with self._lock:  # one step: whoever sees the run ended may ask for the next one at once
+            try:
+                self._finish(running, ended)
+            finally:
                 self.running.pop(running.run.connection, None)
 
     def _finish(self, running: Running, ended: Ended) -> None:
