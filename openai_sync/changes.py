@@ -10,7 +10,11 @@ of their parents (issue 20: a regular run re-lists only those, and a full reconc
 - "resource/principal"  that project and, below it, `event_data.principal_id` (a listing of a fan-out of a fan-out:
               one project member's roles), when the principal is of the table's parent kind;
 - "holder:C"  the parents of the rows whose column C names the event's object (`event_data.id`), as the
-              destination holds them (the users holding a role whose permissions changed);
+              destination holds them (the users holding a role that was deleted);
+- "alike:C"   the same parents, for an event that changes the same columns of every row naming the object (a role
+              or a group updated: its name, permissions, ...). One of them, listed first, tells whether any did:
+              when its rows naming the object hash as the destination holds them, the others are not re-listed
+              (load/feed.py). A reconciliation would report a holder whose rows differed all the same;
 - "new"       the parent objects added since the table's last run (an accepted invite's user: the event names
               the invite, not the user).
 Rows that name an object of another table (a project member is a user) are also marked gone when that table's
@@ -59,9 +63,12 @@ FEED: dict[str, tuple[Touch, ...]] = {
     **_each("checkpoint.permission", "created deleted", (Touch("fine_tuning_checkpoint_permissions"),)),
     **_each("external_key", "registered removed", (Touch("external_keys"),)),
     **_each("external_storage", "registered removed", (Touch("external_storage"),)),
-    **_each("group", "created updated deleted",
+    **_each("group", "created deleted",
             (Touch("groups"), Touch("group_users", "id"), Touch("group_roles", "id"),
              Touch("project_groups", "holder:group_id"), Touch("project_group_roles", "holder:group_id"))),
+    # a renamed group: its name in each project's listing of groups
+    "group.updated": (Touch("groups"), Touch("group_users", "id"), Touch("group_roles", "id"),
+                      Touch("project_groups", "alike:group_id"), Touch("project_group_roles", "alike:group_id")),
     # an object known gone is listed whole (the listing marks it deleted); one changed may be retrieved by its id
     "invite.sent": (Touch("invites", "id"),), "invite.deleted": (Touch("invites"),),
     # the new member's roles; the projects the invite named are not in the event: every project's members
@@ -75,8 +82,9 @@ FEED: dict[str, tuple[Touch, ...]] = {
     "role.created": (Touch("roles"), Touch("project_roles", "resource")),  # a project's role names its project
     # an assignment's row carries its role's permissions: every assignment of the role may have changed; the projects
     # that have the role, and the principals that hold it, are in the destination
-    **_each("role", "updated deleted bound_to_resource unbound_from_resource",
+    **_each("role", "deleted bound_to_resource unbound_from_resource",
             (Touch("roles"), *(Touch(t, "holder:id") for t in ("project_roles", *ASSIGNMENTS)))),
+    "role.updated": (Touch("roles"), *(Touch(t, "alike:id") for t in ("project_roles", *ASSIGNMENTS))),
     **_each("role.assignment", "created deleted",
             (Touch("user_roles", "principal"), Touch("group_roles", "principal"),
              Touch("project_users", "resource"), Touch("project_user_roles", "resource/principal"),
@@ -104,6 +112,7 @@ PRINCIPALS = {"user_roles": "user", "group_roles": "group", "project_user_roles"
               "project_group_roles": "group", "project_users": "user", "project_groups": "group"}
 NEW = "+new"  # in `affected`: the parent objects added since the table's last run
 HOLDER = "?"  # in `affected`: "?column=value", the parents of the rows naming that object (read/feed.py)
+ALIKE = "?~"  # "?~column=value": the same, where one of them listed tells whether any changed
 # table -> (column, table): a row is gone once that table's complete listing lacks the object its column names
 REFERENCES: dict[str, tuple[str, str]] = {"project_users": ("id", "users"), "group_users": ("id", "users"),
                                           "project_user_roles": ("user_id", "users")}
@@ -169,8 +178,9 @@ def scope(touch: Touch, event: Mapping[str, Any]) -> str | None:
         return WHOLE if not project else f"{project}/{principal}" if principal else project
     if touch.by == "new":
         return NEW
-    if touch.by.startswith("holder:"):
-        return f"{HOLDER}{touch.by[7:]}={data['id']}" if data.get("id") else WHOLE
+    if touch.by.startswith(("holder:", "alike:")):
+        kind, _, column = touch.by.partition(":")
+        return f"{ALIKE if kind == 'alike' else HOLDER}{column}={data['id']}" if data.get("id") else WHOLE
     raise ValueError(f"unknown scope {touch.by!r} for {touch.table}")
 
 

@@ -135,3 +135,55 @@ def test_a_few_changed_users_of_a_long_listing_are_retrieved_by_id(tmp_path):
         sync(replace(config(sim, truth), reconcile=True))
     assert by_id.q(f"SELECT count(*) FROM openai.users WHERE id = '{added.detail['id']}'") == [(1,)]
     assert differences(by_id, truth) == {} and differences(fallback, truth) == {}
+
+
+def _next_activity(world: World, kind: str, after: int) -> int:
+    """When the simulated log's next activity event of a type falls (the simulator's own slotting)."""
+    from openai_sync.simulator import rng
+    from openai_sync.simulator.audit import ACTIVITY
+
+    log = world.audit
+    j = next(j for j in range(log._activity_bound(after), log.n_activity)
+             if rng.choice(ACTIVITY, world.seed, "alt", j) == kind)
+    return log._activity_at(j)
+
+
+def test_an_updated_role_is_checked_on_one_holder_and_read_for_all_only_when_it_changed(tmp_path):
+    """role.updated may change every assignment row of the role: one holder's listing tells whether it did. An
+    update that changed nothing costs that one listing; one that did re-lists every holder, and the result equals
+    a full reconciliation."""
+    world = World(seed=6, size="small", now=NOW)
+    role = world.roles[2]
+    fed_dest, truth = Dest("duckdb", tmp_path / "fed"), Dest("duckdb", tmp_path / "truth")
+    roles_of_users = "GET /organization/users/{user_id}/roles"
+    with Simulator(world) as sim:
+        sync(config(sim, fed_dest))
+
+        def around(t: int, description: str | None = None) -> tuple[dict[str, str], dict[str, int], int]:
+            """A sync a second before `t`, the event at `t` (with the role's new description, if any), and the
+            sync that reads it: its reads and requests."""
+            sim.advance((t - 1 - world.now) / 3600)
+            sync(config(sim, fed_dest))
+            if description is not None:
+                role["description"] = description
+            holders = fed_dest.q(f"SELECT count(*) FROM openai.user_roles WHERE id = '{role['id']}' "
+                              "AND _deleted IS NOT TRUE")[0][0]
+            sim.advance(2 / 3600)
+            before = sim.stats()["by_endpoint"]
+            results, _ = sync(config(sim, fed_dest))
+            assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results]
+            made = {k: v - before.get(k, 0) for k, v in sim.stats()["by_endpoint"].items()}
+            return {r.name: r.read for r in results}, made, holders
+
+        first = _next_activity(world, "role.updated", world.now)
+        read, made, holders = around(first)
+        assert holders >= 2, "the test needs a role held by several users"
+        assert made.get(roles_of_users) == 1, made  # the one holder that tells: unchanged
+        assert read["user_roles"] == "unchanged", read
+        read, made, holders = around(_next_activity(world, "role.updated", first + 1),
+                                     "Reads and writes the fine-tuning jobs")
+        assert made.get(roles_of_users) == holders + 1, (made, holders)  # the one that told, then every holder
+        sync(replace(config(sim, truth), reconcile=True))
+    assert differences(fed_dest, truth) == {}
+    assert fed_dest.q(f"SELECT DISTINCT description FROM openai.user_roles WHERE id = '{role['id']}' "
+                      "AND _deleted IS NOT TRUE") == [("Reads and writes the fine-tuning jobs",)]

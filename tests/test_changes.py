@@ -54,10 +54,17 @@ def test_every_event_type_of_the_sdk_is_decided():
     # a group renamed: the projects that hold it, as the destination says (read/feed.py resolves "?")
     ({"type": "group.updated", "event_data": {"id": "group_2"}},
      {"groups": {WHOLE}, "group_users": {"group_2"}, "group_roles": {"group_2"},
-      "project_groups": {"?group_id=group_2"}, "project_group_roles": {"?group_id=group_2"}}),
+      "project_groups": {"?~group_id=group_2"}, "project_group_roles": {"?~group_id=group_2"}}),
+    # an update changes every row naming the object alike ("?~": one holder listed tells for all); a deletion not
     ({"type": "role.updated", "role.updated": {"id": "role_1", "changes_requested": {"permissions_added": ["x"]}}},
+     {"roles": {WHOLE}, "project_roles": {"?~id=role_1"}, "user_roles": {"?~id=role_1"},
+      "group_roles": {"?~id=role_1"}, "project_user_roles": {"?~id=role_1"}, "project_group_roles": {"?~id=role_1"}}),
+    ({"type": "role.deleted", "role.deleted": {"id": "role_1"}},
      {"roles": {WHOLE}, "project_roles": {"?id=role_1"}, "user_roles": {"?id=role_1"}, "group_roles": {"?id=role_1"},
       "project_user_roles": {"?id=role_1"}, "project_group_roles": {"?id=role_1"}}),
+    ({"type": "group.deleted", "event_data": {"id": "group_2"}},
+     {"groups": {WHOLE}, "group_users": {"group_2"}, "group_roles": {"group_2"},
+      "project_groups": {"?group_id=group_2"}, "project_group_roles": {"?group_id=group_2"}}),
     ({"type": "invite.accepted", "invite.accepted": {"id": "invite-1"}},
      {"invites": {WHOLE}, "users": {WHOLE}, "user_roles": {changes.NEW}, "project_users": {WHOLE},
       "project_user_roles": {changes.NEW}}),

@@ -136,16 +136,19 @@ def test_parents_that_failed_are_read_again():
 
 def test_rows_naming_an_object_are_found_in_the_destination():
     update = event(9, "role.updated", id="role_1", changes_requested={"permissions_added": ["api.files.read"]})
-    asked: list[tuple[str, str, str]] = []
+    deleted = event(9, "role.deleted", id="role_1")
+    asked: list[tuple[str, str, str, bool]] = []
 
-    def holders(t, column, value):
-        asked.append((t.name, column, value))
+    def holders(t, column, value, recent):
+        asked.append((t.name, column, value, recent is not None))
         return {"user-1", "user-2"} if t.name == "user_roles" else set()
 
     f = decide(Log([*OLD, update]), holders=holders)
     assert f.plan("user_roles") == {"user-1", "user-2"} and f.plan("project_user_roles") == frozenset()
-    assert ("user_roles", "id", "role_1") in asked
-    f = decide(Log([*OLD, update]), holders=lambda t, c, v: None)  # the destination cannot say: read whole
+    assert ("user_roles", "id", "role_1", True) in asked  # an update: one holder may tell for all
+    decide(Log([*OLD, deleted]), holders=holders)
+    assert ("user_roles", "id", "role_1", False) in asked
+    f = decide(Log([*OLD, update]), holders=lambda t, c, v, r: None)  # the destination cannot say: read whole
     assert f.plan("user_roles") is None
 
 
@@ -212,3 +215,29 @@ def test_a_complete_listing_records_its_size_and_a_retrieval_keeps_it():
     f.done(users, state, rows=2999)
     assert state[feed.TABLE_KEY]["rows"] == 2999 and state[feed.TABLE_KEY]["reconciled"] == NOW
     assert f.describe("users") == "whole: 1 object named by the audit log gone"
+
+
+def test_parents_listed_alone_lately_are_remembered_and_cannot_tell_for_the_others():
+    """A holder listed alone after a change whose event a later run sees first may already show the change: the
+    holders of an updated object are checked on one that was not (load/feed.py), so the table remembers which
+    parents it listed alone, since its last complete listing and lately."""
+    from openai_sync.catalog import TABLES as CATALOG
+    from openai_sync.load.feed import _covered
+
+    table = CATALOG["project_group_roles"]
+    f = Feed(now=NOW, lo=NOW - 2 * HOUR)
+    f.plans[table.name] = frozenset({"proj_a"})
+    state = {feed.TABLE_KEY: {"listed": {"proj_old/group_1": NOW - 4 * HOUR, "proj_b/group_2": NOW - 2 * HOUR}}}
+    f.done(table, state, listed=["proj_a/group_1", "proj_a/group_3"])
+    listed = state[feed.TABLE_KEY]["listed"]
+    assert listed == {"proj_b/group_2": NOW - 2 * HOUR, "proj_a/group_1": NOW, "proj_a/group_3": NOW}
+    f.plans[table.name] = None  # a complete listing: every holder as of now, none newer than the others
+    f.done(table, state, listed=["proj_a/group_1"])
+    assert "listed" not in state[feed.TABLE_KEY]
+    seen: list[Any] = []
+    update = event(9, "group.updated", id="group_1", changes_requested={"group_name": "Platform"})
+    mine = {t.name: {} for t in TABLES}
+    mine["project_group_roles"] = {"listed": {"proj_a": NOW - HOUR}}
+    decide(Log([*OLD, update]), states(**mine), holders=lambda t, c, v, r: seen.append((t.name, r)) or set())
+    assert ("project_group_roles", frozenset({"proj_a"})) in seen and ("project_groups", frozenset()) in seen
+    assert _covered("proj_a/group_1", frozenset({"proj_a"})) and not _covered("proj_b/group_1", frozenset({"proj_a"}))

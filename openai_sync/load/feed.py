@@ -11,11 +11,15 @@ from typing import Any
 import dlt
 
 from .. import changes
-from ..catalog import Table, scope_columns
+from ..api.errors import SyncError
+from ..api.pagination import list_pages
+from ..catalog import Table, fill, scope_columns
 from ..read import feed
 from ..read.context import ReadContext
+from ..read.rows import to_row
+from .reconcile import CONTENT, content_hash
 from .resources import LoadPlan
-from .store import LIVE
+from .store import LIVE, Rows, SqlStore
 
 MARKED = "openai_sync_feed_marked"  # beside dlt's local state: the last run whose load and marks all finished
 
@@ -34,7 +38,7 @@ def prepare_run(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Ta
     if client is None:
         return
     feed.prepare(ctx.feed, client, ctx.now, ctx.audit_lookback_seconds, tables, feed_state, resources, settings,
-                 None if plan.lake else _holders(pipeline, plan))
+                 None if plan.lake else _holders(pipeline, plan, ctx))
 
 
 def _marked(pipeline: Any) -> str:
@@ -48,10 +52,11 @@ def finished(pipeline: Any, state: feed.Feed) -> None:
         (Path(pipeline.working_dir) / MARKED).write_text(state.run)
 
 
-def _holders(pipeline: Any, plan: LoadPlan) -> feed.Holders:
-    """The parents of the rows naming an object, as the destination holds them (the users holding a role)."""
+def _holders(pipeline: Any, plan: LoadPlan, ctx: ReadContext) -> feed.Holders:
+    """The parents of the rows naming an object, as the destination holds them (the users holding a role). For an
+    event that changes every such row alike, one of them is listed first: unchanged there, unchanged everywhere."""
 
-    def holders(t: Table, column: str, value: str) -> set[str] | None:
+    def holders(t: Table, column: str, value: str, recent: frozenset[str] | None) -> set[str] | None:
         if t.name not in (pipeline.default_schema.tables if pipeline.default_schema_name else {}):
             return set()  # nothing loaded yet: nothing names it
         live = LIVE[plan.live(t)]
@@ -60,9 +65,45 @@ def _holders(pipeline: Any, plan: LoadPlan) -> feed.Holders:
             name = sql.make_qualified_table_name(t.name)
             rows = sql.execute_sql(f"SELECT DISTINCT {', '.join(cols)} FROM {name} WHERE {column} = %s AND {live} "
                                    "AND organization_id IS NOT DISTINCT FROM %s", value, plan.organization)
-        return {"/".join(str(v) for v in r) for r in rows or ()}
+        found = {"/".join(str(v) for v in r) for r in rows or ()}
+        # a holder listed alone lately may have been listed after the change: it cannot tell for the others
+        tellers = sorted(h for h in found if not _covered(h, recent)) if recent is not None else []
+        if len(found) > 1 and tellers and _unchanged(pipeline, plan, ctx, t, column, value, tellers[0]):
+            return set()
+        return found
 
     return holders
+
+
+def _covered(holder: str, listed: frozenset[str] | None) -> bool:
+    """Whether a listing of `listed` read the holder's rows (`P/G`'s in a listing of P's groups' roles too)."""
+    parts = holder.split("/")
+    return any("/".join(parts[:n]) in (listed or ()) for n in range(1, len(parts) + 1))
+
+
+def _unchanged(pipeline: Any, plan: LoadPlan, ctx: ReadContext, t: Table, column: str, value: str,
+               holder: str) -> bool:
+    """Whether one holder's rows naming the object, listed now, hash as the destination holds them (the hash a
+    reconciliation compares: the same row made the same way, blocked and hashed columns included)."""
+    scope = tuple(zip(scope_columns(t), holder.split("/"), strict=True))
+    try:
+        items = [it for page in list_pages(ctx.admin, fill(t.path, dict(scope)), dict(t.params), limit=t.page_limit,
+                                           envelope=t.envelope, label=t.name) for it in page]
+    except SyncError:
+        return False  # the holders are listed, and this one's trouble is recorded there
+    ignore = plan.history_ignore.get(t.name, frozenset())
+    now: dict[tuple[str, ...], str] = {}
+    for it in items:
+        row = to_row(t, it, ctx.org_id, ctx.synced_at, scope[-1][1], dict(scope[:-1]) or None)
+        if str(row.get(column)) != value:
+            continue
+        if plan.policy:
+            plan.policy.row(t, row)
+        now[tuple(str(row.get(c)) for c in t.primary_key)] = content_hash(t, row, ignore)
+    with pipeline.sql_client() as sql:
+        held = SqlStore(sql).content(t, Rows(plan.live(t), plan.organization, ((*scope, (column, value)),)),
+                                     t.primary_key, CONTENT)
+    return bool(now) and held is not None and now == {tuple(str(v) for v in k): h for k, h in held.items()}
 
 
 def commit(state: feed.Feed) -> Any:

@@ -56,6 +56,7 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
         yield rows
 
     rows_of: dict[Scope, int] = {}
+    listed: list[str] = []  # the parents read, for a listing of some only (Feed.done)
     failures = [f"{_named(s)}: {e}" for s, e in unread.items()]
     retry = [_named(s) for s in unread]  # parents to read again next run
     for s, e in unread.items():
@@ -66,12 +67,14 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
             retry.append(_named(ev.key))
             ctx.ledger.failed(table.name, ev.key, str(ev.error))
         elif ev.done:
+            if plan is not None:
+                listed.append(_named(ev.key))
             if table.name not in PARENTS:
                 ctx.ledger.listed(table.name, ev.key, rows_of.get(ev.key, 0))
         elif ev.item:
             rows_of[ev.key] = rows_of.get(ev.key, 0) + len(ev.item)
             yield ev.item
-    ctx.feed.done(table, state, retry)
+    ctx.feed.done(table, state, retry, listed=listed)
     if failures:
         raise PartialFailure(f"{len(failures)} of {len(scopes) + len(unread)} listings failed; first: {failures[0]}")
 

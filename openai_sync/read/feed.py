@@ -35,11 +35,16 @@ from ..catalog import PARENTS, TABLES, Table, crosses_keys
 STATE_KEY = "change_feed"  # the feed's state in dlt's source state
 TABLE_KEY = "feed"  # a table's feed state in its resource state
 SLACK = 120  # seconds: a parent added this long before the last run counts as new (clocks, the same second)
+# seconds before the audit window's start for which a parent listed alone is remembered (`recent`): a change an
+# event announces later happened after the window's start, and a run lists its parents within this after it began
+RECENT = 3600
 MAX_PAGES = 50  # more events than this many pages since the last run: complete listings are cheaper
 STRATEGIES = ("listing", "fanout", "settings")
 
 RECONCILIATION = ("reconciliation requested", "scheduled reconciliation")
-Holders = Callable[[Table, str, str], "set[str] | None"]  # table, column, value -> the scopes naming it
+# table, column, value, and for changes.ALIKE (one holder listed may tell for all) the parents that cannot tell
+# (`recent`; None: every holder is listed) -> the scopes to list again
+Holders = Callable[[Table, str, str, "frozenset[str] | None"], "set[str] | None"]
 
 
 @dataclass(frozen=True)
@@ -103,19 +108,26 @@ class Feed:
         with self._lock:
             self.plans[name], self.why[name] = None, why
 
-    def done(self, table: Table, state: dict[str, Any], failed: Iterable[str] = (), rows: int | None = None) -> None:
+    def done(self, table: Table, state: dict[str, Any], failed: Iterable[str] = (), rows: int | None = None,
+             listed: Iterable[str] = ()) -> None:
         """The table's reader finished: its state for the next run (the parents that failed are retried; `rows`:
-        how many objects a complete listing had, which says when retrieving some by id is cheaper)."""
+        how many objects a complete listing had, which says when retrieving some by id is cheaper; `listed`: the
+        parents a listing for some parents read, which `recent` keeps)."""
         if not fed(table):
             return
         old = state.get(TABLE_KEY) or {}
         pending = sorted(set(failed))
         whole = self.plans.get(table.name) is None
+        # parents listed alone since the table was last read whole, lately: their rows may be newer than the rest
+        kept = {} if whole else {p: at for p, at in (old.get("listed") or {}).items()
+                                 if at >= (self.lo if self.lo is not None else self.now) - RECENT}
+        kept |= {} if whole else dict.fromkeys(listed, self.now)
         state[TABLE_KEY] = {"run": self.run, "at": self.now, "pending": pending,
                             "reconciled": self.now if whole and not pending else old.get("reconciled"),
                             "volatile": self.now if whole and not pending else old.get("volatile"),
                             **({"rows": rows} if whole and rows is not None else
-                               {"rows": old["rows"]} if "rows" in old else {})}
+                               {"rows": old["rows"]} if "rows" in old else {}),
+                            **({"listed": kept} if kept else {})}
 
 
 def read_events(client: Any, path: str, lo: int, limit: int) -> list[dict[str, Any]] | str:
@@ -187,7 +199,7 @@ def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table
 
 def _decide(feed: Feed, t: Table, mine: dict[str, Any] | None, touched: set[str], broken: str, settings: Settings,
             holders: Holders | None) -> None:
-    feed.touched[t.name] = resolve(t, touched, holders) if touched else set()
+    feed.touched[t.name] = resolve(t, touched, holders, mine) if touched else set()
     whole = ("resync" if settings.resync else "reconciliation requested" if settings.reconcile else broken or
              ("first run" if not mine else "" if mine.get("run") == feed.previous else
               "the run before did not finish it"))
@@ -218,15 +230,22 @@ def _retrievable(t: Table, ids: set[str], mine: dict[str, Any], settings: Settin
     return len(ids) < -(-rows // t.page_limit)
 
 
-def resolve(t: Table, touched: set[str], holders: Holders | None) -> set[str]:
+def recent(mine: dict[str, Any] | None) -> frozenset[str]:
+    """The parents listed alone since the table was last read whole, lately (`Feed.done`): after a change whose
+    event this run sees first, some may have been, so none of them can tell for the others (changes.ALIKE)."""
+    return frozenset(((mine or {}).get("listed") or {}).keys())
+
+
+def resolve(t: Table, touched: set[str], holders: Holders | None, mine: dict[str, Any] | None = None) -> set[str]:
     """The touched parents, with "rows naming this object" (changes.HOLDER) looked up in the destination."""
     out: set[str] = set()
     for one in touched:
         if not one.startswith(changes.HOLDER):
             out.add(one)
             continue
-        column, _, value = one[len(changes.HOLDER):].partition("=")
-        found = holders(t, column, value) if holders is not None else None
+        alike = one.startswith(changes.ALIKE)
+        column, _, value = one[len(changes.ALIKE if alike else changes.HOLDER):].partition("=")
+        found = holders(t, column, value, recent(mine) if alike else None) if holders is not None else None
         out |= {changes.WHOLE} if found is None else found
     return out
 
