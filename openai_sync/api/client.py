@@ -90,12 +90,14 @@ class Client:
         self.sdk.close()
 
     def get(self, path: str, params: dict[str, Any] | None = None, *, label: str = "",
-            digest: Callable[[dict[str, Any]], T] | None = None) -> Any:
+            digest: Callable[[dict[str, Any]], T] | None = None, raw: Callable[[bytes], T | None] | None = None
+            ) -> Any:
         """GET one page; returns the parsed JSON object, or what `digest` makes of it.
 
         With `digest`, the response is parsed and digested while its request slot is still held, and under the
         run's `digesting` bound: at most the gate's size of raw bodies and two parsed pages exist at once, however
-        many tables read big pages in parallel."""
+        many tables read big pages in parallel. `raw` is tried on the body first (a usage page parsed straight into
+        Arrow, read/bucket_arrow.py); when it returns None, the body is parsed and digested."""
         options = make_request_options(query=params or {},
                                        security={"admin_api_key_auth": True} if self.admin else None)
         waited = 0.0
@@ -105,7 +107,7 @@ class Client:
                                      "next run reads this table again from its last watermark (raise "
                                      "time_budget_minutes to finish it in one run)")
             try:
-                return self._get_once(path, options, label, digest)
+                return self._get_once(path, options, label, digest, raw)
             except openai.APIStatusError as e:
                 if e.status_code == 429:  # the SDK's retries were not enough: keep the pace, do not give up
                     wait = max(0.5, self.throttle.pause_until - time.monotonic())
@@ -116,7 +118,8 @@ class Client:
                         continue
                 raise self._status_error(e, path) from None
 
-    def _get_once(self, path: str, options: Any, label: str, digest: Callable[[dict[str, Any]], T] | None) -> Any:
+    def _get_once(self, path: str, options: Any, label: str, digest: Callable[[dict[str, Any]], T] | None,
+                  raw: Callable[[bytes], T | None] | None = None) -> Any:
         with self.throttle, self.gate:
             try:
                 resp = self.sdk.get(path, cast_to=httpx2.Response, options=options)
@@ -130,20 +133,25 @@ class Client:
             if digest is None:
                 return self._parse(resp, path)
             with self.gate.digesting:
-                out = digest(self._parse(resp, path))
+                out = raw(self._body(resp)) if raw is not None else None
+                if out is None:
+                    out = digest(self._parse(resp, path))
             big = len(resp.content) > BIG_PAGE
             del resp  # the body is no longer needed: let the trim below return it
         if big:  # outside the request slot: trimming walks the heap
             memory.trim()
         return out
 
-    def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
+    def _body(self, resp: httpx2.Response) -> bytes:
         if self.organization_id is None:
             self.organization_id = resp.headers.get("openai-organization")
         if self.server_time is None:
             self.server_time = _http_date(resp.headers.get("date"))
+        return resp.content
+
+    def _parse(self, resp: httpx2.Response, path: str) -> dict[str, Any]:
         try:
-            data = orjson.loads(resp.content)
+            data = orjson.loads(self._body(resp))
         except orjson.JSONDecodeError:
             ctype = resp.headers.get("content-type", "?")
             raise ApiProblem(f"GET {path} answered {resp.status_code} with a body that is not JSON "

@@ -54,9 +54,12 @@ def list_pages(client: Client, path: str, params: dict[str, Any], *, limit: int,
 
 
 def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: int | None = None, label: str = "",
-                 digest: Callable[[list[dict[str, Any]]], T] | None = None) -> Iterator[T]:
+                 digest: Callable[[list[dict[str, Any]]], T] | None = None,
+                 raw: Callable[[bytes], tuple[Any, Any, Any, bool, T] | None] | None = None) -> Iterator[T]:
     """Pages of usage or cost buckets (or what `digest` makes of each page's buckets, done under the client's
     bound on pages held as Python objects). An empty page ends the stream (costs may hand out a trailing token).
+    `raw`, tried first on a page's body, gives what `digest` would and the page's cursor (has_more, next_page,
+    the last bucket's end_time, whether it had buckets), or None to have the page parsed and digested.
 
     `until`: the end of the range (end_time, or the API's clock). A page whose last bucket reaches it is
     the last one, whatever token it carries: this spares the empty page costs' trailing token asks for.
@@ -73,7 +76,8 @@ def bucket_pages(client: Client, path: str, params: dict[str, Any], *, until: in
         q = dict(params)
         if token is not None:
             q["page"] = token
-        more, nxt, last_end, any_data, out = client.get(path, q, label=label, digest=read)
+        more, nxt, last_end, any_data, out = client.get(path, q, label=label, digest=read,
+                                                        **({"raw": raw} if raw is not None else {}))
         if any_data:
             yield out
         if not more or not any_data:

@@ -18,6 +18,7 @@ from typing import Any
 from ..api.pagination import bucket_pages, page_data
 from ..api.parallel import BIG_PAGES, fan_out, gaps, merged, split_range
 from ..catalog import COSTS_PAGE, USAGE_PAGE, WIDTH_SECONDS, Table
+from .bucket_arrow import usage_page
 from .bucket_rows import buckets_to_arrow, floor_to
 from .context import ReadContext, history_start
 from .costs import costs_ranges
@@ -100,6 +101,15 @@ def _arrow_pages(ctx: ReadContext, table: Table, params: dict[str, Any], until: 
         return buckets_to_arrow(table, page, width=width, dims=table.group_by, final_before=final_before,
                                 organization_id=ctx.org_id, synced_at=ctx.synced_at)
 
-    for tbl in bucket_pages(ctx.org_client(), table.path, params, until=until, label=table.name, digest=arrow):
+    def straight(body: bytes) -> tuple[Any, Any, Any, bool, Any] | None:  # no Python object per result
+        got = usage_page(table, body, width=width, dims=table.group_by, final_before=final_before,
+                         organization_id=ctx.org_id, synced_at=ctx.synced_at)
+        if got is None:
+            return None
+        note(got.most)
+        return got.has_more, got.next_page, got.last_end, got.any_data, got.rows
+
+    for tbl in bucket_pages(ctx.org_client(), table.path, params, until=until, label=table.name, digest=arrow,
+                            raw=straight if table.mode == "usage" else None):
         if tbl is not None:
             yield tbl
