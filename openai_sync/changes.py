@@ -15,8 +15,9 @@ of their parents (issue 20: a regular run re-lists only those, and a full reconc
               or a group updated: its name, permissions, ...). One of them, listed first, tells whether any did:
               when its rows naming the object hash as the destination holds them, the others are not re-listed
               (load/feed.py). A reconciliation would report a holder whose rows differed all the same;
-- "new"       the parent objects added since the table's last run (an accepted invite's user: the event names
-              the invite, not the user).
+- "new"       the parent objects added since the table's last run;
+- "invitee"   the member an accepted invite made, and the invite's projects: the event names the invite only
+              (INVITED).
 Rows that name an object of another table (a project member is a user) are also marked gone when that table's
 complete listing no longer has the object (`REFERENCES`, load/deletes.py): a user deleted leaves every project
 without re-listing every project.
@@ -71,9 +72,9 @@ FEED: dict[str, tuple[Touch, ...]] = {
                       Touch("project_groups", "alike:group_id"), Touch("project_group_roles", "alike:group_id")),
     # an object known gone is listed whole (the listing marks it deleted); one changed may be retrieved by its id
     "invite.sent": (Touch("invites", "id"),), "invite.deleted": (Touch("invites"),),
-    # the new member's roles; the projects the invite named are not in the event: every project's members
-    "invite.accepted": (Touch("invites"), Touch("users"), Touch("user_roles", "new"), Touch("project_users"),
-                        Touch("project_user_roles", "new")),
+    # the event names the invite, not the member it made: see INVITED
+    "invite.accepted": (Touch("invites"), *(Touch(t, "invitee") for t in ("users", "user_roles", "project_users",
+                                                                           "project_user_roles"))),
     "organization.updated": (Touch("organization_settings"),),
     **_each("project", "created archived", (Touch("projects", "id"), *(Touch(t, "id") for t in PROJECT_TABLES))),
     "project.deleted": (Touch("projects"), *(Touch(t, "id") for t in PROJECT_TABLES)),
@@ -111,6 +112,12 @@ TENANT_PREFIX = "tenant."  # tenant administration (SSO, policies, migrations): 
 PRINCIPALS = {"user_roles": "user", "group_roles": "group", "project_user_roles": "user",
               "project_group_roles": "group", "project_users": "user", "project_groups": "group"}
 NEW = "+new"  # in `affected`: the parent objects added since the table's last run
+INVITEE = "?@"  # in `affected`: "?@invite_id", the member an accepted invite made (read/feed.py resolves it)
+# An accepted invite: the invite (retrieved by its id) names its email and projects, and the users listing filtered
+# by that email names the member (load/feed.py): their row, their roles, and the invite's projects' members and
+# their roles there. Where the invite cannot be read (gone, the destination cannot say), what each table falls
+# back to: the users listing whole, the roles of the users added since the last run, every project's members.
+INVITED = {"users": WHOLE, "user_roles": NEW, "project_users": WHOLE, "project_user_roles": NEW}
 HOLDER = "?"  # in `affected`: "?column=value", the parents of the rows naming that object (read/feed.py)
 ALIKE = "?~"  # "?~column=value": the same, where one of them listed tells whether any changed
 # table -> (column, table): a row is gone once that table's complete listing lacks the object its column names
@@ -178,10 +185,25 @@ def scope(touch: Touch, event: Mapping[str, Any]) -> str | None:
         return WHOLE if not project else f"{project}/{principal}" if principal else project
     if touch.by == "new":
         return NEW
+    if touch.by == "invitee":
+        return f"{INVITEE}{data['id']}" if data.get("id") else INVITED[touch.table]
     if touch.by.startswith(("holder:", "alike:")):
         kind, _, column = touch.by.partition(":")
         return f"{ALIKE if kind == 'alike' else HOLDER}{column}={data['id']}" if data.get("id") else WHOLE
     raise ValueError(f"unknown scope {touch.by!r} for {touch.table}")
+
+
+def invited(table: str, found: tuple[tuple[str, ...], tuple[str, ...]] | None) -> set[str]:
+    """What an accepted invite touches in `table`, from (the members with its email, its projects); None: the
+    invite could not be read, and the table falls back (INVITED). No member with its email: nothing to read."""
+    if found is None:
+        return {INVITED[table]}
+    users, projects = found
+    if table in ("users", "user_roles"):
+        return set(users)
+    if table == "project_users":
+        return set(projects) if users else set()
+    return {f"{p}/{u}" for p in projects for u in users}
 
 
 def affected(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, set[str]], set[str]]:

@@ -187,3 +187,28 @@ def test_an_updated_role_is_checked_on_one_holder_and_read_for_all_only_when_it_
     assert differences(fed_dest, truth) == {}
     assert fed_dest.q(f"SELECT DISTINCT description FROM openai.user_roles WHERE id = '{role['id']}' "
                       "AND _deleted IS NOT TRUE") == [("Reads and writes the fine-tuning jobs",)]
+
+
+def test_an_accepted_invite_reads_its_member_not_every_listing(tmp_path):
+    """invite.accepted names the invite: the invite is retrieved and the users listing filtered by its email,
+    not the users listing of three pages and every project's members read again. (The simulated invitees never
+    become members: the filtered listing finds nobody, and there is nothing more to read.)"""
+    world = World(seed=5, size="small", now=NOW, users=250)
+    fed_dest, truth = Dest("duckdb", tmp_path / "fed"), Dest("duckdb", tmp_path / "truth")
+    accepted = next(c for c in world.audit.changes if c.t > world.now and c.type == "invite.accepted")
+    with Simulator(world) as sim:
+        sync(config(sim, fed_dest))
+        sim.advance((accepted.t - 1 - world.now) / 3600)
+        sync(config(sim, fed_dest))
+        sim.advance(2 / 3600)
+        before = sim.stats()["by_endpoint"]
+        results, _ = sync(config(sim, fed_dest))
+        made = {k: v - before.get(k, 0) for k, v in sim.stats()["by_endpoint"].items() if v != before.get(k, 0)}
+        sync(replace(config(sim, truth), reconcile=True))
+    read = {r.name: r.read for r in results}
+    assert all(r.status == "ok" for r in results), [(r.name, r.error) for r in results]
+    assert read["invites"] == "whole: changed" and made["GET /organization/invites/{invite_id}"] == 1, made
+    assert made["GET /organization/users"] == 1, made  # filtered by the invite's email
+    assert {read[t] for t in ("users", "user_roles", "project_users", "project_user_roles")} == {"unchanged"}, read
+    assert "GET /organization/projects/{project_id}/users" not in made, made
+    assert differences(fed_dest, truth) == {}

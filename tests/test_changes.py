@@ -65,7 +65,11 @@ def test_every_event_type_of_the_sdk_is_decided():
     ({"type": "group.deleted", "event_data": {"id": "group_2"}},
      {"groups": {WHOLE}, "group_users": {"group_2"}, "group_roles": {"group_2"},
       "project_groups": {"?group_id=group_2"}, "project_group_roles": {"?group_id=group_2"}}),
+    # the member the invite made, looked up by read/feed.py (changes.invited); without its id, the fallbacks
     ({"type": "invite.accepted", "invite.accepted": {"id": "invite-1"}},
+     {"invites": {WHOLE}, **{t: {"?@invite-1"} for t in ("users", "user_roles", "project_users",
+                                                         "project_user_roles")}}),
+    ({"type": "invite.accepted", "invite.accepted": {}},
      {"invites": {WHOLE}, "users": {WHOLE}, "user_roles": {changes.NEW}, "project_users": {WHOLE},
       "project_user_roles": {changes.NEW}}),
     ({"type": "api.model.request", "api.model.request": {}}, {}),
@@ -117,3 +121,13 @@ def test_every_organization_listing_is_recorded_by_some_event_or_read_on_its_own
     undecided = [t.name for t in ORG_TABLES if fed(t) and t.name not in changes.TOUCHED
                  and t.name not in changes.UNRECORDED]
     assert not undecided, f"map these tables in openai_sync/changes.py (FEED or UNRECORDED): {undecided}"
+
+
+def test_an_accepted_invite_reads_its_member_and_projects_or_falls_back():
+    found = (("user-9",), ("proj_a", "proj_b"))
+    assert changes.invited("users", found) == {"user-9"} and changes.invited("user_roles", found) == {"user-9"}
+    assert changes.invited("project_users", found) == {"proj_a", "proj_b"}
+    assert changes.invited("project_user_roles", found) == {"proj_a/user-9", "proj_b/user-9"}
+    nobody = ((), ("proj_a",))  # no member with its email: nothing of theirs to read
+    assert all(changes.invited(t, nobody) == set() for t in changes.INVITED)
+    assert {t: changes.invited(t, None) for t in changes.INVITED} == {t: {v} for t, v in changes.INVITED.items()}

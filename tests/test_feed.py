@@ -241,3 +241,46 @@ def test_parents_listed_alone_lately_are_remembered_and_cannot_tell_for_the_othe
     decide(Log([*OLD, update]), states(**mine), holders=lambda t, c, v, r: seen.append((t.name, r)) or set())
     assert ("project_group_roles", frozenset({"proj_a"})) in seen and ("project_groups", frozenset()) in seen
     assert _covered("proj_a/group_1", frozenset({"proj_a"})) and not _covered("proj_b/group_1", frozenset({"proj_a"}))
+
+
+def test_an_accepted_invite_reads_the_member_it_made():
+    """The event names the invite: its member (by the invite's email) and projects are looked up once, and only
+    their listings are read; an invite that cannot be read falls back to the users added since the last run."""
+    accepted = event(9, "invite.accepted", id="invite-1")
+    asked: list[str] = []
+
+    def invitee(invite_id: str):
+        asked.append(invite_id)
+        return ("user-9",), ("proj_a",)
+
+    f = Feed()
+    prepare(f, Log([*OLD, accepted]), NOW, HOUR, TABLES, {"run": "r0", "watermark": NOW - HOUR,
+                                                           "seen": [e["id"] for e in OLD]},
+            states(users={"rows": 250}), Settings(retrieve=changes.RETRIEVE), None, invitee)
+    assert f.plan("users") == {"user-9"} and f.plan("user_roles") == {"user-9"}
+    assert f.plan("project_users") == {"proj_a"} and f.plan("project_user_roles") == {"proj_a/user-9"}
+    assert f.plan("invites") is None and set(asked) == {"invite-1"}
+    f = decide(Log([*OLD, accepted]))  # nobody to ask: the fallbacks
+    assert f.plan("users") is None and f.plan("project_users") is None
+
+
+def test_an_invite_is_looked_up_once_and_its_trouble_is_a_fallback():
+    from openai_sync.api.errors import NotFound
+    from openai_sync.load.feed import _invitee
+
+    calls: list[tuple[str, Any]] = []
+
+    class Client:
+        def get(self, path: str, params: Any = None, label: str = "") -> dict[str, Any]:
+            calls.append((path, params))
+            if path.endswith("invite-gone"):
+                raise NotFound("GET /organization/invites/invite-gone answered 404 (not found)")
+            if path.startswith("/organization/invites/"):
+                return {"id": "invite-1", "email": "a@example.com", "projects": [{"id": "proj_a", "role": "member"}]}
+            return {"object": "list", "data": [{"id": "user-9", "email": "a@example.com"}], "has_more": False}
+
+    invitee = _invitee(Client())
+    assert invitee("invite-1") == (("user-9",), ("proj_a",)) == invitee("invite-1")
+    assert calls == [("/organization/invites/invite-1", None),
+                     ("/organization/users", {"emails": ["a@example.com"], "limit": 100})]
+    assert invitee("invite-gone") is None

@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dlt
 
 from .. import changes
 from ..api.errors import SyncError
-from ..api.pagination import list_pages
-from ..catalog import Table, fill, scope_columns
+from ..api.pagination import list_pages, page_data
+from ..catalog import TABLES, Table, fill, scope_columns
 from ..read import feed
 from ..read.context import ReadContext
 from ..read.rows import to_row
@@ -38,7 +39,7 @@ def prepare_run(pipeline: Any, plan: LoadPlan, ctx: ReadContext, tables: list[Ta
     if client is None:
         return
     feed.prepare(ctx.feed, client, ctx.now, ctx.audit_lookback_seconds, tables, feed_state, resources, settings,
-                 None if plan.lake else _holders(pipeline, plan, ctx))
+                 None if plan.lake else _holders(pipeline, plan, ctx), _invitee(client))
 
 
 def _marked(pipeline: Any) -> str:
@@ -73,6 +74,33 @@ def _holders(pipeline: Any, plan: LoadPlan, ctx: ReadContext) -> feed.Holders:
         return found
 
     return holders
+
+
+def _invitee(client: Any) -> feed.Invitee:
+    """An accepted invite's member and projects: the invite retrieved by its id (its email and projects), then the
+    users listing filtered by that email; once per invite, whatever tables ask."""
+    known: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
+
+    def lookup(invite_id: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        try:
+            invite = client.get(f"{TABLES['invites'].path}/{quote(invite_id, safe='')}", label="invites")
+            email = invite.get("email")
+            if not isinstance(email, str) or not email:
+                return None
+            path = TABLES["users"].path
+            users = page_data(client.get(path, {"emails": [email], "limit": 100}, label="users"), path)
+        except SyncError:  # gone, refused, failing: the tables fall back (changes.INVITED)
+            return None
+        projects = invite.get("projects") if isinstance(invite.get("projects"), list) else []
+        return (tuple(str(u["id"]) for u in users if isinstance(u, dict) and u.get("id")),
+                tuple(str(p["id"]) for p in projects if isinstance(p, dict) and p.get("id")))
+
+    def invitee(invite_id: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        if invite_id not in known:
+            known[invite_id] = lookup(invite_id)
+        return known[invite_id]
+
+    return invitee
 
 
 def _covered(holder: str, listed: frozenset[str] | None) -> bool:

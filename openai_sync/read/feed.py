@@ -45,6 +45,8 @@ RECONCILIATION = ("reconciliation requested", "scheduled reconciliation")
 # table, column, value, and for changes.ALIKE (one holder listed may tell for all) the parents that cannot tell
 # (`recent`; None: every holder is listed) -> the scopes to list again
 Holders = Callable[[Table, str, str, "frozenset[str] | None"], "set[str] | None"]
+# an accepted invite's id -> (the members with its email, its projects), None when it cannot be read (changes.INVITED)
+Invitee = Callable[[str], "tuple[tuple[str, ...], tuple[str, ...]] | None"]
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ def read_events(client: Any, path: str, lo: int, limit: int) -> list[dict[str, A
 
 
 def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table], feed_state: dict[str, Any],
-            table_states: dict[str, dict[str, Any]], settings: Settings, holders: Holders | None) -> None:
+            table_states: dict[str, dict[str, Any]], settings: Settings, holders: Holders | None,
+            invitee: Invitee | None = None) -> None:
     """Decide each fed table's plan for this run and the feed's next state."""
     feed.now, feed.previous = now, str(feed_state.get("run") or "")
     mine = [t for t in tables if fed(t)]
@@ -187,7 +190,7 @@ def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table
         feed.notes.append(f"every organization table was listed in full: {broken}")
     for t in mine:
         _decide(feed, t, table_states.get(t.name, {}).get(TABLE_KEY), touched.get(t.name, set()), broken, settings,
-                holders)
+                (holders, invitee))
     _close(feed, mine)
     stamps = [ev["effective_at"] for ev in feed.events or () if isinstance(ev.get("effective_at"), int)]
     top = max([*stamps, *([int(watermark)] if watermark is not None else [])], default=now)
@@ -198,8 +201,8 @@ def prepare(feed: Feed, client: Any, now: int, lookback: int, tables: list[Table
 
 
 def _decide(feed: Feed, t: Table, mine: dict[str, Any] | None, touched: set[str], broken: str, settings: Settings,
-            holders: Holders | None) -> None:
-    feed.touched[t.name] = resolve(t, touched, holders, mine) if touched else set()
+            lookups: tuple[Holders | None, Invitee | None]) -> None:
+    feed.touched[t.name] = resolve(t, touched, *lookups, mine) if touched else set()
     whole = ("resync" if settings.resync else "reconciliation requested" if settings.reconcile else broken or
              ("first run" if not mine else "" if mine.get("run") == feed.previous else
               "the run before did not finish it"))
@@ -236,10 +239,15 @@ def recent(mine: dict[str, Any] | None) -> frozenset[str]:
     return frozenset(((mine or {}).get("listed") or {}).keys())
 
 
-def resolve(t: Table, touched: set[str], holders: Holders | None, mine: dict[str, Any] | None = None) -> set[str]:
-    """The touched parents, with "rows naming this object" (changes.HOLDER) looked up in the destination."""
+def resolve(t: Table, touched: set[str], holders: Holders | None, invitee: Invitee | None = None,
+            mine: dict[str, Any] | None = None) -> set[str]:
+    """The touched parents, with "rows naming this object" (changes.HOLDER) looked up in the destination and an
+    accepted invite's member (changes.INVITEE) in the API."""
     out: set[str] = set()
     for one in touched:
+        if one.startswith(changes.INVITEE):
+            out |= changes.invited(t.name, invitee(one[len(changes.INVITEE):]) if invitee is not None else None)
+            continue
         if not one.startswith(changes.HOLDER):
             out.add(one)
             continue
