@@ -92,8 +92,9 @@ FEED: dict[str, tuple[Touch, ...]] = {
              Touch("project_groups", "resource"), Touch("project_group_roles", "resource/principal"))),
     **_each("service_account", "created updated deleted",
             (Touch("project_service_accounts", "project"), Touch("project_api_keys", "project"))),
-    # a user's projects, groups and roles: REFERENCES (gone) and the parent cascade (their roles)
-    "user.deleted": (Touch("users"),),
+    # retrieved by id: a 404 marks the user gone (read/context.retrieved), and with them their projects, groups and
+    # roles (REFERENCES, and the parent cascade: their roles)
+    "user.deleted": (Touch("users", "id"),),
     **_each("user", "added updated", (Touch("users", "id"), Touch("user_roles", "id"))),
     **_each("workload_identity_provider", "created updated deleted",
             (Touch("workload_identity_providers"), Touch("workload_identity_provider_rules", "id"))),

@@ -108,18 +108,33 @@ def test_a_reconciliation_names_what_the_feed_missed(tmp_path):
 
 
 def test_a_few_changed_users_of_a_long_listing_are_retrieved_by_id(tmp_path):
-    """Users that fill three pages, one of them added: that user is retrieved by id (one request, not the listing);
-    where the server answers 404 for single objects, the listing is read instead; both equal a full listing."""
+    """Users that fill three pages, one of them deleted, then one added: each is retrieved by id (one request, not
+    the listing; the deleted one's 404, once the server shows it serves users one by one, marks them, their roles
+    and memberships gone); where the server answers 404 for every single object, the listing is read instead;
+    both equal a full listing."""
     world = World(seed=5, size="small", now=NOW, users=250)
     by_id, fallback, truth = (Dest("duckdb", tmp_path / n) for n in ("by_id", "fallback", "truth"))
     added = next(c for c in world.audit.changes if c.t > world.now and c.type == "user.added")
+    gone = next(c for c in world.audit.changes if world.now < c.t < added.t and c.type == "user.deleted")
     with Simulator(world) as sim:
         for dest in (by_id, fallback):
             sync(config(sim, dest))
-        sim.advance((added.t - world.now) / 3600 - 0.1)  # the hours before it: a user deleted, listed whole
+        sim.advance((added.t - world.now) / 3600 - 0.1)  # the hours before it: a user deleted
+        before = sim.stats()["by_endpoint"]
+        results, _ = sync(config(sim, by_id))
+        made = {k: v - before.get(k, 0) for k, v in sim.stats()["by_endpoint"].items() if v != before.get(k, 0)}
+        assert {r.name: r.read for r in results}["users"] == "changes: 1 object"
+        # the deleted user (404), then one user listed and retrieved: the server serves users one by one
+        assert made["GET /organization/users/{user_id}"] == 2 and made["GET /organization/users"] == 1, made
+        sim.set_faults([Rule("404", endpoint="/organization/users/{user_id}")])
+        results, _ = sync(config(sim, fallback))
+        sim.set_faults([])
+        assert {r.name: r.read for r in results}["users"] == "whole: 1 object named by the audit log gone"
         for dest in (by_id, fallback):
-            results, _ = sync(config(sim, dest))
-            assert {r.name: r.read for r in results}["users"] == "whole: changed"
+            who = gone.detail["id"]
+            assert dest.q(f"SELECT _deleted FROM openai.users WHERE id = '{who}'") == [(True,)]
+            assert dest.q(f"SELECT count(*) FROM openai.user_roles WHERE user_id = '{who}' AND NOT _deleted") == [(0,)]
+            assert dest.q(f"SELECT count(*) FROM openai.project_users WHERE id = '{who}' AND NOT _deleted") == [(0,)]
         sim.advance(0.2)
         before = sim.stats()["by_endpoint"]
         results, _ = sync(config(sim, by_id))

@@ -92,8 +92,8 @@ def test_a_project_event_touches_that_projects_listings_and_unknown_types_are_sa
                              {"type": "something.new", "event_data": {}}])
     # a project archived: that project (retrieved by id where that is cheaper than the listing, read/feed.py)
     assert got["projects"] == got["project_api_keys"] == got["project_settings"] == {"proj_d"}
-    # a user deleted: the users listing, whose complete listing marks their roles, memberships and groups gone
-    assert got["users"] == {WHOLE} and got["project_users"] == {"proj_d"} and "user_roles" not in got
+    # a user deleted: retrieved by id, whose 404 marks their roles, memberships and groups gone (load/deletes.py)
+    assert got["users"] == {"user-2"} and got["project_users"] == {"proj_d"} and "user_roles" not in got
     assert changes.REFERENCES["project_users"] == ("id", "users")
     assert unknown == {"something.new"}
     # a parent named and the whole table in one run: the whole table

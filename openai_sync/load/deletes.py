@@ -9,6 +9,8 @@ completely, nothing of a table whose reading stopped, and never another organiza
   listing no longer has are gone too (the roles of a user who left, a deleted vector store's files);
 - a row naming an object that its table's complete listing no longer has (changes.REFERENCES: a project member who
   left the organization), unless this run wrote it;
+- objects of a top-level table retrieved by id and found gone (`Ledger.gone`: a user the audit log says was
+  deleted), their children and the rows naming them, as if a complete listing lacked them;
 - history mode: complete listings that came back empty, and children of parents that no longer exist, are
   retired (`_valid_to`); dlt's scd2 retires the rest within each parent it received rows for.
 """
@@ -37,6 +39,7 @@ def soft_delete(store: Store, t: Table, ledger: Ledger, synced_at: datetime, org
     # a parent read with another key says nothing of these rows (a model no project key lists any more)
     n = _cascade(store, t, ledger, org, synced_at) if t.parent and not crosses_keys(t) else 0
     n += _referenced(store, t, ledger, org, synced_at, "deleted", deleted(synced_at))
+    n += _gone(store, t, ledger, org, synced_at, "deleted", deleted(synced_at))
     by_time: dict[datetime, list[Scope]] = {}  # rows older than the complete listing that saw the scope
     for s in scopes:
         by_time.setdefault(complete[s].before or synced_at, []).append(s)
@@ -76,11 +79,30 @@ def _referenced(store: Store, t: Table, ledger: Ledger, org: str | None, synced_
     return store.mark(t, Rows(live, org, None, outside=(ref[0], listing.ids), synced_before=synced_at), values)
 
 
+def _gone(store: Store, t: Table, ledger: Ledger, org: str | None, synced_at: datetime, live: Live,
+          values: dict[str, Any]) -> int:
+    """Objects found gone one by one (`Ledger.gone`): their own rows, their children's (a deleted user's roles),
+    and the rows naming them (changes.REFERENCES), unless this run wrote them."""
+    n = 0
+    named = [(t.primary_key[-1], t.name)] if not t.parent else []
+    if t.parent and t.parent_column and not crosses_keys(t):
+        named.append((t.parent_column, t.parent))
+    if t.name in REFERENCES:
+        named.append(REFERENCES[t.name])
+    for column, table in named:
+        ids = ledger.gone_ids(table)
+        if ids:
+            n += store.mark(t, Rows(live, org, tuple(((column, i),) for i in sorted(ids)), synced_before=synced_at),
+                            values)
+    return n
+
+
 def retire(store: Store, t: Table, ledger: Ledger, boundary: datetime, org: str | None) -> None:
     """History mode: retire the current versions no row of this run replaced, where a listing was complete."""
     if ledger.stopped(t.name):
         return
     _referenced(store, t, ledger, org, boundary, "history", {VALID_TO: boundary})
+    _gone(store, t, ledger, org, boundary, "history", {VALID_TO: boundary})
     complete = ledger.complete(t.name)
     if not t.parent:
         whole = complete.get(WHOLE)

@@ -14,7 +14,7 @@ from .. import changes
 from ..access import ProjectAccess
 from ..api.client import Client
 from ..api.errors import NotFound, SyncError
-from ..api.pagination import list_pages
+from ..api.pagination import list_pages, page_data
 from ..api.parallel import fan_out
 from ..catalog import PARENTS, TABLES, Table, bucket_width, fill
 from .feed import Feed
@@ -121,21 +121,37 @@ def retrieved(ctx: ReadContext, name: str, ids: frozenset[str]) -> Retrieved:
             yield None
 
     def read() -> Retrieved:
-        items, failed, gone = [], {}, 0
+        items, failed, gone = [], {}, []
         for ev in fan_out(sorted(ids), one, ctx.concurrency, name, isolate=SyncError):
             if ev.error is not None:
                 failed[ev.key] = str(ev.error)
                 ctx.ledger.failed(name, (("id", ev.key),), str(ev.error))
             elif not ev.done:
                 if ev.item is None:
-                    gone += 1
+                    gone.append(ev.key)
                 else:
                     items.append(ev.item)
-        if gone:
-            ctx.feed.list_whole(name, f"{gone} object{'s' if gone != 1 else ''} named by the audit log gone")
+        if gone and (items or _serves_by_id(ctx, t, set(gone))):
+            ctx.ledger.gone(name, gone)  # marked after the load, with their children and the rows naming them
+        elif gone:
+            ctx.feed.list_whole(name, f"{len(gone)} object{'s' if len(gone) != 1 else ''} named by the audit log "
+                                      "gone")
         return Retrieved(items, failed)
 
     return ctx.parents.get((name, "by id", ids), read)
+
+
+def _serves_by_id(ctx: ReadContext, t: Table, gone: set[str]) -> bool:
+    """Whether the server serves the table's objects one by one, so that a 404 means gone: the first object of
+    its listing, retrieved by its id (two requests; a server without the route answers 404 for every id)."""
+    try:
+        first = page_data(ctx.org_client().get(t.path, {**dict(t.params), "limit": 1}, label=t.name), t.path)[:1]
+        if not first or not isinstance(first[0], dict) or not first[0].get("id") or str(first[0]["id"]) in gone:
+            return False
+        ctx.org_client().get(f"{t.path}/{quote(str(first[0]['id']), safe='')}", label=t.name)
+    except SyncError:  # NotFound among them: no such route, or no telling
+        return False
+    return True
 
 
 def org_children(ctx: ReadContext, table: Table, scope: Scope) -> list[dict[str, Any]]:
@@ -200,8 +216,9 @@ def planned_scopes(ctx: ReadContext, table: Table, ids: frozenset[str]) -> tuple
 
     if not parent.parent:
         direct = {i for i in ids if i != changes.NEW}
-        if ctx.feed.plan(parent.name):  # retrieved by id: one found gone has the parent listed whole
+        if ctx.feed.plan(parent.name):  # retrieved by id: one found gone has no children left to list
             retrieved(ctx, parent.name, ctx.feed.plan(parent.name) or frozenset())
+            direct -= ctx.ledger.gone_ids(parent.name)  # their rows are marked gone with them (load/deletes.py)
         if ctx.feed.plan(parent.name) is None or changes.NEW in ids:
             objects = org_parent(ctx, parent.name)
             direct &= {str(o.get(key)) for o in objects}

@@ -48,6 +48,7 @@ class _Facts:
     failed: dict[str, dict[Scope, str]] = field(default_factory=dict)
     next_state: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     latest: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = field(default_factory=dict)
+    gone: dict[str, set[str]] = field(default_factory=dict)
 
 
 class _Log:
@@ -88,6 +89,8 @@ def _decode(records: Iterable[tuple[Any, ...]]) -> _Facts:
             out.failed.setdefault(table, {})[fact[0]] = fact[1]
         elif kind == "advance":
             out.next_state[(table, fact[0])] = fact[1]
+        elif kind == "gone":
+            out.gone.setdefault(table, set()).update(fact[0])
         else:  # latest
             out.latest.setdefault(table, []).append((fact[0], fact[1]))
     return out
@@ -119,6 +122,13 @@ class Ledger:
         destination has beyond them are gone."""
         with self._lock:
             self._log.add("listed", table, scope, rows, None if ids is None else tuple(ids), before)
+
+    def gone(self, table: str, ids: Iterable[str]) -> None:
+        """Objects of a top-level table retrieved by id and found gone (404, on a server that serves the table's
+        objects one by one): they, their children and the rows naming them are gone, as if a complete listing
+        lacked them."""
+        with self._lock:
+            self._log.add("gone", table, tuple(ids))
 
     def unread(self, table: str) -> None:
         """The change feed left this table unread: a listing of it made for another table (a parent's, for its
@@ -192,6 +202,10 @@ class Ledger:
     def listings(self, table: str) -> dict[Scope, Listing]:
         """A parent table's complete listings as read (for its children), whatever became of the table itself."""
         return dict(self._facts().listed.get(table, {}))
+
+    def gone_ids(self, table: str) -> frozenset[str]:
+        """The objects of a table found gone one by one (`gone`), whatever became of the table itself."""
+        return frozenset(self._facts().gone.get(table, ()))
 
     def stopped(self, table: str) -> bool:
         return table in self._stopped
