@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from openai_sync.read.ledger import WHOLE, Ledger, scope_of
 
@@ -66,3 +67,43 @@ def test_facts_are_not_kept_as_small_objects_while_readers_write():
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert len(led.complete("vector_store_files")) == 20_000  # and all of them read back once reading is over
+
+
+def test_objects_found_gone_one_by_one_mark_their_rows_children_and_the_rows_naming_them():
+    """A user retrieved by id and found gone (Ledger.gone): their row, their roles (the parent cascade) and the
+    rows naming them (changes.REFERENCES) are marked, deleted or retired, and nothing else."""
+    from datetime import UTC, datetime
+
+    from openai_sync.catalog import TABLES
+    from openai_sync.load import deletes
+    from openai_sync.load.history import VALID_TO
+    from openai_sync.read.ledger import Ledger
+
+    class Store:
+        def __init__(self) -> None:
+            self.marked: list[tuple[str, Any, Any, dict[str, Any]]] = []
+
+        def content(self, *args: Any) -> None:
+            return None
+
+        def mark(self, table, rows, values) -> int:
+            self.marked.append((table.name, rows.live, rows.scopes, values))
+            return 1
+
+    ledger, at = Ledger(), datetime(2026, 12, 1, tzinfo=UTC)
+    ledger.gone("users", ["user-1", "user-2"])
+    assert ledger.gone_ids("users") == {"user-1", "user-2"}
+    store = Store()
+    for name in ("users", "user_roles", "project_users", "group_users", "project_user_roles", "projects"):
+        deletes.soft_delete(store, TABLES[name], ledger, at, "org-1")
+    scopes = {name: scope for name, _live, scope, _v in store.marked}
+    assert scopes == {"users": ((("id", "user-1"),), (("id", "user-2"),)),
+                      "user_roles": ((("user_id", "user-1"),), (("user_id", "user-2"),)),
+                      "project_users": ((("id", "user-1"),), (("id", "user-2"),)),
+                      "group_users": ((("id", "user-1"),), (("id", "user-2"),)),
+                      "project_user_roles": ((("user_id", "user-1"),), (("user_id", "user-2"),))}
+    assert all(v == deletes.deleted(at) and live == "deleted" for _n, live, _s, v in store.marked)
+    store = Store()
+    deletes.retire(store, TABLES["user_roles"], ledger, at, "org-1")
+    assert store.marked == [("user_roles", "history", ((("user_id", "user-1"),), (("user_id", "user-2"),)),
+                             {VALID_TO: at})]
