@@ -24,6 +24,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
 
 Mode = Literal["full", "recent", "audit", "usage", "costs", "settings"]
 Envelope = Literal["list", "next", "bare"]
@@ -106,6 +107,11 @@ def placeholders(path: str) -> list[str]:
 def fill(path: str, fields: dict[str, object]) -> str:
     """A path with its placeholders replaced by the scope's fields."""
     return path.format_map(fields)
+
+
+def object_path(table: Table, object_id: str) -> str:
+    """Where a top-level listing serves one of its objects (changes.RETRIEVE): `{path}/{id}`, the id quoted."""
+    return f"{table.path}/{quote(str(object_id), safe='')}"
 
 
 def _project(name: str, path: str, mode: Mode, pk: tuple[str, ...] = ("project_id", "id"), **kw: object) -> Table:

@@ -7,17 +7,16 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import dlt
 
 from .. import changes
 from ..api.errors import SyncError
-from ..api.pagination import list_pages, page_data
-from ..catalog import TABLES, Table, fill, scope_columns
+from ..api.pagination import page_data
+from ..catalog import TABLES, Table, object_path, scope_columns
 from ..read import feed
 from ..read.context import ReadContext
-from ..read.rows import to_row
+from ..read.fanout import scope_pages
 from .reconcile import CONTENT, content_hash
 from .resources import LoadPlan
 from .store import LIVE, Rows, SqlStore
@@ -83,7 +82,7 @@ def _invitee(client: Any) -> feed.Invitee:
 
     def lookup(invite_id: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         try:
-            invite = client.get(f"{TABLES['invites'].path}/{quote(invite_id, safe='')}", label="invites")
+            invite = client.get(object_path(TABLES["invites"], invite_id), label="invites")
             email = invite.get("email")
             if not isinstance(email, str) or not email:
                 return None
@@ -115,14 +114,12 @@ def _unchanged(pipeline: Any, plan: LoadPlan, ctx: ReadContext, t: Table, column
     reconciliation compares: the same row made the same way, blocked and hashed columns included)."""
     scope = tuple(zip(scope_columns(t), holder.split("/"), strict=True))
     try:
-        items = [it for page in list_pages(ctx.admin, fill(t.path, dict(scope)), dict(t.params), limit=t.page_limit,
-                                           envelope=t.envelope, label=t.name) for it in page]
+        rows = [row for page in scope_pages(ctx, t, scope, ctx.admin) for row in page]
     except SyncError:
         return False  # the holders are listed, and this one's trouble is recorded there
     ignore = plan.history_ignore.get(t.name, frozenset())
     now: dict[tuple[str, ...], str] = {}
-    for it in items:
-        row = to_row(t, it, ctx.org_id, ctx.synced_at, scope[-1][1], dict(scope[:-1]) or None)
+    for row in rows:
         if str(row.get(column)) != value:
             continue
         if plan.policy:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from .. import changes
 from ..access import ProjectAccess
@@ -16,7 +15,7 @@ from ..api.client import Client
 from ..api.errors import NotFound, SyncError
 from ..api.pagination import list_pages, page_data
 from ..api.parallel import fan_out
-from ..catalog import PARENTS, TABLES, Table, bucket_width, fill
+from ..catalog import PARENTS, TABLES, Table, bucket_width, fill, object_path
 from .feed import Feed
 from .ledger import WHOLE, Ledger, Scope
 
@@ -116,7 +115,7 @@ def retrieved(ctx: ReadContext, name: str, ids: frozenset[str]) -> Retrieved:
 
     def one(object_id: str) -> Iterator[dict[str, Any] | None]:
         try:
-            yield ctx.org_client().get(f"{t.path}/{quote(object_id, safe='')}", label=name)
+            yield ctx.org_client().get(object_path(t, object_id), label=name)
         except NotFound:
             yield None
 
@@ -148,7 +147,7 @@ def _serves_by_id(ctx: ReadContext, t: Table, gone: set[str]) -> bool:
         first = page_data(ctx.org_client().get(t.path, {**dict(t.params), "limit": 1}, label=t.name), t.path)[:1]
         if not first or not isinstance(first[0], dict) or not first[0].get("id") or str(first[0]["id"]) in gone:
             return False
-        ctx.org_client().get(f"{t.path}/{quote(str(first[0]['id']), safe='')}", label=t.name)
+        ctx.org_client().get(object_path(t, first[0]["id"]), label=t.name)
     except SyncError:  # NotFound among them: no such route, or no telling
         return False
     return True

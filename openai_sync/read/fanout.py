@@ -37,23 +37,15 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
                       fanout_scopes(ctx, table) if plan is None else planned_scopes(ctx, table, plan))
 
     def children(scope: Scope) -> Iterator[list[dict[str, Any]]]:
-        fields = dict(scope)
-
-        def row(it: dict[str, Any]) -> dict[str, Any]:  # the parent's id, and its own parent's (a project's)
-            return to_row(table, it, ctx.org_id, ctx.synced_at, scope[-1][1], dict(scope[:-1]) or None)
-
         if table.mode == "settings":
-            item = {prefix: client.get(fill(path, fields), label=table.name) for prefix, path in table.settings_paths}
-            yield [row(item)]
+            item = {prefix: client.get(fill(path, dict(scope)), label=table.name)
+                    for prefix, path in table.settings_paths}
+            yield [_row(ctx, table, scope, item)]
             return
         if table.name in PARENTS:  # one listing, shared with the fan-outs below it (it records itself)
-            yield [row(it) for it in org_children(ctx, table, scope)]
+            yield [_row(ctx, table, scope, it) for it in org_children(ctx, table, scope)]
             return
-        rows: list[dict[str, Any]] = []
-        for page in list_pages(client, fill(table.path, fields), dict(table.params), limit=table.page_limit,
-                               envelope=table.envelope, label=table.name):
-            rows.extend(row(it) for it in page)
-        yield rows
+        yield [row for page in scope_pages(ctx, table, scope, client) for row in page]
 
     rows_of: dict[Scope, int] = {}
     listed: list[str] = []  # the parents read, for a listing of some only (Feed.done)
@@ -77,6 +69,18 @@ def read_fanout(ctx: ReadContext, table: Table, state: dict[str, Any]) -> Iterat
     ctx.feed.done(table, state, retry, listed=listed)
     if failures:
         raise PartialFailure(f"{len(failures)} of {len(scopes) + len(unread)} listings failed; first: {failures[0]}")
+
+
+def _row(ctx: ReadContext, table: Table, scope: Scope, item: dict[str, Any]) -> dict[str, Any]:
+    """An object of one parent's listing as a row: with the parent's id, and its own parent's (a project's)."""
+    return to_row(table, item, ctx.org_id, ctx.synced_at, scope[-1][1], dict(scope[:-1]) or None)
+
+
+def scope_pages(ctx: ReadContext, table: Table, scope: Scope, client: Any) -> Iterator[list[dict[str, Any]]]:
+    """One parent's listing of a fan-out, page by page, as rows (also what load/feed.py compares one holder by)."""
+    for page in list_pages(client, fill(table.path, dict(scope)), dict(table.params), limit=table.page_limit,
+                           envelope=table.envelope, label=table.name):
+        yield [_row(ctx, table, scope, it) for it in page]
 
 
 def _named(scope: Scope) -> str:

@@ -121,9 +121,11 @@ class Feed:
         pending = sorted(set(failed))
         whole = self.plans.get(table.name) is None
         # parents listed alone since the table was last read whole, lately: their rows may be newer than the rest
-        kept = {} if whole else {p: at for p, at in (old.get("listed") or {}).items()
-                                 if at >= (self.lo if self.lo is not None else self.now) - RECENT}
-        kept |= {} if whole else dict.fromkeys(listed, self.now)
+        kept: dict[str, int] = {}
+        if not whole:
+            since = (self.lo if self.lo is not None else self.now) - RECENT
+            kept = {p: at for p, at in (old.get("listed") or {}).items() if at >= since}
+            kept |= dict.fromkeys(listed, self.now)
         state[TABLE_KEY] = {"run": self.run, "at": self.now, "pending": pending,
                             "reconciled": self.now if whole and not pending else old.get("reconciled"),
                             "volatile": self.now if whole and not pending else old.get("volatile"),
