@@ -554,6 +554,8 @@ def main() -> None:
                     help="the simulators' clock, Unix seconds (floored to the hour; default: now). The same clock "
                          "gives the same organization: use it to compare two versions of openai-sync")
     args = ap.parse_args()
+    if args.hours < 1:
+        ap.error(f"--hours {args.hours}: at least 1 (the syncs after an hour of changes to measure)")
 
     if args.scenarios == "all":
         todo = ALL
